@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run every benchmark script under bench/ (each prints its own figures).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for b in bench/*.py; do
+  printf '\n== %s ==\n' "$b"
+  python "$b"
+done

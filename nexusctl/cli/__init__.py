@@ -1,0 +1,1 @@
+"""Thin typer adapters: parse arguments, call the core, render the result. Nothing else."""

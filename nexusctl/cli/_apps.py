@@ -1,0 +1,38 @@
+"""The command groups. Command modules register on these; ``app.py`` imports them all."""
+
+from __future__ import annotations
+
+import typer
+
+_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+def _group(help_text: str) -> typer.Typer:
+    return typer.Typer(
+        help=help_text,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode="rich",
+        context_settings=_SETTINGS,
+    )
+
+
+app = typer.Typer(
+    name="nexusctl",
+    help="Govern LLM routing policies: lint, simulate, sign, promote; verify the evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings=_SETTINGS,
+)
+policy_app = _group("Lint, show, explain, bundle, sign, attest and verify routing policies.")
+catalog_app = _group("Maintain model catalogs (prices from public price tables).")
+schema_app = _group("Export the JSON Schemas generated from nexusctl's models.")
+traffic_app = _group("Import, enrich, synthesise and inspect recorded LLM traffic.")
+key_app = _group("Generate signing keys for offline (air-gapped) signing.")
+
+app.add_typer(policy_app, name="policy")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(schema_app, name="schema")
+app.add_typer(traffic_app, name="traffic")
+app.add_typer(key_app, name="key")

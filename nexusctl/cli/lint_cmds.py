@@ -1,0 +1,1 @@
+"""Commands (filled in by the capability that owns them)."""

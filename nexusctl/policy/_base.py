@@ -1,0 +1,57 @@
+"""Shared pydantic configuration for every document nexusctl reads or signs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
+
+API_VERSION: Literal["nexuscore.io/v1"] = "nexuscore.io/v1"
+
+#: Identifiers: lowercase DNS-label style, so they are safe in file names, SQL and URLs.
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"),
+    Field(description="Identifier: lowercase letters, digits, '.', '_' or '-', 1-63 chars."),
+]
+
+#: Exact money: integer micro-USD (10^-6 USD). Never a binary float.
+MicroUsd = Annotated[int, Field(ge=0, description="Money in integer micro-USD (1e-6 USD).")]
+
+#: Exact price per token, as integer micro-USD per million tokens (= USD per token x 1e12).
+MicroUsdPerMtok = Annotated[
+    int, Field(ge=0, description="Price in integer micro-USD per one million tokens.")
+]
+
+Tier = Literal["small", "mid", "frontier"]
+#: Tiers in ascending order of capability and cost; the router prefers the smallest.
+TIER_ORDER: tuple[Tier, ...] = ("small", "mid", "frontier")
+
+Capability = Literal["tools", "json", "vision", "audio", "reasoning", "streaming", "long_context"]
+DataClass = Literal["public", "internal", "confidential", "restricted"]
+RiskClass = Literal["low", "medium", "high"]
+
+
+class Model(BaseModel):
+    """Base for every nexusctl document model: frozen, strict about unknown fields, camelCase."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+
+class Metadata(Model):
+    """Who a document belongs to and which version it is."""
+
+    name: Identifier
+    version: int = Field(
+        ge=1, strict=True, description="Monotonically increasing integer version, starting at 1."
+    )
+    owner: str | None = Field(default=None, description="Team or person accountable for it.")
+    description: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
