@@ -27,3 +27,37 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared data folder missing at {SHARED_DATA}; CI places it beside the repo")
     return SHARED_DATA
+
+
+NODE_DIR = Path(__file__).resolve().parent / "node"
+
+
+@pytest.fixture(scope="session")
+def node_tools() -> Path:
+    """Install the pinned third-party verifiers (tests/node/package-lock.json) once; return the dir.
+
+    The verifiers are the point of the interop tests, so a missing node/npm fails, never skips.
+    """
+    import os
+    import shutil
+    import stat
+    import subprocess
+
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        pytest.fail("node and npm are required for the interop tests (see README)")
+    modules = NODE_DIR / "node_modules"
+    if not (modules / ".package-lock.json").is_file():
+        proc = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"npm ci failed in {NODE_DIR}:\n{proc.stderr[-2000:]}")
+    multitool = modules / "@microsoft" / "sarif-multitool-linux" / "Sarif.Multitool"
+    if multitool.exists():
+        os.chmod(multitool, multitool.stat().st_mode | stat.S_IXUSR)
+    return NODE_DIR
