@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench schemas clean
+.PHONY: demo test lint typecheck pytest bench schemas clean tools
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash demo/run.sh
 
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) lint typecheck tools pytest
+
+tools:
+	bash scripts/ensure-chromium.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check nexusctl tests bench
@@ -32,6 +35,7 @@ bench: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/nexusctl schema export
+	$(BIN)/nexusctl schema docs
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -19,7 +19,6 @@ def _group(help_text: str) -> typer.Typer:
 
 app = typer.Typer(
     name="nexusctl",
-    help="Govern LLM routing policies: lint, simulate, sign, promote; verify the evidence.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",

@@ -53,5 +53,5 @@ class Metadata(Model):
         ge=1, strict=True, description="Monotonically increasing integer version, starting at 1."
     )
     owner: str | None = Field(default=None, description="Team or person accountable for it.")
-    description: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
+    description: str | None = Field(default=None, description="What the document is for.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Free-form key/value labels.")

@@ -73,7 +73,9 @@ class LatencyPoint(Model):
 class LatencyProfile(Model):
     """Latency as a step function of load; the first point whose max_load covers the load wins."""
 
-    points: list[LatencyPoint] = Field(min_length=1)
+    points: list[LatencyPoint] = Field(
+        min_length=1, description="Latency points in strictly increasing maxLoad."
+    )
     source: str | None = Field(default=None, description="Measurement or publication it came from.")
 
     @model_validator(mode="after")
@@ -110,13 +112,15 @@ class Deployment(Model):
     model: str = Field(description="Model name as the provider knows it.")
     provider: Identifier
     region: Identifier = Field(description="Where the model runs (data residency).")
-    tier: Tier
+    tier: Tier = Field(description="small | mid | frontier; the router prefers the smallest.")
     context_window: int = Field(ge=1, description="Max input + output tokens.")
-    capabilities: list[Capability] = Field(default_factory=list)
+    capabilities: list[Capability] = Field(
+        default_factory=list, description="What the deployment supports (tools, json, vision...)."
+    )
     pricing: Pricing | None = Field(
         default=None, description="How the deployment bills; a deployment without one is linted."
     )
-    latency: LatencyProfile
+    latency: LatencyProfile = Field(description="Predicted latency by load.")
     speculative: SpeculativeDecoding | None = Field(
         default=None, description="Speculative decoding, if the deployment offers it."
     )
@@ -133,8 +137,10 @@ class PriceTableRef(Model):
 class CatalogSpec(Model):
     """The body of a ModelCatalog."""
 
-    price_table: PriceTableRef | None = None
-    deployments: list[Deployment] = Field(min_length=1)
+    price_table: PriceTableRef | None = Field(
+        default=None, description="The price table the per-token prices were imported from."
+    )
+    deployments: list[Deployment] = Field(min_length=1, description="The pool.")
 
 
 class ModelCatalog(Model):

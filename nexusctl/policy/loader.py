@@ -1,8 +1,9 @@
 """Load RoutingPolicy and ModelCatalog files into validated models, with exact error locations.
 
 Every error names ``file:line:column``: YAML syntax (from the parser's marks), schema (the
-pydantic error's path mapped back through the SourceMap) and file references (a catalog or
-price table outside the policy's folder is refused before it is opened).
+pydantic error's path mapped back through the SourceMap, union tags dropped) and file
+references (a catalog or price table outside the policy's folder is refused before it is
+opened).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from nexusctl.errors import Location, PolicyLoadError
+from nexusctl.policy._base import API_VERSION
 from nexusctl.policy._yaml import PathKey, SourceMap, read_yaml
 from nexusctl.policy.catalog import ModelCatalog
 from nexusctl.policy.routing import RoutingPolicy
@@ -54,15 +56,26 @@ def load_document(path: Path, model: type[M], display: str | None = None) -> tup
         PolicyLoadError: YAML or schema error, located at file:line:column.
     """
     data, source = read_yaml(path, display)
+    return validate_document(data, source, model), source
+
+
+def validate_document(data: Any, source: SourceMap, model: type[M]) -> M:
+    """Validate already-read YAML ``data`` as ``model``, locating errors through ``source``.
+
+    ``apiVersion`` and ``kind`` are required (the models default them for programmatic use,
+    but a file must say what it is).
+
+    Raises:
+        PolicyLoadError: wrong top-level shape, kind or apiVersion, or any schema error.
+    """
     if not isinstance(data, dict):
         raise PolicyLoadError(source.locate(()), "expected a mapping at the top of the document")
-    expected_kind = model.model_fields["kind"].default if "kind" in model.model_fields else None
-    if expected_kind and data.get("kind") not in (None, expected_kind):
-        raise PolicyLoadError(
-            source.locate(("kind",)), f"kind is {data.get('kind')!r}, expected {expected_kind!r}"
-        )
+    if "kind" in model.model_fields:
+        expected_kind = model.model_fields["kind"].default
+        _require_constant(data, source, "kind", expected_kind)
+        _require_constant(data, source, "apiVersion", API_VERSION)
     try:
-        return model.model_validate(data), source
+        return model.model_validate(data)
     except ValidationError as exc:
         raise _schema_error(exc, source, model) from None
 
@@ -73,7 +86,19 @@ def load_catalog(path: Path, root: Path | None = None, display: str | None = Non
     Raises:
         PolicyLoadError: as ``load_document``, or a price table path that leaves ``root``.
     """
-    catalog, source = load_document(path, ModelCatalog, display)
+    data, source = read_yaml(path, display)
+    return catalog_from_document(data, source, path, root)
+
+
+def catalog_from_document(
+    data: Any, source: SourceMap, path: Path, root: Path | None = None
+) -> LoadedCatalog:
+    """Validate an already-read catalog document and resolve its price table path.
+
+    Raises:
+        PolicyLoadError: schema error, or a price table outside ``root`` or missing.
+    """
+    catalog = validate_document(data, source, ModelCatalog)
     table = catalog.spec.price_table
     table_path = None
     if table is not None:
@@ -86,37 +111,64 @@ def load_catalog(path: Path, root: Path | None = None, display: str | None = Non
     return LoadedCatalog(catalog, path, source, table_path)
 
 
-def load_policy(path: Path, display: str | None = None) -> LoadedPolicy:
+def load_policy(
+    path: Path,
+    display: str | None = None,
+    *,
+    catalogs: dict[Path, LoadedCatalog] | None = None,
+) -> LoadedPolicy:
     """Load a RoutingPolicy and the catalog it names (which must sit inside its folder).
+
+    ``catalogs`` is an optional cache keyed by resolved catalog path, so linting several
+    policies that share one catalog reads it once.
 
     Raises:
         PolicyLoadError: YAML, schema or reference errors in either file.
     """
-    shown = display or str(path)
-    policy, source = load_document(path, RoutingPolicy, shown)
+    data, source = read_yaml(path, display)
+    return policy_from_document(data, source, path, catalogs=catalogs)
+
+
+def policy_from_document(
+    data: Any,
+    source: SourceMap,
+    path: Path,
+    *,
+    catalogs: dict[Path, LoadedCatalog] | None = None,
+) -> LoadedPolicy:
+    """Validate an already-read policy document and load the catalog it references.
+
+    Raises:
+        PolicyLoadError: schema error, a catalog reference that leaves the policy's folder or
+            does not exist, or any load error in the catalog itself.
+    """
+    policy = validate_document(data, source, RoutingPolicy)
     root = path.parent
     catalog_path = resolve_inside(
         root, root, policy.spec.catalog, source.locate(("spec", "catalog"))
     )
-    catalog_display = str(Path(shown).parent / policy.spec.catalog)
-    catalog = load_catalog(catalog_path, root=root, display=catalog_display)
-    return LoadedPolicy(policy, path, source, catalog)
+    cached = catalogs.get(catalog_path) if catalogs is not None else None
+    if cached is None:
+        catalog_display = (Path(source.path).parent / policy.spec.catalog).as_posix()
+        cached = load_catalog(catalog_path, root=root, display=catalog_display)
+        if catalogs is not None:
+            catalogs[catalog_path] = cached
+    return LoadedPolicy(policy, path, source, cached)
 
 
 def resolve_inside(root: Path, base: Path, reference: str, where: Location) -> Path:
     """Resolve ``reference`` (relative to ``base``) and refuse it unless it stays under ``root``.
 
     Raises:
-        PolicyLoadError: absolute path, or one that leaves ``root`` (``..`` or a symlink).
+        PolicyLoadError: absolute path, or one that leaves ``root`` (``..`` or a symlink),
+            or a target that is not an existing file.
     """
-    if Path(reference).is_absolute() or reference.startswith("~"):
+    if not reference or Path(reference).is_absolute() or reference.startswith(("~", "\\")):
         raise PolicyLoadError(where, f"reference '{reference}' must be a relative path")
     root_real = root.resolve()
     target = (base / reference).resolve()
     if not target.is_relative_to(root_real):
-        raise PolicyLoadError(
-            where, f"reference '{reference}' points outside the policy folder {root}"
-        )
+        raise PolicyLoadError(where, f"reference '{reference}' points outside the policy's folder")
     if not target.is_file():
         raise PolicyLoadError(where, f"referenced file '{reference}' does not exist")
     return target
@@ -147,63 +199,112 @@ def load_price_table(path: Path) -> dict[str, Any]:
     return data
 
 
+def _require_constant(data: dict[str, Any], source: SourceMap, name: str, expected: Any) -> None:
+    if name not in data:
+        raise PolicyLoadError(
+            source.locate(()), f"missing required field '{name}' (expected {expected!r})"
+        )
+    if data[name] != expected:
+        raise PolicyLoadError(
+            source.locate((name,)), f"{name} is {data[name]!r}, expected {expected!r}"
+        )
+
+
 def _schema_error(
     exc: ValidationError, source: SourceMap, model: type[BaseModel]
 ) -> PolicyLoadError:
-    err = exc.errors()[0]
+    errors = exc.errors()
+    # A misspelt field yields "unknown field" and "missing field" together; the unknown one
+    # carries the "did you mean", so it is reported first; otherwise document order wins.
+    err = min(
+        errors,
+        key=lambda e: (
+            e["type"] != "extra_forbidden",
+            _position(source, _data_key(tuple(e["loc"]), source)),
+        ),
+    )
     loc = tuple(err["loc"])
     key = _data_key(loc, source)
-    message = err["msg"]
+    kind = err["type"]
+    message = str(err["msg"]).removeprefix("Value error, ")
     hint = None
-    if err["type"] == "extra_forbidden":
+    shown = _dotted(key)
+    if kind == "extra_forbidden":
         name = str(loc[-1])
-        known = _field_names(model, key[:-1])
+        known = _field_names(model, loc[:-1])
         near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
         message = f"unknown field '{name}'"
         if near:
             message += f" (did you mean '{near[0]}'?)"
         elif known:
             hint = "known fields here: " + ", ".join(sorted(known))
-    elif err["type"] == "missing":
-        message = f"missing required field '{loc[-1]}'"
+    elif kind == "missing":
+        parent = _dotted(key[:-1])
+        message = f"{parent + ': ' if parent else ''}missing required field '{loc[-1]}'"
+    elif key[-2:] == ("metadata", "version"):
+        value = err.get("input")
+        message = f"metadata.version must be an integer >= 1 (got {value!r})"
+    elif kind == "union_tag_invalid":
+        ctx = err.get("ctx") or {}
+        key = (*key, str(ctx.get("discriminator", "'kind'")).strip("'"))
+        message = f"{_dotted(key)}: {ctx.get('tag')!r} is not one of {ctx.get('expected_tags', '')}"
+    elif kind == "union_tag_not_found":
+        ctx = err.get("ctx") or {}
+        message = f"{shown}: missing {ctx.get('discriminator', 'kind')} (the pricing type)"
     else:
-        field = ".".join(str(p) for p in key) or "document"
-        message = f"{field}: {message}"
-    extra = len(exc.errors()) - 1
+        message = f"{shown or 'document'}: {message}"
+    extra = len(errors) - 1
     if extra:
         hint = (hint + "; " if hint else "") + f"{extra} more schema error(s) after this one"
     return PolicyLoadError(source.locate(key), message, hint=hint)
 
 
+def _position(source: SourceMap, key: PathKey) -> tuple[int, int]:
+    where = source.locate(key)
+    return (where.line or 0, where.column or 0)
+
+
+def _dotted(key: PathKey) -> str:
+    out = ""
+    for part in key:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
 def _data_key(loc: tuple[Any, ...], source: SourceMap) -> PathKey:
     """Drop pydantic's union-tag segments so the path addresses the YAML data."""
     key: list[str | int] = []
-    for part in loc:
+    for index, part in enumerate(loc):
         candidate = (*key, part)
-        if candidate in source.marks or isinstance(part, int) or part == loc[-1]:
+        if candidate in source.marks or isinstance(part, int) or index == len(loc) - 1:
             key.append(part)
     return tuple(key)
 
 
-def _field_names(model: type[BaseModel], key: PathKey) -> list[str]:
-    """Return the YAML names of the fields expected at ``key`` under ``model`` (best effort)."""
+def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Return the YAML names of the fields expected at pydantic path ``loc`` under ``model``."""
     current: Any = model
-    for part in key:
+    for part in loc:
         current = _step(current, part)
         if current is None:
             return []
-    models = [m for m in _models_in(current)]
     names: list[str] = []
-    for m in models:
+    for m in _models_in(current):
         names += [f.alias or n for n, f in m.model_fields.items()]
     return names
 
 
 def _step(tp: Any, part: str | int) -> Any:
-    for m in _models_in(tp):
+    models = _models_in(tp)
+    for m in models:
         for name, info in m.model_fields.items():
             if part in (name, info.alias):
                 return info.annotation
+    # A discriminated union's tag segment (e.g. 'per_token') selects one member.
+    for m in models:
+        tag = m.model_fields.get("kind")
+        if tag is not None and tag.default == part:
+            return m
     for inner in _unwrap(tp):
         origin = typing.get_origin(inner)
         if origin in (list, tuple) and isinstance(part, int):

@@ -23,8 +23,8 @@ from nexusctl.policy._base import (
 class IntRange(Model):
     """An inclusive integer range; either bound may be absent."""
 
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    min: int | None = Field(default=None, ge=0, description="Lowest value that matches.")
+    max: int | None = Field(default=None, ge=0, description="Highest value that matches.")
 
     @model_validator(mode="after")
     def _ordered(self) -> IntRange:
@@ -36,8 +36,8 @@ class IntRange(Model):
 class ScoreRange(Model):
     """An inclusive range of a score in [0, 1]; either bound may be absent."""
 
-    min: float | None = Field(default=None, ge=0, le=1)
-    max: float | None = Field(default=None, ge=0, le=1)
+    min: float | None = Field(default=None, ge=0, le=1, description="Lowest score that matches.")
+    max: float | None = Field(default=None, ge=0, le=1, description="Highest score that matches.")
 
     @model_validator(mode="after")
     def _ordered(self) -> ScoreRange:
@@ -53,22 +53,36 @@ class Match(Model):
     all of the listed capabilities.
     """
 
-    tenants: list[Identifier] | None = None
-    apps: list[Identifier] | None = None
-    use_cases: list[Identifier] | None = None
-    data_classes: list[DataClass] | None = None
-    residency_classes: list[Identifier] | None = None
-    risk_classes: list[RiskClass] | None = None
-    capabilities: list[Capability] | None = None
-    input_tokens: IntRange | None = None
-    complexity: ScoreRange | None = None
+    tenants: list[Identifier] | None = Field(default=None, description="Any of these tenants.")
+    apps: list[Identifier] | None = Field(default=None, description="Any of these apps.")
+    use_cases: list[Identifier] | None = Field(default=None, description="Any of these use cases.")
+    data_classes: list[DataClass] | None = Field(
+        default=None, description="Any of these data classes."
+    )
+    residency_classes: list[Identifier] | None = Field(
+        default=None, description="Any of these residency classes (ids in residencyClasses)."
+    )
+    risk_classes: list[RiskClass] | None = Field(
+        default=None, description="Any of these risk classes."
+    )
+    capabilities: list[Capability] | None = Field(
+        default=None, description="The request requires all of these capabilities."
+    )
+    input_tokens: IntRange | None = Field(
+        default=None, description="Input token count (cached included) in this range."
+    )
+    complexity: ScoreRange | None = Field(
+        default=None, description="Complexity score in this range."
+    )
 
 
 class ComplexityThreshold(Model):
     """A complexity score at or above ``at_least`` raises the tier floor to ``min_tier``."""
 
-    at_least: float = Field(ge=0, le=1)
-    min_tier: Tier
+    at_least: float = Field(
+        ge=0, le=1, description="Complexity score at or above which it applies."
+    )
+    min_tier: Tier = Field(description="The tier floor it raises to.")
 
 
 class Route(Model):
@@ -83,7 +97,9 @@ class Route(Model):
     min_tier: Tier | None = Field(default=None, description="Tier floor before complexity.")
     slo_ms: int = Field(ge=1, description="Latency SLO for the whole response, milliseconds.")
     max_cost: MicroUsd | None = Field(default=None, description="Per-request cost cap, micro-USD.")
-    complexity_thresholds: list[ComplexityThreshold] = Field(default_factory=list)
+    complexity_thresholds: list[ComplexityThreshold] = Field(
+        default_factory=list, description="Scores that raise the tier floor; the highest hit wins."
+    )
     fallback: Identifier | None = Field(default=None, description="Fallback chain id.")
     deployments: list[Identifier] | None = Field(
         default=None, description="Restrict the pool to these deployments (default: all)."
@@ -100,17 +116,21 @@ class ResidencyClass(Model):
     """A data-residency class and the regions its requests may be served from (hard)."""
 
     id: Identifier
-    regions: list[Identifier] = Field(min_length=1)
+    regions: list[Identifier] = Field(
+        min_length=1, description="Regions (deployment.region) its requests may be served from."
+    )
     description: str | None = None
 
 
 class GuardrailDeny(Model):
     """What a guardrail forbids: any deployment matching one of these is out."""
 
-    providers: list[Identifier] = Field(default_factory=list)
-    regions: list[Identifier] = Field(default_factory=list)
-    tiers: list[Tier] = Field(default_factory=list)
-    deployments: list[Identifier] = Field(default_factory=list)
+    providers: list[Identifier] = Field(default_factory=list, description="Providers denied.")
+    regions: list[Identifier] = Field(default_factory=list, description="Regions denied.")
+    tiers: list[Tier] = Field(default_factory=list, description="Tiers denied.")
+    deployments: list[Identifier] = Field(
+        default_factory=list, description="Deployment ids denied."
+    )
 
 
 class Guardrail(Model):
@@ -125,7 +145,12 @@ class Guardrail(Model):
 class Limits(Model):
     """Aggregate limits over traffic, enforced by simulation gates and evidence checks."""
 
-    frontier_share_max_pct: float | None = Field(default=None, ge=0, le=100)
+    frontier_share_max_pct: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Highest share of requests (percent) the frontier tier may serve.",
+    )
 
 
 class Tenant(Model):
@@ -139,7 +164,9 @@ class FallbackChain(Model):
     """Deployments tried in order when the chosen one fails at run time."""
 
     id: Identifier
-    deployments: list[Identifier] = Field(min_length=1)
+    deployments: list[Identifier] = Field(
+        min_length=1, description="Deployment ids, tried in this order."
+    )
     then: Identifier | None = Field(default=None, description="Another chain to continue with.")
 
 
@@ -151,13 +178,20 @@ class EscalationRule(Model):
     """
 
     id: Identifier
-    reason: str = Field(min_length=1)
-    action: Literal["escalate", "refuse"] = "escalate"
+    reason: str = Field(min_length=1, description="Why; recorded in every decision it triggers.")
+    action: Literal["escalate", "refuse"] = Field(
+        default="escalate",
+        description="escalate: flag for review (a deployment may still answer); refuse: no answer.",
+    )
     target: str = Field(default="human-review", description="Queue or team that reviews it.")
     routes: list[Identifier] | None = Field(default=None, description="Limit to these routes.")
-    when: Match | None = None
-    confidence_below: float | None = Field(default=None, gt=0, le=1)
-    on_no_eligible: bool = False
+    when: Match | None = Field(default=None, description="Trigger: requests matching this.")
+    confidence_below: float | None = Field(
+        default=None, gt=0, le=1, description="Trigger: caller confidence below this value."
+    )
+    on_no_eligible: bool = Field(
+        default=False, description="Trigger: no deployment may serve the request."
+    )
 
     @model_validator(mode="after")
     def _one_trigger(self) -> EscalationRule:
@@ -170,7 +204,7 @@ class EscalationRule(Model):
 class Suppression(Model):
     """An explicit, justified exception to a lint rule."""
 
-    rule: str = Field(pattern=r"^NXL\d{3}$")
+    rule: str = Field(pattern=r"^NXL\d{3}$", description="Lint rule id, e.g. NXL009.")
     reason: str = Field(min_length=10, description="Why this finding is accepted.")
     target: str | None = Field(default=None, description="Route/deployment id it applies to.")
     expires: dt.date | None = Field(default=None, description="After this date it lapses.")

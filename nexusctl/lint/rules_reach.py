@@ -1,0 +1,227 @@
+"""Reachability rules: residency (NXL005) and guardrails (NXL015) over fallback chains, budgets
+that no deployment fits (NXL008 cost cap, NXL009 SLO) and routes left with nothing to serve
+them (NXL010).
+
+Residency: the router filters a route's *pool* by the request's residency class at run time,
+so pool deployments outside a class's regions are excused. Fallback chains are not: gateways
+replay them blindly when the chosen deployment fails, so every deployment in a route's chain
+closure must be allowed for every residency class that can reach the route, and must not be
+denied by any guardrail that applies to some request that can reach the route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from fractions import Fraction
+
+from nexusctl.lint.analysis import (
+    REFERENCE_OUTPUT_TOKENS,
+    all_routes,
+    best_latency_us,
+    chain_paths,
+    conjoin,
+    cost_pusd,
+    denies,
+    implies,
+    receiving_classes,
+    reference_input,
+    route_pool,
+    usd,
+    with_residency,
+)
+from nexusctl.lint.context import PolicyContext
+from nexusctl.lint.findings import Finding, finding
+from nexusctl.policy.catalog import Deployment
+from nexusctl.policy.routing import Route
+
+
+def check_residency_fallbacks(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL005: every route -> chain -> deployment path that leaves a class's regions."""
+    policy = ctx.loaded.policy
+    catalog = ctx.loaded.catalog.catalog
+    classes = {c.id: c for c in policy.spec.residency_classes}
+    for position, (route, key) in enumerate(all_routes(policy)):
+        if route.fallback is None:
+            continue
+        reaching = receiving_classes(policy, position)
+        for chains, dep_id in chain_paths(policy, route.fallback):
+            dep = catalog.deployment(dep_id)
+            if dep is None:
+                continue
+            for class_id in reaching:
+                regions = classes[class_id].regions
+                if dep.region in regions:
+                    continue
+                path = " -> ".join([f"route '{route.id}'", *(f"chain '{c}'" for c in chains)])
+                yield finding(
+                    "NXL005",
+                    f"residency class '{class_id}' (regions {', '.join(regions)}) can reach "
+                    f"deployment '{dep_id}' in region '{dep.region}' via {path} -> {dep_id}",
+                    ctx.at(*key, "fallback"),
+                    route.id,
+                    *chains,
+                    dep_id,
+                    class_id,
+                )
+
+
+def check_guardrail_fallbacks(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL015: a route -> chain -> deployment path that a guardrail of the route's requests denies.
+
+    A guardrail matters for a route when some request can reach the route and match the
+    guardrail's ``when``: the two matches are not provably disjoint, and no earlier route takes
+    every such request.
+    """
+    policy = ctx.loaded.policy
+    catalog = ctx.loaded.catalog.catalog
+    routes = all_routes(policy)
+    for position, (route, key) in enumerate(routes):
+        if route.fallback is None:
+            continue
+        paths = list(chain_paths(policy, route.fallback))
+        for guardrail in policy.spec.guardrails:
+            both = conjoin(route.match, guardrail.when)
+            if both is None or any(
+                implies(both, earlier.match) for earlier, _ in routes[:position]
+            ):
+                continue
+            for chains, dep_id in paths:
+                dep = catalog.deployment(dep_id)
+                if dep is None or not denies(guardrail.deny, dep):
+                    continue
+                path = " -> ".join([f"route '{route.id}'", *(f"chain '{c}'" for c in chains)])
+                yield finding(
+                    "NXL015",
+                    f"guardrail '{guardrail.id}' denies deployment '{dep_id}', yet requests it "
+                    f"applies to can reach it via {path} -> {dep_id}",
+                    ctx.at(*key, "fallback"),
+                    route.id,
+                    *chains,
+                    dep_id,
+                    guardrail.id,
+                )
+
+
+def _scopes(
+    ctx: PolicyContext, position: int, route: Route
+) -> list[tuple[str | None, list[Deployment]]]:
+    """The route's eligible pool overall (None), then per residency class that reaches it."""
+    policy = ctx.loaded.policy
+    catalog = ctx.loaded.catalog.catalog
+    fits = reference_input(route) + REFERENCE_OUTPUT_TOKENS
+    overall = route_pool(policy, catalog, route, route.match).deployments
+    scopes: list[tuple[str | None, list[Deployment]]] = [
+        (None, [d for d in overall if d.context_window >= fits])
+    ]
+    classes = {c.id: c for c in policy.spec.residency_classes}
+    for class_id in receiving_classes(policy, position):
+        pool = route_pool(policy, catalog, route, with_residency(route.match, class_id))
+        regions = set(classes[class_id].regions)
+        scopes.append(
+            (
+                class_id,
+                [d for d in pool.deployments if d.region in regions and d.context_window >= fits],
+            )
+        )
+    return scopes
+
+
+def check_empty_routes(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL010: a route (or a residency class reaching it) with no eligible deployment."""
+    policy = ctx.loaded.policy
+    catalog = ctx.loaded.catalog.catalog
+    classes = {c.id: c for c in policy.spec.residency_classes}
+    for position, (route, key) in enumerate(all_routes(policy)):
+        pool = route_pool(policy, catalog, route, route.match)
+        tiers = ", ".join(pool.tiers) or "none"
+        if not pool.deployments:
+            removed = (
+                f"; guardrails applied: {', '.join(pool.guardrails)}" if pool.guardrails else ""
+            )
+            yield finding(
+                "NXL010",
+                f"route '{route.id}' has no eligible deployment in its allowed tiers "
+                f"[{tiers}] after deployments, capabilities and guardrails{removed}",
+                ctx.at(*key, "tiers"),
+                route.id,
+            )
+            continue
+        for class_id in receiving_classes(policy, position):
+            regions = classes[class_id].regions
+            scoped = route_pool(policy, catalog, route, with_residency(route.match, class_id))
+            if any(d.region in regions for d in scoped.deployments):
+                continue
+            yield finding(
+                "NXL010",
+                f"route '{route.id}' cannot serve residency class '{class_id}': no eligible "
+                f"deployment of tiers [{tiers}] is in regions {', '.join(regions)}",
+                ctx.at(*key, "tiers"),
+                route.id,
+                class_id,
+            )
+
+
+def check_cost_caps(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL008: a per-request cost cap below the cheapest eligible deployment."""
+    for position, (route, key) in enumerate(all_routes(ctx.loaded.policy)):
+        if route.max_cost is None:
+            continue
+        cap = Fraction(route.max_cost * 1_000_000)
+        size = reference_input(route)
+
+        def cost(dep: Deployment, size: int = size) -> Fraction | None:
+            return cost_pusd(dep, size, REFERENCE_OUTPUT_TOKENS)
+
+        for class_id, best, value in _cheapest(ctx, position, route, cost):
+            if value <= cap:
+                continue
+            scope = f" for residency class '{class_id}'" if class_id else ""
+            yield finding(
+                "NXL008",
+                f"route '{route.id}' cost cap {usd(cap)} is below the cheapest eligible "
+                f"deployment{scope} ('{best}', {usd(value)}) for the reference request "
+                f"({size} input / {REFERENCE_OUTPUT_TOKENS} output tokens)",
+                ctx.at(*key, "maxCost"),
+                *((route.id, class_id) if class_id else (route.id,)),
+            )
+            if class_id is None:
+                break
+
+
+def check_slos(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL009: no eligible deployment meets the route's SLO on the reference request."""
+    for position, (route, key) in enumerate(all_routes(ctx.loaded.policy)):
+        size = reference_input(route)
+        slo_us = Fraction(route.slo_ms * 1000)
+
+        def latency(dep: Deployment, size: int = size) -> Fraction:
+            return Fraction(best_latency_us(dep, size, REFERENCE_OUTPUT_TOKENS))
+
+        for class_id, best, value in _cheapest(ctx, position, route, latency):
+            if value <= slo_us:
+                continue
+            scope = f" for residency class '{class_id}'" if class_id else ""
+            yield finding(
+                "NXL009",
+                f"route '{route.id}' SLO {route.slo_ms} ms is below the fastest eligible "
+                f"deployment{scope} ('{best}', {float(value) / 1000:.0f} ms at load 1) for the "
+                f"reference request ({size} input / {REFERENCE_OUTPUT_TOKENS} output tokens)",
+                ctx.at(*key, "sloMs"),
+                *((route.id, class_id) if class_id else (route.id,)),
+            )
+            if class_id is None:
+                break
+
+
+def _cheapest(
+    ctx: PolicyContext,
+    position: int,
+    route: Route,
+    measure: Callable[[Deployment], Fraction | None],
+) -> Iterator[tuple[str | None, str, Fraction]]:
+    """Yield (scope, best deployment id, its value) for each non-empty scope of the route."""
+    for class_id, pool in _scopes(ctx, position, route):
+        values = [(v, d.id) for d in pool if (v := measure(d)) is not None]
+        if values:
+            value, best = min(values)
+            yield class_id, best, value
