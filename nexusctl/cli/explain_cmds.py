@@ -1,1 +1,183 @@
-"""Commands (filled in by the capability that owns them)."""
+"""`nexusctl policy explain`: the router's decision for one request, and why.
+
+Only typer and the shared CLI helpers load at import time; the router loads in the command.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from nexusctl.cli._apps import policy_app
+from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.errors import InputError
+
+if TYPE_CHECKING:
+    from nexusctl.policy.loader import LoadedPolicy
+    from nexusctl.router.decision import Decision
+
+
+class ExplainFormat(StrEnum):
+    """How the decision is printed."""
+
+    text = "text"
+    json = "json"
+
+
+EXPLAIN_HELP = (
+    "Show where the router sends one request, and why.\n\n"
+    "The request is a JSON object of RoutingRequest attributes (tenant, app, useCase, "
+    "dataClass, residencyClass, riskClass, inputTokens, cachedInputTokens, outputTokens, "
+    "reasoningTokens, capabilities, complexity, confidence), given inline, as @file, or - "
+    "for stdin. The output lists the matched route, the tier floor and what raised it, every "
+    "deployment with the rule that eliminated it (or why it was passed over), the decode "
+    "choice (speculative draft length) and the predicted latency and cost.\n\n"
+    "Exit codes: 0 decided (routed, escalated or refused: all are decisions), 3 invalid "
+    "policy or request, 4 cannot read the request file."
+)
+
+
+@policy_app.command("explain", help=EXPLAIN_HELP)
+@handle_errors
+def explain(
+    policy: Annotated[Path, typer.Argument(help="The RoutingPolicy YAML file.", dir_okay=False)],
+    request: Annotated[
+        str,
+        typer.Option("--request", "-r", help="Request JSON: inline, @file, or - to read stdin."),
+    ],
+    load: Annotated[
+        int,
+        typer.Option(
+            "--load",
+            min=1,
+            help="Requests in flight on a replica (drives the Latency Controller).",
+        ),
+    ] = 1,
+    output: Annotated[
+        ExplainFormat, typer.Option("--format", help="text (tables) or json (one document).")
+    ] = ExplainFormat.text,
+) -> None:
+    """Show where the router sends one request, and why."""
+    from nexusctl.policy.loader import load_policy
+    from nexusctl.router import route
+    from nexusctl.router.explain import explain_document, parse_request
+
+    text, source = _read_request(request)
+    routing_request = parse_request(text, source)
+    loaded = load_policy(policy)
+    decision = route(loaded, routing_request, load)
+    if output is ExplainFormat.json:
+        document = explain_document(loaded, routing_request, decision)
+        write_stdout(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    _render(loaded, decision)
+
+
+def _read_request(value: str) -> tuple[str, str]:
+    """Return the request text and a name for messages."""
+    from nexusctl.errors import EnvironmentError_
+
+    if value == "-":
+        return sys.stdin.read(), "request (stdin)"
+    if value.startswith("@"):
+        path = Path(value[1:])
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except FileNotFoundError:
+            raise InputError(f"request file not found: {path}") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: request file is not UTF-8 text") from None
+        except OSError as exc:
+            raise EnvironmentError_(f"cannot read request file {path}: {exc.strerror}") from None
+    return value, "request"
+
+
+def _ms(us: int | None) -> str:
+    return "-" if us is None else f"{us / 1000:,.1f} ms"
+
+
+def _render(loaded: LoadedPolicy, decision: Decision) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from nexusctl.router import reasons
+    from nexusctl.router.explain import usd
+
+    def money(pusd: int | None) -> str:
+        value = usd(pusd)
+        return "-" if value is None else f"${value}"
+
+    console = stdout_console()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)  # files and pipes: keep table rows whole
+    meta = loaded.policy.metadata
+    style = {"routed": "green", "escalated": "yellow", "refused": "red"}[decision.outcome]
+    summary = Table(title=f"Decision under {meta.name} v{meta.version}", show_header=False)
+    summary.add_column("field", style="bold")
+    summary.add_column("value")
+    summary.add_row("request", decision.request_id)
+    summary.add_row("route", decision.route_id)
+    summary.add_row("outcome", f"[{style}]{decision.outcome}[/]")
+    if decision.deployment_id is not None:
+        summary.add_row(
+            "deployment",
+            f"{decision.deployment_id} ({decision.tier}, {decision.provider}, {decision.region})",
+        )
+        strategy = (
+            f"speculative decoding, draft length {decision.draft_tokens}"
+            if decision.draft_tokens
+            else "standard decoding (no speculation)"
+        )
+        summary.add_row("decode", f"{strategy} at load {decision.load}")
+        met = "[green]met[/]" if decision.slo_met else "[red]MISSED[/]"
+        summary.add_row(
+            "predicted latency",
+            f"TTFT {_ms(decision.predicted_ttft_us)}, total "
+            f"{_ms(decision.predicted_latency_us)} (SLO {_ms(decision.slo_us)}: {met})",
+        )
+        cap = money(decision.max_cost_pusd) if decision.max_cost_pusd is not None else "none"
+        summary.add_row("predicted cost", f"{money(decision.predicted_cost_pusd)} (cap {cap})")
+    floor = decision.tier_floor or "none"
+    raised = ", ".join(decision.tier_floor_raised_by) or "-"
+    summary.add_row("tier floor", f"{floor} (raised by: {raised})")
+    if decision.reason is not None:
+        summary.add_row("reason", f"{decision.reason}: {reasons.describe(decision.reason)}")
+    if decision.escalation_rule is not None:
+        summary.add_row(
+            "escalation", f"rule {decision.escalation_rule} -> {decision.escalation_target}"
+        )
+    console.print(summary)
+
+    table = Table(title="Candidates (sorted by deployment id)", box=box.SIMPLE_HEAD)
+    table.add_column("deployment", no_wrap=True)
+    table.add_column("tier", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("reason", no_wrap=True)
+    table.add_column("γ", justify="right")
+    table.add_column("latency ms", justify="right", no_wrap=True)
+    table.add_column("cost USD", justify="right", no_wrap=True)
+    status_style = {"chosen": "bold green", "considered": "cyan", "eliminated": "dim"}
+    for c in decision.candidates:
+        table.add_row(
+            c.deployment_id,
+            c.tier,
+            f"[{status_style[c.status]}]{c.status}[/]",
+            c.reason or "-",
+            "-" if c.draft_tokens is None else str(c.draft_tokens),
+            "-" if c.predicted_latency_us is None else f"{c.predicted_latency_us / 1000:,.1f}",
+            usd(c.predicted_cost_pusd) or "-",
+        )
+    console.print(table)
+    codes = sorted({c.reason for c in decision.candidates if c.reason})
+    if codes:
+        legend = Table(title="Reason codes", show_header=False, box=box.SIMPLE)
+        legend.add_column("code", style="bold", no_wrap=True)
+        legend.add_column("meaning")
+        for code in codes:
+            legend.add_row(code, reasons.describe(code.partition(":")[0]))
+        console.print(legend)
