@@ -1,1 +1,128 @@
-"""Commands (filled in by the capability that owns them)."""
+"""``nexusctl traffic import / synth / inspect``: thin adapters over nexusctl.traffic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nexusctl.cli._apps import traffic_app
+from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.errors import UsageError
+
+_FORMATS = ("azure", "otel", "litellm", "canonical")
+
+
+@traffic_app.command("import")
+@handle_errors
+def import_(
+    fmt: Annotated[
+        str,
+        typer.Argument(metavar="FORMAT", help="Source format: azure | otel | litellm | canonical."),
+    ],
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="The file to import.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file (canonical).")],
+    enrich: Annotated[
+        Path | None,
+        typer.Option(
+            "--enrich", help="Enrichment spec (YAML) filling attributes the source lacks."
+        ),
+    ] = None,
+    quality: Annotated[
+        Path | None, typer.Option("--quality", help="Labelled set to join quality labels from.")
+    ] = None,
+    quality_format: Annotated[
+        str, typer.Option("--quality-format", help="Format of --quality: routellm-gsm8k.")
+    ] = "routellm-gsm8k",
+    skip_invalid: Annotated[
+        bool,
+        typer.Option(
+            "--skip-invalid", help="Skip invalid rows (counted and reported) instead of failing."
+        ),
+    ] = False,
+    max_problems: Annotated[
+        int, typer.Option("--max-problems", min=1, help="How many problems to list.")
+    ] = 20,
+) -> None:
+    """Import recorded traffic into the canonical Parquet table.
+
+    Invalid rows are listed with their row and source line numbers.
+
+    Any invalid row rejects the file (exit 3, nothing written) unless --skip-invalid.
+
+    --skip-invalid skips, lists and counts them (the count is in the output metadata).
+
+    The Azure trace has no tenant, app or data class: it needs --enrich (docs/traffic.md).
+    """
+    from nexusctl.traffic.importers import ImportOptions, import_traffic
+
+    if fmt not in _FORMATS:
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(_FORMATS))
+    result = import_traffic(
+        fmt,
+        src,
+        out,
+        ImportOptions(
+            enrich=enrich,
+            quality=quality,
+            quality_format=quality_format,
+            skip_invalid=skip_invalid,
+            max_problems=max_problems,
+        ),
+    )
+    if result.skipped:
+        stderr_console().print(
+            f"warning: skipped {result.skipped} invalid row(s)\n{result.problems_text}",
+            markup=False,
+            highlight=False,
+        )
+    write_stdout(f"imported {result.rows} row(s) ({result.skipped} skipped) from {src} -> {out}")
+
+
+@traffic_app.command("synth")
+@handle_errors
+def synth(
+    rows: Annotated[int, typer.Option("--rows", min=0, help="How many requests to generate.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file.")],
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.001, help="Mean arrival rate, requests per second.")
+    ] = 20.0,
+    policy: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--policy",
+            help="Derive the mix from these policies instead of the built-in Nebula mix.",
+        ),
+    ] = None,
+) -> None:
+    """Generate seeded synthetic traffic (bursty arrivals, heavy-tailed tokens, labels).
+
+    The built-in mix exercises every route, guardrail and escalation of the Nebula policies.
+
+    --policy derives a plainer mix from the given policies. Same rows and seed, same file.
+    """
+    from nexusctl.traffic.synth import write_synth
+
+    written = write_synth(out, rows, seed, rate=rate, policies=list(policy or []))
+    write_stdout(f"wrote {written} synthetic request(s) (seed {seed}) -> {out}")
+
+
+@traffic_app.command("inspect")
+@handle_errors
+def inspect(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A canonical traffic Parquet file.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text | json.")] = "text",
+) -> None:
+    """Summarise a traffic file: counts, tokens, time span, arrival rate, attribute mix."""
+    from nexusctl.traffic.inspect import inspect_traffic, render_text
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: text, json")
+    summary = inspect_traffic(file)
+    if fmt == "json":
+        write_stdout(json.dumps(summary, indent=2, sort_keys=True))
+    else:
+        write_stdout(render_text(summary))

@@ -1,0 +1,283 @@
+"""Turn loosely typed source columns into the canonical Arrow types, row by row reported.
+
+Sources hand over whatever they hold (CSV: strings; JSON: numbers, strings, lists, mixed).
+Each column is converted vectorised with pyarrow.compute; a value that does not convert is
+set to null and its row is recorded as a Problem with the reason (``not an integer: 'abc'``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from nexusctl.traffic.schema import COLUMN_KIND, Problems
+
+_INT_RE = r"^[+-]?[0-9]{1,18}$"
+_FLOAT_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+# RFC 3339 / ISO 8601 date-time; space or T; 0-9 fractional digits; optional Z or offset.
+_TIME_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+_OFFSET_RE = r"(Z|z|[+-][0-9]{2}:?[0-9]{2})$"
+_TRUE = ("true", "True", "TRUE", "1")
+_FALSE = ("false", "False", "FALSE", "0")
+
+
+def python_array(values: Sequence[Any], kind: str) -> Any:
+    """Build an Arrow array from Python values of one column, however mixed their types.
+
+    Homogeneous values keep their type; mixed ones become strings (JSON text for non-strings)
+    so the converter can name each bad value. Capabilities may be a list or a ';' string.
+    """
+    import pyarrow as pa
+
+    if kind == "list<string>":
+        values = [_capabilities_value(v) for v in values]
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return pa.array([_as_text(v, kind) for v in values], pa.string())
+
+
+def _as_text(value: Any, kind: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if (
+        kind == "list<string>"
+        and isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+    ):
+        return ";".join(value)
+    return json.dumps(value)
+
+
+def _capabilities_value(value: Any) -> Any:
+    if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+        return json.dumps(value)
+    return value
+
+
+def coerce_column(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    """Return ``array`` converted to the canonical type of column ``name``; record bad rows."""
+    import pyarrow as pa
+
+    kind = COLUMN_KIND[name]
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        array = array.cast(array.type.value_type)
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), _arrow_type(kind))
+    converter = {
+        "string": _to_string,
+        "int64": _to_int,
+        "float64": _to_float,
+        "bool": _to_bool,
+        "timestamp": _to_time,
+        "list<string>": _to_list,
+    }[kind]
+    return converter(name, array, problems, lines)
+
+
+def _arrow_type(kind: str) -> Any:
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "int64": pa.int64(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("ms", tz="UTC"),
+        "list<string>": pa.list_(pa.string()),
+    }[kind]
+
+
+def _is_text(array: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_string(array.type) or pa.types.is_large_string(array.type))
+
+
+def _blank_to_null(array: Any) -> Any:
+    """Trim strings and turn empty ones into nulls (an empty CSV cell is a missing value)."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(array.cast("string"))
+    return pc.if_else(pc.equal(trimmed, ""), None, trimmed)
+
+
+def _wrong_type(name: str, array: Any, expected: str, problems: Problems, lines: Any) -> Any:
+    import pyarrow as pa
+
+    values = array.to_pylist()
+    mask = array.is_valid().to_numpy(zero_copy_only=False)
+    problems.add(
+        mask,
+        name,
+        lambda i: f"expected {expected}, got {json.dumps(values[i], default=str)}",
+        lines,
+    )
+    return pa.nulls(len(array), _arrow_type(COLUMN_KIND[name]))
+
+
+def _reject(name: str, array: Any, bad: Any, expected: str, problems: Problems, lines: Any) -> Any:
+    """Record rows where ``bad`` holds and return ``array`` with those values nulled."""
+    import pyarrow.compute as pc
+
+    bad_np = bad.to_numpy(zero_copy_only=False)
+    if bad_np.any():
+        values = array.to_pylist()
+        problems.add(bad_np, name, lambda i: f"{expected}: {values[i]!r}", lines)
+        array = pc.if_else(bad, None, array)
+    return array
+
+
+def _to_string(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    if not _is_text(array):
+        return _wrong_type(name, array, "a string", problems, lines)
+    return _blank_to_null(array)
+
+
+def _to_int(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(array.type):
+        if pa.types.is_uint64(array.type):
+            too_big = pc.fill_null(pc.greater(array, 2**63 - 1), False)
+            array = _reject(name, array, too_big, "not an int64", problems, lines)
+        return array.cast(pa.int64())
+    if pa.types.is_floating(array.type):
+        not_integral = pc.fill_null(
+            pc.invert(pc.and_(pc.is_finite(array), pc.equal(array, pc.floor(array)))),
+            False,
+        )
+        not_integral = pc.or_(not_integral, pc.fill_null(pc.greater(pc.abs(array), 1e18), False))
+        array = _reject(name, array, not_integral, "not an integer", problems, lines)
+        return array.cast(pa.int64(), safe=False)
+    if _is_text(array):
+        array = _blank_to_null(array)
+        bad = pc.fill_null(pc.invert(pc.match_substring_regex(array, _INT_RE)), False)
+        array = _reject(name, array, bad, "not an integer", problems, lines)
+        return array.cast(pa.int64())
+    return _wrong_type(name, array, "an integer", problems, lines)
+
+
+def _to_float(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type):
+        return array.cast(pa.float64())
+    if _is_text(array):
+        array = _blank_to_null(array)
+        bad = pc.fill_null(pc.invert(pc.match_substring_regex(array, _FLOAT_RE)), False)
+        array = _reject(name, array, bad, "not a number", problems, lines)
+        return array.cast(pa.float64())
+    return _wrong_type(name, array, "a number", problems, lines)
+
+
+def _to_bool(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_boolean(array.type):
+        return array
+    if _is_text(array):
+        array = _blank_to_null(array)
+        is_true = pc.is_in(array, value_set=pa.array(_TRUE))
+        is_false = pc.is_in(array, value_set=pa.array(_FALSE))
+        bad = pc.fill_null(pc.invert(pc.or_(is_true, is_false)), False)
+        bad = pc.and_(bad, array.is_valid())
+        _reject(name, array, bad, "not a boolean (true/false)", problems, lines)
+        return pc.if_else(pc.or_(bad, array.is_null()), None, is_true)
+    return _wrong_type(name, array, "a boolean", problems, lines)
+
+
+def _to_time(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    """Timestamps: RFC 3339 text (no offset = UTC), epoch milliseconds, or Arrow timestamps."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    target = pa.timestamp("ms", tz="UTC")
+    if pa.types.is_timestamp(array.type):
+        if array.type.tz is None:
+            array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
+        return array.cast(target, safe=False)
+    if pa.types.is_integer(array.type):
+        return array.cast(pa.int64()).cast(target)
+    if not _is_text(array):
+        return _wrong_type(name, array, "a timestamp", problems, lines)
+    array = _blank_to_null(array)
+    epoch = pc.fill_null(pc.match_substring_regex(array, _INT_RE), False)
+    if pc.any(epoch).as_py():
+        # Mixed JSON input (strings and integers) arrives as text: digits are epoch ms.
+        millis = pc.if_else(epoch, array, None).cast(pa.int64()).cast(target)
+        rest = _to_time(name, pc.if_else(epoch, None, array), problems, lines)
+        return pc.coalesce(millis, rest)
+    shape_ok = pc.match_substring_regex(array, _TIME_RE + "(" + _OFFSET_RE[:-1] + ")?$")
+    bad = pc.fill_null(pc.invert(shape_ok), False)
+    array = _reject(name, array, bad, "not an RFC 3339 timestamp", problems, lines)
+    has_offset = pc.fill_null(pc.match_substring_regex(array, _OFFSET_RE), False)
+    array = pc.replace_substring_regex(array, "[zZ]$", "+00:00")
+    try:
+        return _parse_times(array, has_offset)
+    except pa.ArrowInvalid:
+        pass
+    # Some value has the right shape but is not a real instant (month 13): find it.
+    values = array.to_pylist()
+    offsets = has_offset.to_pylist()
+    out: list[Any] = []
+    bad_rows = []
+    for i, (value, offset) in enumerate(zip(values, offsets, strict=True)):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(_parse_times(pa.array([value]), pa.array([offset]))[0].as_py())
+        except pa.ArrowInvalid:
+            out.append(None)
+            bad_rows.append(i)
+    if bad_rows:
+        mask = [False] * len(values)
+        for i in bad_rows:
+            mask[i] = True
+        problems.add(mask, name, lambda i: f"not a valid date-time: {values[i]!r}", lines)
+    return pa.array(out, target)
+
+
+def _parse_times(array: Any, has_offset: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    target = pa.timestamp("ms", tz="UTC")
+    with_offset = pc.if_else(has_offset, array, None).cast(pa.timestamp("ns", tz="UTC"))
+    naive = (
+        pc.if_else(has_offset, None, array)
+        .cast(pa.timestamp("ns"))
+        .cast(pa.timestamp("ns", tz="UTC"))
+    )
+    merged = pc.coalesce(with_offset, naive)
+    return merged.cast(target, safe=False)
+
+
+def _to_list(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    """Capabilities: a list of strings, or one string of ';'-separated names ('' = none)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    target = pa.list_(pa.string())
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        value_type = array.type.value_type
+        if pa.types.is_string(value_type) or pa.types.is_large_string(value_type):
+            return array.cast(target)
+        if pa.types.is_null(value_type):
+            return array.cast(target)
+        return _wrong_type(name, array, "a list of capability names", problems, lines)
+    if _is_text(array):
+        trimmed = pc.utf8_trim_whitespace(array.cast(pa.string()))
+        empty = pc.fill_null(pc.equal(trimmed, ""), False)
+        split = pc.split_pattern(pc.if_else(empty, None, trimmed), ";")
+        parts = pc.utf8_trim_whitespace(pc.list_flatten(split))
+        rebuilt = pa.ListArray.from_arrays(split.offsets, parts, mask=split.is_null())
+        return pc.if_else(empty, pa.scalar([], target), rebuilt)
+    return _wrong_type(name, array, "a list of capability names", problems, lines)

@@ -1,0 +1,285 @@
+"""LiteLLM proxy spend logs (``LiteLLM_SpendLogs`` rows) exported as CSV, JSON or JSON Lines.
+
+Per row: ``request_id``; ``startTime``/``endTime`` (RFC 3339; latency = end - start);
+``model``; ``spend`` (USD) -> observed_cost_micro_usd = Decimal(repr(spend)) x 10^6 rounded
+half-even to an integer; tokens from ``prompt_tokens``/``completion_tokens`` or a nested
+``usage`` object (OpenAI shape, also ``metadata.usage_object``), with
+``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``
+(completion tokens include reasoning tokens; the canonical output_tokens excludes them).
+``metadata`` (an object, or a JSON string in CSV) gives the tenant: the first of
+``metadata.user_api_key_team_alias``, ``metadata.team``, the ``team`` and ``team_id`` columns,
+``metadata.user_api_key_team_id``, slugged to an identifier. Tags (``metadata.tags`` plus
+``request_tags``) of the form ``key:value`` set the other attributes: ``app``, ``use_case``,
+``data_class``, ``residency_class`` (or ``residency``), ``risk_class`` (or ``risk``),
+``capability`` (repeatable), ``complexity``, ``confidence``. Other tags are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from nexusctl.errors import TrafficError
+from nexusctl.traffic._coerce import python_array
+from nexusctl.traffic.importers._raw import (
+    RawTraffic,
+    parse_json,
+    parse_json_lines,
+    read_csv_strings,
+    read_text,
+)
+from nexusctl.traffic.schema import COLUMN_KIND
+
+DEFAULTS: dict[str, Any] = {
+    "use_case": "general",
+    "cached_input_tokens": 0,
+    "reasoning_tokens": 0,
+    "capabilities": [],
+}
+TAG_KEYS = {
+    "app": "app",
+    "use_case": "use_case",
+    "data_class": "data_class",
+    "residency_class": "residency_class",
+    "residency": "residency_class",
+    "risk_class": "risk_class",
+    "risk": "risk_class",
+    "complexity": "complexity",
+    "confidence": "confidence",
+}
+_MICRO = Decimal(1_000_000)
+_OUT_COLUMNS = (
+    "request_id",
+    "time",
+    "observed_latency_ms",
+    "observed_model",
+    "observed_cost_micro_usd",
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "tenant",
+    "app",
+    "use_case",
+    "data_class",
+    "residency_class",
+    "risk_class",
+    "capabilities",
+    "complexity",
+    "confidence",
+)
+
+
+def read_litellm(path: Path) -> RawTraffic:
+    """Read a spend-log export (.csv, .json list, .jsonl) into raw canonical columns.
+
+    Raises:
+        TrafficError: unreadable file, not a list of spend-log objects.
+    """
+    import numpy as np
+
+    suffix = path.suffix.lower()
+    unparsable: dict[int, str] = {}
+    lines: Any = None
+    if suffix == ".csv":
+        table, lines = read_csv_strings(path)
+        if "request_id" not in table.column_names:
+            raise TrafficError(f"{path}:1: not a LiteLLM spend log: no request_id column")
+        rows: list[Any] = table.to_pylist()
+    elif suffix in (".jsonl", ".ndjson"):
+        rows, line_list, unparsable = parse_json_lines(path, read_text(path))
+        lines = np.array(line_list, dtype=np.int64)
+    else:
+        doc = parse_json(path, read_text(path))
+        if isinstance(doc, dict) and isinstance(doc.get("data"), list):
+            doc = doc["data"]
+        if not isinstance(doc, list):
+            raise TrafficError(f"{path}: expected a JSON list of spend-log objects")
+        rows = doc
+        # A JSON list has no useful line numbers: name each row by its request_id instead.
+        lines = [
+            f"request_id {r.get('request_id')!r}" if isinstance(r, dict) else f"list index {i}"
+            for i, r in enumerate(rows)
+        ]
+    problems: list[tuple[int, str, str]] = []
+    records: list[dict[str, Any]] = []
+    for index, row in enumerate(rows):
+        if index in unparsable:
+            records.append({})
+        elif not isinstance(row, dict):
+            unparsable[index] = f"expected a JSON object, got {type(row).__name__}"
+            records.append({})
+        else:
+            records.append(_record(row, index, problems))
+    columns = {
+        name: python_array([r.get(name) for r in records], COLUMN_KIND[name])
+        for name in _OUT_COLUMNS
+    }
+    return RawTraffic(
+        columns=columns,
+        n_rows=len(records),
+        lines=lines,
+        defaults=dict(DEFAULTS),
+        details={"format": f"litellm-spend-logs-{suffix.lstrip('.') or 'json'}"},
+        unparsable=unparsable,
+        row_problems=problems,
+    )
+
+
+def slug(value: str) -> str:
+    """Lowercase; runs of characters outside [a-z0-9._-] become '-'; trimmed to 63."""
+    text = re.sub(r"[^a-z0-9._-]+", "-", value.strip().lower()).strip("-._")
+    return text[:63].rstrip("-._")
+
+
+def _json_object(value: Any, row: int, column: str, problems: list[tuple[int, str, str]]) -> Any:
+    if isinstance(value, str):
+        if not value.strip():
+            return {}
+        try:
+            value = json.loads(value)
+        except ValueError:
+            problems.append((row, column, f"{column} is not valid JSON"))
+            return {}
+    if value is None:
+        return {}
+    return value
+
+
+def _record(
+    row: dict[str, Any], index: int, problems: list[tuple[int, str, str]]
+) -> dict[str, Any]:
+    metadata = _json_object(row.get("metadata"), index, "metadata", problems)
+    if not isinstance(metadata, dict):
+        problems.append((index, "metadata", "metadata is not a JSON object"))
+        metadata = {}
+    usage = _json_object(row.get("usage"), index, "usage", problems) or metadata.get("usage_object")
+    usage = usage if isinstance(usage, dict) else {}
+    out: dict[str, Any] = {
+        "request_id": row.get("request_id"),
+        "time": row.get("startTime"),
+        "observed_model": row.get("model"),
+        "input_tokens": _first(row.get("prompt_tokens"), usage.get("prompt_tokens")),
+    }
+    completion = _first(row.get("completion_tokens"), usage.get("completion_tokens"))
+    prompt_details = usage.get("prompt_tokens_details") or {}
+    completion_details = usage.get("completion_tokens_details") or {}
+    out["cached_input_tokens"] = (
+        prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None
+    )
+    reasoning = (
+        completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else None
+    )
+    out["reasoning_tokens"] = reasoning
+    completion = _as_int(completion)
+    reasoning_int = _as_int(reasoning)
+    if completion is not None and reasoning_int is not None:
+        if reasoning_int > completion:
+            problems.append(
+                (
+                    index,
+                    "reasoning_tokens",
+                    f"reasoning {reasoning_int} exceeds completion {completion}",
+                )
+            )
+        else:
+            completion -= reasoning_int
+    out["output_tokens"] = completion if completion is not None else row.get("completion_tokens")
+    out["observed_cost_micro_usd"] = _micro_usd(row.get("spend"), index, problems)
+    out["observed_latency_ms"] = _latency_ms(
+        row.get("startTime"), row.get("endTime"), index, problems
+    )
+    team = _first(
+        metadata.get("user_api_key_team_alias"),
+        metadata.get("team"),
+        row.get("team"),
+        row.get("team_id"),
+        metadata.get("user_api_key_team_id"),
+    )
+    out["tenant"] = slug(team) if isinstance(team, str) else team
+    tags: list[Any] = []
+    for source in (
+        metadata.get("tags"),
+        _json_object(row.get("request_tags"), index, "request_tags", problems),
+    ):
+        if isinstance(source, list):
+            tags.extend(source)
+    capabilities: list[str] = []
+    for tag in tags:
+        if not isinstance(tag, str) or ":" not in tag:
+            continue
+        key, _, value = tag.partition(":")
+        key, value = key.strip().lower().replace("-", "_"), value.strip()
+        if key == "capability":
+            capabilities.append(value)
+        elif key in TAG_KEYS:
+            column = TAG_KEYS[key]
+            out[column] = value if column in ("complexity", "confidence") else slug(value)
+    if capabilities:
+        out["capabilities"] = capabilities
+    return out
+
+
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None and v != ""), None)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"[+-]?[0-9]{1,18}", value.strip()):
+        return int(value)
+    return None
+
+
+def _micro_usd(spend: Any, index: int, problems: list[tuple[int, str, str]]) -> int | None:
+    """USD -> integer micro-USD exactly: the float's shortest repr, scaled, half-even."""
+    if spend is None or spend == "":
+        return None
+    if isinstance(spend, bool) or not isinstance(spend, (int, float, str)):
+        problems.append((index, "observed_cost_micro_usd", f"spend is not a number: {spend!r}"))
+        return None
+    try:
+        amount = Decimal(spend.strip()) if isinstance(spend, str) else Decimal(repr(spend))
+    except InvalidOperation:
+        problems.append((index, "observed_cost_micro_usd", f"spend is not a number: {spend!r}"))
+        return None
+    if not amount.is_finite():
+        problems.append((index, "observed_cost_micro_usd", f"spend is not finite: {spend!r}"))
+        return None
+    return int((amount * _MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def _latency_ms(
+    start: Any, end: Any, index: int, problems: list[tuple[int, str, str]]
+) -> int | None:
+    if not isinstance(start, str) or not isinstance(end, str) or not end.strip():
+        return None
+    try:
+        begin = _instant(start)
+    except ValueError:
+        return None  # the time column reports the bad startTime
+    try:
+        finish = _instant(end)
+    except ValueError:
+        problems.append((index, "observed_latency_ms", f"endTime is not a timestamp: {end!r}"))
+        return None
+    delta = finish - begin
+    millis = (delta.days * 86_400_000) + delta.seconds * 1000 + delta.microseconds // 1000
+    if millis < 0:
+        problems.append((index, "observed_latency_ms", "endTime is before startTime"))
+        return None
+    return millis
+
+
+def _instant(text: str) -> datetime:
+    from datetime import UTC
+
+    value = datetime.fromisoformat(text.strip().replace("z", "Z"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
