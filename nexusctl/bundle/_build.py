@@ -1,0 +1,332 @@
+"""Build a policy bundle directory, and check one against its manifest.
+
+A bundle is the policy, its catalog, the catalog's price table and any declared extras, each
+copied under its path relative to the policy's folder (so the policy still loads from the
+bundle), plus ``manifest.json``. The same inputs always give byte-identical trees: content is
+copied, never metadata, and nothing time-dependent is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from nexusctl.bundle._manifest import (
+    ATTESTATIONS_DIR,
+    MANIFEST_NAME,
+    RESERVED_NAMES,
+    SIGNATURE_NAME,
+    BundleManifest,
+    DocumentRef,
+    FileRole,
+    ManifestFile,
+    PriceTableInfo,
+    check_relative_path,
+    parse_manifest,
+)
+from nexusctl.errors import EnvironmentError_, InputError, VerificationError
+
+MAX_BUNDLE_FILES = 100_000
+
+
+@dataclass(frozen=True)
+class BuiltBundle:
+    """A bundle on disk and its manifest."""
+
+    path: Path
+    manifest: BundleManifest
+
+    @property
+    def digest(self) -> str:
+        """The bundle digest, ``sha256:<hex>`` over the canonical manifest."""
+        return self.manifest.digest()
+
+
+def build_bundle(
+    policy_path: Path, out_dir: Path, extras: Sequence[Path] = (), *, force: bool = False
+) -> BuiltBundle:
+    """Bundle ``policy_path`` with its catalog, price table and ``extras`` into ``out_dir``.
+
+    The tree is built in a temporary sibling folder and renamed into place, so ``out_dir``
+    is either the complete new bundle or untouched.
+
+    Raises:
+        PolicyLoadError: the policy or catalog does not load.
+        InputError: a symlink, a path outside the policy folder, a reserved or duplicate name,
+            or a non-empty ``out_dir`` without ``force``.
+        EnvironmentError_: the bundle could not be written.
+    """
+    from nexusctl.policy.loader import load_policy
+
+    loaded = load_policy(policy_path)
+    root = policy_path.parent
+    entries: dict[str, tuple[Path, FileRole]] = {}
+    _add(entries, root, policy_path, "policy")
+    # Bundle files by the references the documents make (not the loader's resolved paths), so
+    # the policy loads from the bundle as it does from its folder, and symlinks are seen.
+    catalog_path = root / _reference(loaded.policy.spec.catalog, policy_path)
+    _add(entries, root, catalog_path, "catalog")
+    table = loaded.catalog.catalog.spec.price_table
+    if table is not None:
+        _add(
+            entries, root, catalog_path.parent / _reference(table.path, catalog_path), "price-table"
+        )
+    for extra in extras:
+        _add(entries, root, extra, "extra")
+
+    files = []
+    contents: dict[str, bytes] = {}
+    for rel in sorted(entries):
+        source, role = entries[rel]
+        data = _read_regular(source)
+        contents[rel] = data
+        files.append(
+            ManifestFile(
+                path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data), role=role
+            )
+        )
+    roles = {role: rel for rel, (_, role) in entries.items() if role != "extra"}
+    meta = loaded.policy.metadata
+    cat_meta = loaded.catalog.catalog.metadata
+    manifest = BundleManifest(
+        name=f"{meta.name}-v{meta.version}",
+        policy=DocumentRef(name=meta.name, version=meta.version, path=roles["policy"]),
+        catalog=DocumentRef(name=cat_meta.name, version=cat_meta.version, path=roles["catalog"]),
+        price_table=(
+            PriceTableInfo(name=table.name, path=roles["price-table"])
+            if table is not None and "price-table" in roles
+            else None
+        ),
+        files=files,
+    )
+    _write_tree(out_dir, contents, manifest.to_bytes(), force=force)
+    return BuiltBundle(out_dir, manifest)
+
+
+def _add(entries: dict[str, tuple[Path, FileRole]], root: Path, path: Path, role: FileRole) -> None:
+    rel = _relative_inside(root, path)
+    if rel.split("/")[0] in RESERVED_NAMES:
+        raise InputError(f"{path}: '{rel}' is a name the bundle reserves for itself")
+    if rel in entries and (entries[rel][1] == role or role == "extra"):
+        raise InputError(f"{path}: '{rel}' is already in the bundle")
+    entries[rel] = (path, role)
+
+
+def _reference(reference: str, where: Path) -> str:
+    problem = check_relative_path(reference)
+    if problem:
+        raise InputError(f"{where}: reference '{reference}' cannot be bundled: {problem}")
+    return reference
+
+
+def _relative_inside(root: Path, path: Path) -> str:
+    """Return ``path`` relative to ``root`` as a POSIX path; refuse escapes and symlinks."""
+    absolute_root = Path(os.path.abspath(root))
+    absolute = Path(os.path.abspath(path))
+    if not absolute.is_relative_to(absolute_root):
+        raise InputError(
+            f"{path}: outside the policy folder {root}; bundle files must sit beside the policy"
+        )
+    rel = absolute.relative_to(absolute_root).as_posix()
+    problem = check_relative_path(rel)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    current = absolute_root
+    for part in rel.split("/"):
+        current = current / part
+        if current.is_symlink():
+            raise InputError(f"{current}: symlinks are refused in bundles")
+    return rel
+
+
+def _read_regular(path: Path) -> bytes:
+    try:
+        info = path.lstat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except PermissionError:
+        raise InputError(f"{path}: file is not readable") from None
+
+
+def _write_tree(out_dir: Path, contents: dict[str, bytes], manifest: bytes, *, force: bool) -> None:
+    if out_dir.is_symlink():
+        raise InputError(f"{out_dir}: output folder is a symlink; refusing to write through it")
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise InputError(f"{out_dir}: exists and is not a folder")
+        if any(out_dir.iterdir()) and not force:
+            raise InputError(
+                f"{out_dir}: folder is not empty", hint="pass --force to replace its contents"
+            )
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=parent))
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot create the bundle next to {out_dir}: {exc}") from exc
+    try:
+        # mkdtemp makes 0700; a bundle is public data, readable like the files it holds.
+        os.chmod(staging, 0o755)  # noqa: S103
+        for rel, data in contents.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_file(target, data)
+        _write_file(staging / MANIFEST_NAME, manifest)
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=parent))
+            os.rename(out_dir, old / "tree")
+            os.rename(staging, out_dir)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise EnvironmentError_(f"cannot write the bundle {out_dir}: {exc}") from exc
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+@dataclass(frozen=True)
+class BundleTree:
+    """A bundle whose files match its manifest, and the signature files it carries."""
+
+    path: Path
+    manifest: BundleManifest
+    manifest_bytes: bytes
+    contents: dict[str, str]
+    attestations: tuple[str, ...]
+    has_signature: bool
+
+    @property
+    def digest(self) -> str:
+        """The bundle digest, ``sha256:<hex>``."""
+        return "sha256:" + hashlib.sha256(self.manifest_bytes).hexdigest()
+
+
+def check_tree(bundle_dir: Path) -> BundleTree:
+    """Check every file of ``bundle_dir`` against its manifest (offline, read-only).
+
+    Raises:
+        InputError: ``bundle_dir`` is not a folder.
+        VerificationError: with reason ``symlink``, ``unsafe-entry``, ``manifest-missing``,
+            ``malformed-manifest``, ``unsafe-path``, ``missing-file``, ``extra-file`` or
+            ``digest-mismatch``.
+    """
+    if bundle_dir.is_symlink():
+        raise VerificationError(f"{bundle_dir}: the bundle folder is a symlink", reason="symlink")
+    if not bundle_dir.is_dir():
+        raise InputError(f"{bundle_dir}: not a bundle folder")
+    on_disk = _walk(bundle_dir)
+    if MANIFEST_NAME not in on_disk:
+        raise VerificationError(f"{bundle_dir}: no {MANIFEST_NAME}", reason="manifest-missing")
+    manifest_bytes = (bundle_dir / MANIFEST_NAME).read_bytes()
+    manifest = parse_manifest(manifest_bytes)
+    listed = {f.path: f for f in manifest.files}
+    for rel in sorted(listed):
+        if rel not in on_disk:
+            raise VerificationError(
+                f"{rel}: listed in the manifest but missing from the bundle",
+                reason="missing-file",
+            )
+    attestations = []
+    for rel in sorted(on_disk):
+        if rel in listed or rel in (MANIFEST_NAME, SIGNATURE_NAME):
+            continue
+        if _is_attestation_name(rel):
+            attestations.append(rel)
+            continue
+        raise VerificationError(f"{rel}: file is not in the manifest", reason="extra-file")
+    contents = {}
+    for rel, entry in sorted(listed.items()):
+        # Streamed and size-checked first, so a huge planted file is neither hashed nor loaded.
+        with (bundle_dir / rel).open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            digest = hashlib.file_digest(handle, "sha256").hexdigest() if size == entry.size else ""
+        if size != entry.size:
+            raise VerificationError(
+                f"{rel}: size {size} bytes differs from the manifest's {entry.size}",
+                reason="digest-mismatch",
+            )
+        if digest != entry.sha256:
+            raise VerificationError(
+                f"{rel}: content differs from the manifest (sha256 {digest[:16]}..., "
+                f"expected {entry.sha256[:16]}...)",
+                reason="digest-mismatch",
+            )
+        contents[rel] = digest
+    return BundleTree(
+        path=bundle_dir,
+        manifest=manifest,
+        manifest_bytes=manifest_bytes,
+        contents=contents,
+        attestations=tuple(attestations),
+        has_signature=SIGNATURE_NAME in on_disk,
+    )
+
+
+def _is_attestation_name(rel: str) -> bool:
+    parts = rel.split("/")
+    return (
+        len(parts) == 2
+        and parts[0] == ATTESTATIONS_DIR
+        and parts[1].endswith(".sigstore.json")
+        and check_relative_path(rel) is None
+    )
+
+
+def _walk(bundle_dir: Path) -> set[str]:
+    """Return every file's relative POSIX path; refuse symlinks and special files."""
+    found: set[str] = set()
+    for current, dirs, names in os.walk(bundle_dir, followlinks=False):
+        base = Path(current)
+        for name in sorted(dirs + names):
+            full = base / name
+            rel = full.relative_to(bundle_dir).as_posix()
+            info = full.lstat()
+            if stat.S_ISLNK(info.st_mode):
+                raise VerificationError(f"{rel}: symlinks are refused in bundles", reason="symlink")
+            if stat.S_ISDIR(info.st_mode):
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                raise VerificationError(f"{rel}: not a regular file", reason="unsafe-entry")
+            problem = check_relative_path(rel)
+            if problem:
+                raise VerificationError(f"{rel}: {problem}", reason="unsafe-path")
+            found.add(rel)
+            if len(found) > MAX_BUNDLE_FILES:
+                raise VerificationError(
+                    f"{bundle_dir}: more than {MAX_BUNDLE_FILES} files", reason="unsafe-entry"
+                )
+    return found
+
+
+def bundled_policy(bundle_dir: Path) -> tuple[Path, BundleTree]:
+    """Return the policy file inside a bundle, after checking every file against the manifest.
+
+    Only integrity is checked here (who signed is `policy verify`'s job, against a trust
+    policy); a bundle whose files do not match its manifest is never read.
+
+    Raises:
+        InputError: ``bundle_dir`` is not a folder.
+        VerificationError: as ``check_tree``, or the manifest names no policy file.
+    """
+    tree = check_tree(bundle_dir)
+    policy = next((f for f in tree.manifest.files if f.role == "policy"), None)
+    if policy is None:
+        raise VerificationError(
+            f"{bundle_dir}: the manifest names no policy file", reason="malformed-manifest"
+        )
+    return bundle_dir / policy.path, tree

@@ -1,0 +1,166 @@
+"""Signing keys: generate, load, and name them (the ``publicKey.hint`` nexusctl writes).
+
+Keys are ECDSA (P-256 by default, P-384 accepted) because that is what every verifier we
+interoperate with accepts: OpenSSF model-signing supports EC keys only, sigstore-js and
+Sigstore's ``PublicKeyDetails`` name ``PKIX_ECDSA_P256_SHA_256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nexusctl.errors import EnvironmentError_, InputError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+MAX_KEY_BYTES = 64 * 1024
+
+
+def generate_key_pair(private_path: Path) -> Path:
+    """Write a new P-256 private key (PKCS#8 PEM, mode 0600) and its public key beside it.
+
+    The public key goes to ``private_path`` with the suffix ``.pub``. Neither file is ever
+    overwritten; the private key never exists with wider permissions, even for a moment.
+
+    Returns:
+        The path of the public key.
+
+    Raises:
+        InputError: either file already exists, or the two paths would be the same.
+        EnvironmentError_: the files could not be written.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    public_path = private_path.with_suffix(".pub")
+    if public_path == private_path:
+        raise InputError(f"{private_path}: the private key file must not end in .pub")
+    for path in (private_path, public_path):
+        if path.exists() or path.is_symlink():
+            raise InputError(f"{path} already exists; refusing to overwrite a key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    _write_exclusive(private_path, private_pem, 0o600)
+    try:
+        _write_exclusive(public_path, public_pem, 0o644)
+    except (InputError, EnvironmentError_):
+        private_path.unlink(missing_ok=True)
+        raise
+    return public_path
+
+
+def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` from the start, complete or not at all, never replacing one.
+
+    The bytes go to a temporary name opened with O_EXCL and the final mode, then are hard-linked
+    into place (link() fails if the name exists), so no reader ever sees a partial key.
+    """
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        raise InputError(f"{tmp} exists; remove the leftover temporary file") from None
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot create {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        raise InputError(f"{path} already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise EnvironmentError_(f"cannot write {path}: {exc.strerror}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """Load an unencrypted PEM EC private key.
+
+    Raises:
+        InputError: unreadable, not PEM, encrypted, or not an EC P-256/P-384 key.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    data = _read_small(path, "private key")
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise InputError(f"{path}: encrypted private keys are not supported yet") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not a PEM private key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise InputError(f"{path}: only ECDSA P-256/P-384 keys are supported")
+    _check_curve(key.curve, path)
+    return key
+
+
+def load_public_key(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
+    """Parse a PEM SubjectPublicKeyInfo EC public key.
+
+    Raises:
+        InputError: not PEM, or not an EC P-256/P-384 key.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        key = serialization.load_pem_public_key(data)
+    except ValueError as exc:
+        raise InputError(f"{where}: not a PEM public key ({exc})") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise InputError(f"{where}: only ECDSA P-256/P-384 public keys are supported")
+    _check_curve(key.curve, where)
+    return key
+
+
+def load_public_key_file(path: Path) -> ec.EllipticCurvePublicKey:
+    """Read and parse a PEM public key file (see ``load_public_key``)."""
+    return load_public_key(_read_small(path, "public key"), str(path))
+
+
+def key_hint(key: ec.EllipticCurvePublicKey) -> str:
+    """Return the ``publicKey.hint`` for ``key``: lowercase hex SHA-256 of its PEM SPKI.
+
+    This is OpenSSF model-signing's choice (its verifier refuses a non-empty hint computed any
+    other way), so one hint serves both verifiers. A hint is never trusted: verification looks
+    keys up in the trust policy and tries each allowed key.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    pem = key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(pem).hexdigest()
+
+
+def _check_curve(curve: ec.EllipticCurve, where: object) -> None:
+    if curve.name not in ("secp256r1", "secp384r1"):
+        raise InputError(f"{where}: curve {curve.name} is not supported (use P-256 or P-384)")
+
+
+def _read_small(path: Path, what: str) -> bytes:
+    try:
+        if path.stat().st_size > MAX_KEY_BYTES:
+            raise InputError(f"{path}: {what} file is larger than 64 KiB")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: {what} path is a directory") from None
+    except PermissionError:
+        raise InputError(f"{path}: {what} file is not readable") from None
