@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Simulation: replay recorded traffic under the live retail-chat policy (v3) and a candidate
+# (v4), diff decisions and spend, gate the diff, and write PR-ready Markdown and an HTML report.
+# A failed gate exits 6: the demo shows that verdict and goes on (it does not abort).
+set -euo pipefail
+out="${NEXUSCTL_DEMO_OUT:?run through demo/run.sh}"
+pol=policies/nebula
+
+synth="$out/synth.parquet"
+if [ ! -f "$synth" ]; then
+  echo "($synth is missing: synthesising 100,000 requests here)"
+  nexusctl traffic synth --rows 100000 --seed 42 -o "$synth"
+fi
+
+# Run one simulation; exit 6 (a gate said no) is an expected verdict here, anything else fails.
+simulate() {
+  local code=0
+  nexusctl simulate "$@" || code=$?
+  if [ "$code" -eq 6 ]; then
+    echo "(a gate failed: exit 6, as a CI job would see it; the demo continues)"
+  elif [ "$code" -ne 0 ]; then
+    exit "$code"
+  fi
+}
+
+echo "--- retail-chat v3 -> v4 on $synth: terminal summary, gated by the retail gate file"
+simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
+  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
+  --decisions "$out/retail-decisions.parquet"
+
+simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
+  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
+  --format html -o "$out/retail-diff.html"
+simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
+  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
+  --format markdown -o "$out/retail-diff.md"
+simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
+  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
+  --format junit -o "$out/retail-gates.xml"
+
+echo "--- the same candidate on a repriced catalog: spend change = price effect + routing effect"
+simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/candidates/retail-chat.yaml" \
+  --traffic "$synth" --allow-catalog-change --format markdown -o "$out/retail-reprice.md"
+grep -m1 '^Spend change' "$out/retail-reprice.md"
+
+azure="$out/azure-code.parquet"
+if [ -f "$azure" ]; then
+  echo "--- code-assistant v5 -> v6 on the imported Azure code trace"
+  simulate --baseline "$pol/code-assistant.yaml" --candidate "$pol/code-assistant.candidate.yaml" \
+    --traffic "$azure" --gate changed_decisions_max_pct=30 --gate spend_change_max_pct=10 \
+    --format html -o "$out/azure-code-diff.html"
+  simulate --baseline "$pol/code-assistant.yaml" --candidate "$pol/code-assistant.candidate.yaml" \
+    --traffic "$azure" --gate changed_decisions_max_pct=30 --gate spend_change_max_pct=10
+else
+  echo "($azure is missing: run demo/30-traffic.sh first to simulate the Azure trace)"
+fi
+echo "HTML reports (open offline in any browser):" "$out"/*-diff.html

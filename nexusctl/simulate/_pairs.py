@@ -1,0 +1,472 @@
+"""Stream recorded traffic through two replays and write the per-request decision pairs.
+
+The traffic Parquet is read once, in bounded batches (``ParquetFile.iter_batches``), and fanned
+out to the baseline replay, the candidate replay (in a worker thread, so the two overlap on two
+cores) and the pair consumer. The three streams are cut into aligned row ranges (the replay may
+re-batch), checked against the running row index, folded into the running aggregates and, when
+asked, written as one Parquet row group per range: memory is bounded by the batch size and the
+replays' own look-behind, never by the row count.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nexusctl.errors import TrafficError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nexusctl.policy.catalog import ModelCatalog
+    from nexusctl.policy.loader import LoadedPolicy
+    from nexusctl.simulate._accumulate import Accumulator
+    from nexusctl.simulate._engine import ReplayEngine
+
+BATCH_ROWS = 65_536
+
+#: Request attributes copied into the pairs file (besides ``row``), with the type family the
+#: traffic contract gives them. ``capabilities`` is read for the replay but not copied.
+REQUEST_COLUMNS: dict[str, str] = {
+    "time": "timestamp",
+    "request_id": "string",
+    "tenant": "string",
+    "app": "string",
+    "use_case": "string",
+    "data_class": "string",
+    "residency_class": "string",
+    "risk_class": "string",
+    "input_tokens": "integer",
+    "cached_input_tokens": "integer",
+    "output_tokens": "integer",
+    "reasoning_tokens": "integer",
+    "complexity": "floating",
+    "confidence": "floating",
+    "small_model_correct": "boolean",
+    "large_model_correct": "boolean",
+}
+#: Columns the replay reads that are not copied.
+REPLAY_ONLY_COLUMNS: dict[str, str] = {"capabilities": "list"}
+#: Columns that may be absent (quality labels: then no request is labelled).
+OPTIONAL_COLUMNS = frozenset({"small_model_correct", "large_model_correct"})
+#: Decision columns of contract C (besides row and request_id), copied per side.
+DECISION_COLUMNS: dict[str, str] = {
+    "route_id": "string",
+    "outcome": "string",
+    "deployment_id": "string",
+    "tier": "string",
+    "provider": "string",
+    "region": "string",
+    "draft_tokens": "int32",
+    "predicted_ttft_us": "int64",
+    "predicted_latency_us": "int64",
+    "predicted_cost_pusd": "int64",
+    "slo_met": "bool",
+    "escalation_rule": "string",
+    "escalation_target": "string",
+    "reason": "string",
+    "load": "int64",
+}
+SIDES = ("baseline", "candidate")
+#: Request label columns read dictionary-encoded when the engine replays both policies.
+LABEL_COLUMNS = ("tenant", "app", "use_case", "data_class", "residency_class", "risk_class")
+
+
+def pair_schema(traffic: pa.Schema) -> pa.Schema:
+    """The schema of the decision-pairs Parquet file for a traffic file of this schema."""
+    import pyarrow as pa
+
+    defaults: dict[str, Any] = {
+        "timestamp": pa.timestamp("ms", tz="UTC"),
+        "string": pa.string(),
+        "integer": pa.int64(),
+        "floating": pa.float64(),
+        "boolean": pa.bool_(),
+    }
+    fields = [pa.field("row", pa.int64(), nullable=False)]
+    for name, family in REQUEST_COLUMNS.items():
+        if name in traffic.names:
+            fields.append(traffic.field(name))
+        else:
+            fields.append(pa.field(name, defaults[family]))
+    for side in SIDES:
+        for name, type_name in DECISION_COLUMNS.items():
+            fields.append(pa.field(f"{side}_{name}", _arrow_type(type_name)))
+    fields.append(pa.field("baseline_repriced_cost_pusd", pa.int64()))
+    return pa.schema(fields)
+
+
+def check_traffic_schema(schema: pa.Schema, shown: str) -> list[str]:
+    """Return the traffic columns to read; refuse a file that lacks or mistypes one.
+
+    Raises:
+        TrafficError: a required column is missing or has the wrong type.
+    """
+    import pyarrow as pa
+
+    predicates: dict[str, Callable[[Any], bool]] = {
+        "timestamp": pa.types.is_timestamp,
+        "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+        "integer": pa.types.is_integer,
+        "floating": pa.types.is_floating,
+        "boolean": pa.types.is_boolean,
+        "list": lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+    }
+    wanted = {**REQUEST_COLUMNS, **REPLAY_ONLY_COLUMNS}
+    missing = [n for n in wanted if n not in schema.names and n not in OPTIONAL_COLUMNS]
+    if missing:
+        raise TrafficError(
+            f"{shown}: not a nexusctl traffic file: missing column(s) {', '.join(missing)}",
+            hint="import it first with `nexusctl traffic import`",
+        )
+    for name, family in wanted.items():
+        if name in schema.names and not predicates[family](schema.field(name).type):
+            raise TrafficError(
+                f"{shown}: column '{name}' has type {schema.field(name).type}, expected {family}"
+            )
+    extra = [n for n in schema.names if n not in wanted]
+    return [n for n in wanted if n in schema.names] + extra
+
+
+def stream_pairs(
+    traffic: pq.ParquetFile | None,
+    shown: Path,
+    baseline: LoadedPolicy,
+    candidate: LoadedPolicy,
+    engine: ReplayEngine,
+    reprice_catalog: ModelCatalog | None,
+    accumulator: Accumulator,
+    out: Path | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Replay every batch under both policies, fold it into ``accumulator``; return rows.
+
+    ``reprice_catalog`` is the candidate catalog when it differs from the baseline's (then the
+    baseline decisions are repriced with ``engine.reprice``); None means same prices. With
+    ``out``, every decision pair is also written there (Parquet, one row group per batch).
+    ``traffic`` None stands for an empty traffic file.
+
+    Raises:
+        TrafficError: a batch breaks the traffic contract.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pair_schema(traffic.schema_arrow if traffic is not None else pa.schema([]))
+    writer = None
+    if out is not None:
+        # request_id is unique per row: a dictionary would only cost time.
+        plain = {"request_id", "time", "row"}
+        writer = pq.ParquetWriter(
+            out,
+            schema,
+            compression="lz4",
+            use_dictionary=[n for n in schema.names if n not in plain],
+        )
+    try:
+        if traffic is None:
+            return 0
+        return _stream(
+            traffic,
+            shown,
+            baseline,
+            candidate,
+            engine,
+            reprice_catalog,
+            accumulator,
+            schema,
+            writer,
+            progress,
+        )
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _stream(
+    traffic: pq.ParquetFile,
+    shown: Path,
+    baseline: LoadedPolicy,
+    candidate: LoadedPolicy,
+    engine: ReplayEngine,
+    reprice_catalog: ModelCatalog | None,
+    accumulator: Accumulator,
+    schema: pa.Schema,
+    writer: pq.ParquetWriter | None,
+    progress: Callable[[int], None] | None,
+) -> int:
+    import pyarrow as pa
+
+    columns = check_traffic_schema(traffic.schema_arrow, str(shown))
+    replay_pair = getattr(engine, "replay_pair", None)
+    streams: Iterator[tuple[Any, Any, Any]]
+    if replay_pair is not None:
+        # One read of each batch feeds both policies (the engine shares the load and the
+        # column checks); a worker thread replays the next batch while this one is folded.
+        # Only the columns the replay and the diff read (extra columns are not copied).
+        wanted = [n for n in columns if n in REQUEST_COLUMNS or n in REPLAY_ONLY_COLUMNS]
+        source = _checked_batches(_dictionary_reader(traffic, shown), wanted, str(shown))
+        streams = _in_thread(replay_pair(baseline, candidate, source))
+    else:
+        source = _checked_batches(traffic, columns, str(shown))
+        feed_pairs, feed_base, feed_cand = _fan_out(source, 3)
+        # The candidate replay runs in a worker thread: NumPy and Arrow release the GIL in
+        # their kernels, so the two replays overlap on a second core.
+        streams = _aligned(
+            (
+                feed_pairs,
+                engine.replay(baseline, feed_base),
+                _in_thread(engine.replay(candidate, feed_cand)),
+            )
+        )
+    done = 0
+    for req, base, cand in streams:
+        n = req.num_rows
+        _check_rows(base, done, n, "baseline")
+        _check_rows(cand, done, n, "candidate")
+        if reprice_catalog is None:
+            repriced: Any = base.column("predicted_cost_pusd")
+        else:
+            repriced = engine.reprice(base, req, reprice_catalog)
+        accumulator.add(req, base, cand, repriced)
+        if writer is not None:
+            arrays: list[Any] = [base.column("row")]
+            for name in REQUEST_COLUMNS:
+                if name in req.column_names:
+                    arrays.append(_as_type(req.column(name), schema.field(name).type))
+                else:
+                    arrays.append(pa.nulls(n, schema.field(name).type))
+            for side in (base, cand):
+                for name in DECISION_COLUMNS:
+                    arrays.append(_column(side, name, schema))
+            arrays.append(repriced)
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=n)
+        done += n
+        if progress is not None:
+            progress(done)
+    return done
+
+
+def _dictionary_reader(traffic: pq.ParquetFile, shown: Path) -> pq.ParquetFile:
+    """The traffic file again, its label columns read as dictionaries (no string decoding)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = traffic.schema_arrow.names
+    labels = [n for n in LABEL_COLUMNS if n in names]
+    try:
+        return pq.ParquetFile(shown, pre_buffer=False, read_dictionary=labels)
+    except (pa.ArrowException, OSError):
+        return traffic
+
+
+def _as_type(column: Any, want: Any) -> Any:
+    return column if column.type == want else column.cast(want)
+
+
+def _checked_batches(
+    traffic: pq.ParquetFile, columns: list[str], shown: str
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    first = 0
+    batches = traffic.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    while True:
+        try:
+            batch = next(batches, None)
+        except (pa.ArrowException, OSError) as exc:
+            raise TrafficError(
+                f"{shown}: cannot read traffic near row {first + 1}: {exc}"
+            ) from None
+        if batch is None:
+            return
+        first += batch.num_rows
+        yield batch
+
+
+def _column(table: pa.Table, name: str, schema: pa.Schema) -> Any:
+    import pyarrow as pa
+
+    want = schema.field(f"baseline_{name}").type
+    if name not in table.column_names:
+        return pa.nulls(table.num_rows, want)
+    col = table.column(name)
+    return col if col.type == want else col.cast(want)
+
+
+def _check_rows(table: pa.Table | pa.RecordBatch, start: int, n: int, side: str) -> None:
+    import pyarrow.compute as pc
+
+    rows = table.column("row")
+    if n and (rows[0].as_py() != start or rows[n - 1].as_py() != start + n - 1):
+        raise RuntimeError(
+            f"{side} replay returned rows {rows[0].as_py()}..{rows[n - 1].as_py()}, "
+            f"expected {start}..{start + n - 1} (replay must keep traffic order)"
+        )
+    if n and pc.any(pc.not_equal(pc.subtract(rows, start), _arange(n))).as_py():
+        raise RuntimeError(f"{side} replay returned rows out of order near row {start}")
+
+
+def _arange(n: int) -> Any:
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array(np.arange(n, dtype=np.int64))
+
+
+def _arrow_type(name: str) -> Any:
+    import pyarrow as pa
+
+    types: dict[str, Any] = {
+        "string": pa.string(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "bool": pa.bool_(),
+    }
+    return types[name]
+
+
+class _FanOut:
+    """Hand every item of one iterator to ``n`` consumers, keeping only what some still need.
+
+    ``itertools.tee`` frees its buffer in blocks of 57 items, so three lock-step consumers of
+    65,536-row batches would keep millions of rows alive; this drops an item as soon as the
+    slowest consumer has taken it.
+    """
+
+    _END = object()
+
+    def __init__(self, source: Iterator[Any], n: int) -> None:
+        self._lock = threading.Lock()
+        self._source = source
+        self._buffer: deque[Any] = deque()
+        self._first = 0  # index of self._buffer[0] in the source
+        self._positions = [0] * n
+
+    def _next(self, consumer: int) -> Any:
+        with self._lock:
+            return self._next_locked(consumer)
+
+    def _next_locked(self, consumer: int) -> Any:
+        position = self._positions[consumer]
+        if position - self._first == len(self._buffer):
+            self._buffer.append(next(self._source, self._END))
+        item = self._buffer[position - self._first]
+        if item is self._END:
+            return item
+        self._positions[consumer] = position + 1
+        while self._buffer and min(self._positions) > self._first:
+            self._buffer.popleft()
+            self._first += 1
+        return item
+
+    def consumer(self, index: int) -> Iterator[Any]:
+        while (item := self._next(index)) is not self._END:
+            yield item
+
+
+def _in_thread(stream: Iterator[Any], depth: int = 2) -> Iterator[Any]:
+    """Iterate ``stream`` in a worker thread, at most ``depth`` items ahead of the consumer.
+
+    The worker's exception is re-raised in the consumer; a consumer that stops early (an
+    error elsewhere) makes the worker stop at its next item.
+    """
+    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for item in stream:
+                while not stop.is_set():
+                    try:
+                        items.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            items.put(("error", exc))
+
+    worker = threading.Thread(target=work, name="nexusctl-replay", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = items.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        while worker.is_alive():
+            try:
+                items.get_nowait()
+            except queue.Empty:
+                worker.join(timeout=0.1)
+
+
+def _fan_out(source: Iterator[Any], n: int) -> tuple[Iterator[Any], ...]:
+    fan = _FanOut(source, n)
+    return tuple(fan.consumer(i) for i in range(n))
+
+
+class _Buffer:
+    """Record batches from one stream, handed out by row count across batch boundaries."""
+
+    def __init__(self, stream: Iterator[pa.RecordBatch]) -> None:
+        self._stream = stream
+        self._pending: deque[pa.RecordBatch] = deque()
+        self.available = 0
+        self.exhausted = False
+
+    def fill(self) -> None:
+        while self.available == 0 and not self.exhausted:
+            batch = next(self._stream, None)
+            if batch is None:
+                self.exhausted = True
+            elif batch.num_rows:
+                self._pending.append(batch)
+                self.available += batch.num_rows
+
+    def take(self, n: int) -> pa.Table:
+        import pyarrow as pa
+
+        parts: list[pa.RecordBatch] = []
+        need = n
+        while need:
+            head = self._pending[0]
+            if head.num_rows <= need:
+                parts.append(self._pending.popleft())
+                need -= head.num_rows
+            else:
+                parts.append(head.slice(0, need))
+                self._pending[0] = head.slice(need)
+                need = 0
+        self.available -= n
+        return pa.Table.from_batches(parts)
+
+
+def _aligned(
+    streams: tuple[Iterator[pa.RecordBatch], ...],
+) -> Iterator[tuple[pa.Table, ...]]:
+    """Yield equal-length row ranges from each stream, in order, until all are exhausted."""
+    buffers = [_Buffer(s) for s in streams]
+    while True:
+        for buf in buffers:
+            buf.fill()
+        n = min(buf.available for buf in buffers)
+        if n == 0:
+            if any(buf.available for buf in buffers):
+                counts = ", ".join(str(buf.available) for buf in buffers)
+                raise RuntimeError(f"replay streams ended at different rows ({counts} left)")
+            return
+        yield tuple(buf.take(n) for buf in buffers)
