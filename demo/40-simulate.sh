@@ -6,11 +6,11 @@ set -euo pipefail
 out="${NEXUSCTL_DEMO_OUT:?run through demo/run.sh}"
 pol=policies/nebula
 
-synth="$out/synth.parquet"
-if [ ! -f "$synth" ]; then
-  echo "($synth is missing: synthesising 100,000 requests here)"
-  nexusctl traffic synth --rows 100000 --seed 42 -o "$synth"
-fi
+# Retail traffic only: the mix is derived from the retail policy's own tenants, apps, use
+# cases and residency classes (the Nebula-wide mix of demo 30 would send the other policies'
+# requests to retail-chat, where they escalate as unknown).
+synth="$out/retail-synth.parquet"
+nexusctl traffic synth --rows 100000 --seed 42 --policy "$pol/retail-chat.yaml" -o "$synth"
 
 # Run one simulation; exit 6 (a gate said no) is an expected verdict here, anything else fails.
 simulate() {
