@@ -1,10 +1,7 @@
-"""The nexusctl entry point: the root options and the import of every command module."""
+"""The full nexusctl application: the root plus every command module, registered on import."""
 
 from __future__ import annotations
 
-import typer
-
-from nexusctl import __version__
 from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     bundle_cmds,
     catalog_cmds,
@@ -12,34 +9,13 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     lint_cmds,
     schema_cmds,
     show_cmds,
-    simulate_cmds,
     traffic_cmds,
 )
-from nexusctl.cli._apps import app
-from nexusctl.cli._common import set_debug
+from nexusctl.cli._root import app
 
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"nexusctl {__version__}")
-        raise typer.Exit(0)
-
-
-@app.callback()
-def root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
-) -> None:
-    """Govern LLM routing policies: lint, simulate, sign, promote; verify the evidence.
-
-    Exit codes: 0 ok, 1 lint findings, 2 usage, 3 invalid input, 4 could not run,
-    5 verification failed, 6 gate failed, 70 internal error.
-    """
-    set_debug(debug)
+__all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Run the CLI (console-script entry point)."""
+    """Run the CLI with every command loaded."""
     app(prog_name="nexusctl")

@@ -134,3 +134,38 @@ def test_bash_completion_completes_commands_and_options(
     result = _run([], _NEXUSCTL_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD=cword)
     assert result.returncode == 0
     assert result.stdout.split() == [expected]
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env={**clean, "COLUMNS": "100"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], []])
+def test_root_help_is_the_same_from_the_lazy_entry_point(args: list[str]) -> None:
+    lazy = _python("from nexusctl.cli.entry import main; main()", *args)
+    full = _python("from nexusctl.cli.app import main; main()", *args)
+    assert lazy.returncode == full.returncode
+    assert lazy.stdout == full.stdout
+    assert "policy" in lazy.stdout
+    assert "simulate" in lazy.stdout
+
+
+def test_root_only_invocations_skip_the_other_command_modules() -> None:
+    code = (
+        "import sys\nfrom nexusctl.cli.entry import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('nexusctl.cli.')))"
+    )
+    root_only = _python(code, "--version")
+    assert "nexusctl.cli.lint_cmds" not in root_only.stdout
+    assert "nexusctl.cli.simulate_cmds" in root_only.stdout
+    full = _python(code, "policy", "--help")
+    assert "nexusctl.cli.lint_cmds" in full.stdout
