@@ -13,12 +13,12 @@ from tests.conftest import ASSETS, POLICIES
 REQUESTS = ASSETS / "router"
 
 
-def explain(policy: str, request: str, *extra: str, stdin: str | None = None):  # type: ignore[no-untyped-def]
+def explain(policy: str, request: str, *extra: str, stdin: str | None = None):
     args = ["policy", "explain", str(POLICIES / f"{policy}.yaml"), "--request", request, *extra]
     return CliRunner().invoke(app, args, prog_name="nexusctl", input=stdin)
 
 
-def explain_json(policy: str, name: str, load: int) -> dict:  # type: ignore[type-arg]
+def explain_json(policy: str, name: str, load: int) -> dict:
     result = explain(policy, f"@{REQUESTS / name}.json", "--load", str(load), "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
@@ -40,7 +40,7 @@ BRANCHES = {
 }
 
 
-def reasons_of(document: dict) -> dict[str, str | None]:  # type: ignore[type-arg]
+def reasons_of(document: dict) -> dict[str, str | None]:
     return {c["deployment_id"]: c["reason"] for c in document["decision"]["candidates"]}
 
 

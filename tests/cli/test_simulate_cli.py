@@ -38,19 +38,19 @@ def _base(traffic: Path, *extra: str) -> list[str]:
 
 def test_simulate_text_summary(traffic: Path) -> None:
     result = _invoke(*_base(traffic))
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-    out = result.stdout  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
     assert "PASS retail-chat v3 → retail-chat v4 over 3,000 requests" in out
     assert "residency_violations_max" in out
     assert "Decisions by tier" in out
-    assert result.stderr == ""  # type: ignore[attr-defined]
+    assert result.stderr == ""
 
 
 def test_simulate_json_is_one_document(traffic: Path, tmp_path: Path) -> None:
     pairs = tmp_path / "pairs.parquet"
     result = _invoke(*_base(traffic, "--format", "json", "--decisions", str(pairs)))
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-    data = json.loads(result.stdout)  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
     assert data["decisions"]["requests"] == 3000
     assert data["residency"]["candidate_violations"] == 0
     assert data["spend"]["change"] == data["spend"]["candidate"] - data["spend"]["baseline"]
@@ -63,8 +63,8 @@ def test_simulate_failed_gate_exits_6_after_writing_the_report(traffic: Path) ->
         *_base(traffic, "--format", "markdown", "--gate", "changed_decisions_max_pct=0")
     )
     assert result.exit_code == 6
-    assert result.stdout.startswith("## ❌")  # type: ignore[attr-defined]
-    assert "1 gate(s) failed: changed_decisions_max_pct" in result.stderr  # type: ignore[attr-defined]
+    assert result.stdout.startswith("## ❌")
+    assert "1 gate(s) failed: changed_decisions_max_pct" in result.stderr
 
 
 def test_simulate_junit_to_file(traffic: Path, tmp_path: Path) -> None:
@@ -80,9 +80,9 @@ def test_simulate_junit_to_file(traffic: Path, tmp_path: Path) -> None:
             str(GATES / "disable-residency.gates.yaml"),
         )
     )
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
-    assert result.stdout == ""  # type: ignore[attr-defined]
-    assert f"wrote junit report to {out}" in result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert f"wrote junit report to {out}" in result.stderr
     root = ET.parse(out).getroot()  # noqa: S314 (our own output)
     names = [c.get("name") for c in root.iter("testcase")]
     assert names == ["changed_decisions_max_pct", "frontier_share_max_pct"]
@@ -91,7 +91,7 @@ def test_simulate_junit_to_file(traffic: Path, tmp_path: Path) -> None:
 def test_simulate_html_to_file(traffic: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.html"
     result = _invoke(*_base(traffic, "--format", "html", "-o", str(out)))
-    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.stderr
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
 
 
@@ -99,11 +99,11 @@ def test_simulate_catalog_change_needs_the_flag(traffic: Path) -> None:
     args = ["--baseline", BASELINE, "--candidate", REPRICED, "--traffic", str(traffic)]
     refused = _invoke(*args)
     assert refused.exit_code == 3
-    assert "catalog differs" in refused.stderr  # type: ignore[attr-defined]
-    assert "--allow-catalog-change" in refused.stderr  # type: ignore[attr-defined]
+    assert "catalog differs" in refused.stderr
+    assert "--allow-catalog-change" in refused.stderr
     allowed = _invoke(*args, "--allow-catalog-change", "--format", "json")
-    assert allowed.exit_code == 0, allowed.stderr  # type: ignore[attr-defined]
-    spend = json.loads(allowed.stdout)["spend"]  # type: ignore[attr-defined]
+    assert allowed.exit_code == 0, allowed.stderr
+    spend = json.loads(allowed.stdout)["spend"]
     assert spend["price_effect"] != 0
     assert spend["price_effect"] + spend["routing_effect"] == spend["change"]
 
@@ -113,10 +113,10 @@ def test_simulate_empty_traffic(tmp_path: Path) -> None:
     write_synth(empty, 0, 1)
     refused = _invoke(*_base(empty))
     assert refused.exit_code == 3
-    assert "holds no requests" in refused.stderr  # type: ignore[attr-defined]
+    assert "holds no requests" in refused.stderr
     allowed = _invoke(*_base(empty, "--allow-empty", "--format", "json"))
-    assert allowed.exit_code == 0, allowed.stderr  # type: ignore[attr-defined]
-    assert json.loads(allowed.stdout)["decisions"]["requests"] == 0  # type: ignore[attr-defined]
+    assert allowed.exit_code == 0, allowed.stderr
+    assert json.loads(allowed.stdout)["decisions"]["requests"] == 0
 
 
 @pytest.mark.parametrize(
@@ -130,21 +130,21 @@ def test_simulate_empty_traffic(tmp_path: Path) -> None:
 def test_simulate_bad_arguments(traffic: Path, extra: list[str], code: int, message: str) -> None:
     result = _invoke(*_base(traffic, *extra))
     assert result.exit_code == code
-    assert message in result.stderr  # type: ignore[attr-defined]
-    assert result.stdout == ""  # type: ignore[attr-defined]
+    assert message in result.stderr
+    assert result.stdout == ""
 
 
 def test_simulate_bad_traffic(tmp_path: Path) -> None:
     missing = _invoke(*_base(tmp_path / "absent.parquet"))
     assert missing.exit_code == 3
-    assert "traffic file not found" in missing.stderr  # type: ignore[attr-defined]
+    assert "traffic file not found" in missing.stderr
     junk = REPO / "tests" / "assets" / "simulate" / "not-parquet.parquet"
     result = _invoke(*_base(junk))
     assert result.exit_code == 3
-    assert "Traceback" not in result.stderr  # type: ignore[attr-defined]
+    assert "Traceback" not in result.stderr
 
 
 def test_simulate_unwritable_output_exits_4(traffic: Path, tmp_path: Path) -> None:
     result = _invoke(*_base(traffic, "--format", "json", "-o", str(tmp_path)))
     assert result.exit_code == 4
-    assert "cannot write the report" in result.stderr  # type: ignore[attr-defined]
+    assert "cannot write the report" in result.stderr

@@ -48,7 +48,7 @@ def records(draw: st.DrawFn) -> dict[str, object]:
 def _expected(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     out = []
     for i, row in enumerate(rows):
-        moment = dt.datetime.fromtimestamp(int(row["time"]) / 1000, tz=dt.UTC)  # type: ignore[call-overload]
+        moment = dt.datetime.fromtimestamp(int(row["time"]) / 1000, tz=dt.UTC)
         out.append({**row, "time": moment, "request_id": f"r-{i}"})
     return out
 

@@ -227,7 +227,7 @@ def test_decode_predict_rejects_unknown_draft_length() -> None:
         predict(f, 1, 10, 0, 10, 0, 3)
 
 
-def _brute_force(f, load, inp, cached, out, reasoning, slo_us, cap):  # type: ignore[no-untyped-def]
+def _brute_force(f, load, inp, cached, out, reasoning, slo_us, cap):
     """The controller's definition, trying every allowed draft length (no pruning)."""
     options = [
         (g, *predict(f, load, inp, cached, out, reasoning, g)) for g in f.draft_lengths(load)

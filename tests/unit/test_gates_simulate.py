@@ -26,7 +26,7 @@ def _settings(**thresholds: str) -> list[GateSetting]:
 
 
 def _by_name(verdict: object) -> dict[str, object]:
-    return {g.name: g for g in verdict.gates}  # type: ignore[attr-defined]
+    return {g.name: g for g in verdict.gates}
 
 
 def test_example_gate_file_loads() -> None:
@@ -136,7 +136,7 @@ def test_every_gate_passes_and_fails_at_its_threshold() -> None:
     assert not failed.passed
     assert all(not g.passed for g in failed.gates)
     spend = _by_name(failed)["spend_change_max_pct"]
-    assert (spend.value, spend.threshold, spend.comparison) == (5.0, 4.99, "<=")  # type: ignore[attr-defined]
+    assert (spend.value, spend.threshold, spend.comparison) == (5.0, 4.99, "<=")
 
 
 def test_escalation_share_counts_escalated_and_refused() -> None:

@@ -20,7 +20,7 @@ HOSTILE = "evil|<script>alert(1)</script>&*_`x`"
 
 
 def _gated(**kwargs: object) -> SimulationResult:
-    result = make_result(**kwargs)  # type: ignore[arg-type]
+    result = make_result(**kwargs)
     settings = [
         GateSetting("spend_change_max_pct", Decimal("2"), "flag"),
         GateSetting("residency_violations_max", Decimal("0"), "default"),

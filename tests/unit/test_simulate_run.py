@@ -47,17 +47,17 @@ def _run(tmp_path: Path, **kwargs: object) -> object:
     engine = kwargs.pop("engine", FakeEngine())
     traffic = kwargs.pop("traffic", None) or _write(tmp_path, traffic_table(ROWS))
     request = SimulationRequest(
-        baseline=kwargs.pop("baseline", BASELINE),  # type: ignore[arg-type]
-        candidate=kwargs.pop("candidate", CANDIDATE),  # type: ignore[arg-type]
-        traffic=traffic,  # type: ignore[arg-type]
-        **kwargs,  # type: ignore[arg-type]
+        baseline=kwargs.pop("baseline", BASELINE),
+        candidate=kwargs.pop("candidate", CANDIDATE),
+        traffic=traffic,
+        **kwargs,
     )
-    return simulate(request, engine=engine)  # type: ignore[arg-type]
+    return simulate(request, engine=engine)
 
 
 def test_simulate_counts_changed_decisions_and_transitions(tmp_path: Path) -> None:
     result = _run(tmp_path)
-    d = result.decisions  # type: ignore[attr-defined]
+    d = result.decisions
     assert (d.requests, d.changed, d.route_changed, d.decode_changed) == (6, 1, 0, 0)
     assert d.changed_pct == pytest.approx(100 / 6)
     tiers = {(t.baseline, t.candidate): t.requests for t in d.by_tier}
@@ -79,7 +79,7 @@ def test_simulate_counts_changed_decisions_and_transitions(tmp_path: Path) -> No
 def test_simulate_spend_is_exact_and_split(tmp_path: Path) -> None:
     result = _run(tmp_path)
     catalog = load_policy(BASELINE).catalog.catalog
-    s = result.spend  # type: ignore[attr-defined]
+    s = result.spend
     pico = {
         "sonnet": cost_pusd(catalog, "bedrock-eu-sonnet", 1000, 0, 100),
         "mistral": cost_pusd(catalog, "mistral-eu-small", 1000, 0, 100),
@@ -102,10 +102,10 @@ def test_simulate_spend_is_exact_and_split(tmp_path: Path) -> None:
 def test_simulate_price_and_routing_effects_with_a_new_catalog(tmp_path: Path) -> None:
     engine = FakeEngine()
     result = _run(tmp_path, candidate=REPRICED, allow_catalog_change=True, engine=engine)
-    s = result.spend  # type: ignore[attr-defined]
+    s = result.spend
     assert engine.reprice_calls >= 1
-    assert result.catalog_changed  # type: ignore[attr-defined]
-    assert result.catalog_changes == [  # type: ignore[attr-defined]
+    assert result.catalog_changed
+    assert result.catalog_changes == [
         "changed azure-eu-gpt4o-mini (prices)",
         "changed bedrock-eu-sonnet (prices)",
     ]
@@ -147,18 +147,18 @@ def test_catalog_changes_lists_added_removed_and_changed() -> None:
 
 def test_simulate_residency_is_rechecked_independently(tmp_path: Path) -> None:
     result = _run(tmp_path, engine=FakeEngine(violate_residency=True))
-    res = result.residency  # type: ignore[attr-defined]
+    res = result.residency
     assert res.baseline_violations == res.candidate_violations == 1
     violation = res.candidate_examples[0]
     assert (violation.request_id, violation.residency_class) == ("req-0003", "ca")
     assert violation.region in {"eu-west", "eu-central"}
-    assert result.verdict.passed is False  # type: ignore[attr-defined]
-    gate = result.verdict.gates[0]  # type: ignore[attr-defined]
+    assert result.verdict.passed is False
+    gate = result.verdict.gates[0]
     assert (gate.name, gate.value, gate.passed) == ("residency_violations_max", 1.0, False)
 
 
 def test_simulate_quality_accuracy_and_pgr(tmp_path: Path) -> None:
-    q = _run(tmp_path).quality  # type: ignore[attr-defined]
+    q = _run(tmp_path).quality
     # Labelled rows: 0 (small wrong, large right), 1 (both right), 4 (both wrong).
     assert (q.labelled, q.labelled_unserved) == (3, 0)
     assert q.small_accuracy == pytest.approx(1 / 3)
@@ -171,16 +171,16 @@ def test_simulate_quality_accuracy_and_pgr(tmp_path: Path) -> None:
 
 def test_simulate_latency_frontier_and_outcomes(tmp_path: Path) -> None:
     result = _run(tmp_path)
-    lat = result.latency  # type: ignore[attr-defined]
+    lat = result.latency
     assert lat.baseline.requests == 6
     assert lat.baseline.served == 5
     assert lat.baseline.p50_us is not None
     assert lat.baseline.p50_us <= lat.baseline.p99_us
     assert {r.route_id for r in lat.by_route} == {"default", "faq"}
     assert sum(b.baseline for b in lat.histogram) == 5
-    f = result.frontier  # type: ignore[attr-defined]
+    f = result.frontier
     assert (f.baseline, f.candidate, f.candidate_limit_pct) == (1, 1, 5.0)
-    out = result.outcomes.candidate  # type: ignore[attr-defined]
+    out = result.outcomes.candidate
     assert (out.routed, out.escalated, out.refused) == (5, 0, 1)
     assert out.reasons[0].reason == "NO_ELIGIBLE"
 
@@ -203,7 +203,7 @@ def test_simulate_result_does_not_depend_on_batching(tmp_path: Path) -> None:
     traffic = _write(tmp_path, synth_table(500, 3))
     whole = _run(tmp_path, traffic=traffic, engine=FakeEngine())
     split = _run(tmp_path, traffic=traffic, engine=FakeEngine(chunk=37))
-    assert whole.model_dump() == split.model_dump()  # type: ignore[attr-defined]
+    assert whole.model_dump() == split.model_dump()
 
 
 def test_simulate_empty_traffic_is_an_error_unless_allowed(tmp_path: Path) -> None:
@@ -212,17 +212,17 @@ def test_simulate_empty_traffic_is_an_error_unless_allowed(tmp_path: Path) -> No
         _run(tmp_path, traffic=empty)
     assert "--allow-empty" in (info.value.hint or "")
     result = _run(tmp_path, traffic=empty, allow_empty=True, gate_flags=("pgr_min=0.9",))
-    assert result.decisions.requests == 0  # type: ignore[attr-defined]
-    assert result.spend.change_pct is None  # type: ignore[attr-defined]
-    assert result.verdict.passed  # type: ignore[attr-defined]
+    assert result.decisions.requests == 0
+    assert result.spend.change_pct is None
+    assert result.verdict.passed
 
 
 def test_simulate_without_label_columns_has_no_quality(tmp_path: Path) -> None:
     table = traffic_table(ROWS).drop_columns(["small_model_correct", "large_model_correct"])
     out = tmp_path / "pairs.parquet"
     result = _run(tmp_path, traffic=_write(tmp_path, table), decisions=out)
-    assert result.quality is None  # type: ignore[attr-defined]
-    assert result.decisions.changed == 1  # type: ignore[attr-defined]
+    assert result.quality is None
+    assert result.decisions.changed == 1
     assert pq.read_table(out).column("small_model_correct").null_count == 6
 
 
@@ -231,7 +231,7 @@ def test_simulate_zero_byte_traffic(tmp_path: Path) -> None:
     zero.write_bytes(b"")
     with pytest.raises(TrafficError, match="empty"):
         _run(tmp_path, traffic=zero)
-    assert _run(tmp_path, traffic=zero, allow_empty=True).traffic.rows == 0  # type: ignore[attr-defined]
+    assert _run(tmp_path, traffic=zero, allow_empty=True).traffic.rows == 0
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ ENRICH = (
 
 
 def _rows(fmt: str, name: str, **options: object) -> list[dict[str, object]]:
-    table, _, _ = build_traffic(fmt, ASSETS / name, ImportOptions(**options))  # type: ignore[arg-type]
+    table, _, _ = build_traffic(fmt, ASSETS / name, ImportOptions(**options))
     assert table.schema.equals(traffic_schema())
     return table.to_pylist()
 

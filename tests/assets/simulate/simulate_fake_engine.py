@@ -122,7 +122,7 @@ class FakeEngine:
         cols: dict[str, list[Any]] = {name: [] for name in DECISION_SCHEMA.names}
         for i in range(n):
             route = "faq" if has_faq and use_case[i] == "faq" else policy.spec.default.id
-            slo_ms = policy.route_by_id(route).slo_ms  # type: ignore[union-attr]
+            slo_ms = policy.route_by_id(route).slo_ms
             cols["row"].append(first + i)
             cols["route_id"].append(route)
             cols["draft_tokens"].append(0)
