@@ -119,11 +119,11 @@ def _child(traffic: Path, profile: bool) -> None:
     def timed_stream_pairs(*args: object, **kwargs: object) -> int:
         started = time.perf_counter()
         try:
-            return original(*args, **kwargs)  # type: ignore[arg-type]
+            return original(*args, **kwargs)
         finally:
             phases["replay_and_diff_s"] = time.perf_counter() - started
 
-    run.stream_pairs = timed_stream_pairs  # type: ignore[assignment]
+    run.stream_pairs = timed_stream_pairs
     request = run.SimulationRequest(baseline=BASELINE, candidate=CANDIDATE, traffic=traffic)
     # Best of RUNS, like the DuckDB floor (best of 3 on a warm connection): the first run also
     # pays the imports of pyarrow and friends, reported separately as "first run".
@@ -240,7 +240,7 @@ def _candidate_floor(traffic: Path) -> tuple[float, int, int]:
                count(*)
         FROM read_parquet(?) t CROSS JOIN d ORDER BY 1"""  # noqa: S608 (placeholders only)
     seconds, rows = _best_of(3, query, [*params, str(traffic)])
-    total, pairs = rows[0]  # type: ignore[index]
+    total, pairs = rows[0]
     return seconds, int(total), int(pairs)
 
 

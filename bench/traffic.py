@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 DATA = REPO.parent / "shared" / "data"
 
 
-def timed(label: str, fn):  # type: ignore[no-untyped-def]
+def timed(label: str, fn):
     start = time.perf_counter()
     value = fn()
     print(f"{label:<52} {time.perf_counter() - start:8.3f} s")
