@@ -23,7 +23,7 @@ from nexusctl.cli._signing import (
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     from nexusctl.signing.signers import Signer
     from nexusctl.simulate.result import SimulationResult
@@ -296,8 +296,9 @@ def render_terminal(result: SimulationResult, console: Console) -> None:
             "catalog changed: " + "; ".join(result.catalog_changes), markup=False, highlight=False
         )
     gates = Table(title="Gates", title_justify="left")
-    for name, justify in (("gate", "left"), ("value", "right"), ("threshold", "right")):
-        gates.add_column(name, justify=justify)  # type: ignore[arg-type]
+    gates.add_column("gate")
+    gates.add_column("value", justify="right")
+    gates.add_column("threshold", justify="right")
     gates.add_column("result")
     gates.add_column("from")
     for g in result.verdict.gates:
@@ -349,7 +350,7 @@ class _ProgressBar:
 
     def __init__(self) -> None:
         self._progress: Progress | None = None
-        self._task: int | None = None
+        self._task: TaskID | None = None
 
     def start(self, total: int) -> None:
         if total < PROGRESS_MIN_ROWS or not sys.stderr.isatty():
@@ -362,7 +363,7 @@ class _ProgressBar:
 
     def advance(self, done: int) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=done)  # type: ignore[arg-type]
+            self._progress.update(self._task, completed=done)
 
     def stop(self) -> None:
         if self._progress is not None:

@@ -29,7 +29,7 @@ from nexusctl.lint.analysis import (
     usd,
     with_residency,
 )
-from nexusctl.lint.context import PolicyContext
+from nexusctl.lint.context import PolicyContext, Where
 from nexusctl.lint.findings import Finding, finding
 from nexusctl.policy.catalog import Deployment
 from nexusctl.policy.routing import Route
@@ -172,45 +172,65 @@ def check_cost_caps(ctx: PolicyContext) -> Iterator[Finding]:
         def cost(dep: Deployment, size: int = size) -> Fraction | None:
             return cost_pusd(dep, size, REFERENCE_OUTPUT_TOKENS)
 
-        for class_id, best, value in _cheapest(ctx, position, route, cost):
-            if value <= cap:
-                continue
-            scope = f" for residency class '{class_id}'" if class_id else ""
-            yield finding(
-                "NXL008",
-                f"route '{route.id}' cost cap {usd(cap)} is below the cheapest eligible "
-                f"deployment{scope} ('{best}', {usd(value)}) for the reference request "
-                f"({size} input / {REFERENCE_OUTPUT_TOKENS} output tokens)",
-                ctx.at(*key, "maxCost"),
-                *((route.id, class_id) if class_id else (route.id,)),
+        def cost_text(scope: str, best: str, value: Fraction, cap: Fraction = cap) -> str:
+            return (
+                f"cost cap {usd(cap)} is below the cheapest eligible "
+                f"deployment{scope} ('{best}', {usd(value)})"
             )
-            if class_id is None:
-                break
+
+        yield from _over_limit(
+            ctx, position, route, cost, cap, "NXL008", cost_text, ctx.at(*key, "maxCost")
+        )
 
 
 def check_slos(ctx: PolicyContext) -> Iterator[Finding]:
     """NXL009: no eligible deployment meets the route's SLO on the reference request."""
     for position, (route, key) in enumerate(all_routes(ctx.loaded.policy)):
         size = reference_input(route)
-        slo_us = Fraction(route.slo_ms * 1000)
 
         def latency(dep: Deployment, size: int = size) -> Fraction:
             return Fraction(best_latency_us(dep, size, REFERENCE_OUTPUT_TOKENS))
 
-        for class_id, best, value in _cheapest(ctx, position, route, latency):
-            if value <= slo_us:
-                continue
-            scope = f" for residency class '{class_id}'" if class_id else ""
-            yield finding(
-                "NXL009",
-                f"route '{route.id}' SLO {route.slo_ms} ms is below the fastest eligible "
-                f"deployment{scope} ('{best}', {float(value) / 1000:.0f} ms at load 1) for the "
-                f"reference request ({size} input / {REFERENCE_OUTPUT_TOKENS} output tokens)",
-                ctx.at(*key, "sloMs"),
-                *((route.id, class_id) if class_id else (route.id,)),
+        def slo_text(scope: str, best: str, value: Fraction, slo_ms: int = route.slo_ms) -> str:
+            return (
+                f"SLO {slo_ms} ms is below the fastest eligible "
+                f"deployment{scope} ('{best}', {float(value) / 1000:.0f} ms at load 1)"
             )
-            if class_id is None:
-                break
+
+        limit = Fraction(route.slo_ms * 1000)
+        yield from _over_limit(
+            ctx, position, route, latency, limit, "NXL009", slo_text, ctx.at(*key, "sloMs")
+        )
+
+
+def _over_limit(
+    ctx: PolicyContext,
+    position: int,
+    route: Route,
+    measure: Callable[[Deployment], Fraction | None],
+    limit: Fraction,
+    rule: str,
+    describe: Callable[[str, str, Fraction], str],
+    where: Where,
+) -> Iterator[Finding]:
+    """Report each residency scope whose best deployment by ``measure`` exceeds ``limit``.
+
+    A route with no residency scopes yields at most one finding (scope ``None``).
+    """
+    size = reference_input(route)
+    for class_id, best, value in _cheapest(ctx, position, route, measure):
+        if value <= limit:
+            continue
+        scope = f" for residency class '{class_id}'" if class_id else ""
+        yield finding(
+            rule,
+            f"route '{route.id}' {describe(scope, best, value)} for the reference request "
+            f"({size} input / {REFERENCE_OUTPUT_TOKENS} output tokens)",
+            where,
+            *((route.id, class_id) if class_id else (route.id,)),
+        )
+        if class_id is None:
+            break
 
 
 def _cheapest(

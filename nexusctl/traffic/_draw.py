@@ -157,7 +157,7 @@ def _fill_capabilities(
                 if capability in draw.constant:
                     flags[rows, k] = True
             else:
-                p = (draw.each or {}).get(capability, 0.0)  # type: ignore[call-overload]
+                p = (draw.each or {}).get(capability, 0.0)
                 flags[rows, k] = u[k, rows] < p
     row_idx, cap_idx = np.nonzero(flags)
     offsets = np.zeros(n + 1, dtype=np.int32)

@@ -22,7 +22,7 @@ METADATA_KEY = b"nexusctl.traffic"
 
 DATA_CLASSES: tuple[str, ...] = typing.get_args(DataClass)
 RISK_CLASSES: tuple[str, ...] = typing.get_args(RiskClass)
-CAPABILITIES: tuple[str, ...] = typing.get_args(Capability)
+CAPABILITIES: tuple[Capability, ...] = typing.get_args(Capability)
 
 #: (name, arrow type name, nullable) in contract order; the types are built in traffic_schema().
 COLUMNS: tuple[tuple[str, str, bool], ...] = (

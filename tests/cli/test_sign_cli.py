@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
 from tests.conftest import POLICIES, REPO
-from tests.e2e.signing.pki import make_pki
+from tests.e2e.signing.pki import certificate_sign_args, make_pki
 
 runner = CliRunner()
 
@@ -204,17 +204,7 @@ def ca_trust(folder: Path, root: Path, identities: list[str]) -> Path:
 
 def test_certificate_mode_round_trip(bundle: Path, tmp_path: Path) -> None:
     pki = make_pki(tmp_path, "release@nebula.example")
-    ok(
-        "policy",
-        "sign",
-        str(bundle),
-        "--key",
-        str(pki["key"]),
-        "--certificate",
-        str(pki["leaf"]),
-        "--chain",
-        str(pki["chain"]),
-    )
+    ok(*certificate_sign_args(bundle, pki))
     doc = json.loads((bundle / "signature.sigstore.json").read_text())
     assert len(doc["verificationMaterial"]["x509CertificateChain"]["certificates"]) == 3
     out = ok(
@@ -229,17 +219,7 @@ def test_certificate_mode_round_trip(bundle: Path, tmp_path: Path) -> None:
 
 def test_certificate_mode_wrong_identity(bundle: Path, tmp_path: Path) -> None:
     pki = make_pki(tmp_path, "intern@nebula.example")
-    ok(
-        "policy",
-        "sign",
-        str(bundle),
-        "--key",
-        str(pki["key"]),
-        "--certificate",
-        str(pki["leaf"]),
-        "--chain",
-        str(pki["chain"]),
-    )
+    ok(*certificate_sign_args(bundle, pki))
     code, _, err = run(
         "policy",
         "verify",
@@ -256,17 +236,7 @@ def test_certificate_from_other_ca_untrusted(bundle: Path, tmp_path: Path) -> No
     (tmp_path / "pb").mkdir()
     signing = make_pki(tmp_path / "pa", "release@nebula.example")
     trusted = make_pki(tmp_path / "pb", "release@nebula.example")
-    ok(
-        "policy",
-        "sign",
-        str(bundle),
-        "--key",
-        str(signing["key"]),
-        "--certificate",
-        str(signing["leaf"]),
-        "--chain",
-        str(signing["chain"]),
-    )
+    ok(*certificate_sign_args(bundle, signing))
     code, _, err = run(
         "policy", "verify", str(bundle), "--trust", str(ca_trust(tmp_path, trusted["root"], []))
     )

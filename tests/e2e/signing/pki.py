@@ -78,3 +78,13 @@ def make_pki(folder: Path, san: str) -> dict[str, Path]:
         leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return files
+
+
+def certificate_sign_args(bundle: Path, pki: dict[str, Path]) -> list[str]:
+    """The `policy sign` arguments that sign ``bundle`` with ``pki``'s leaf key and chain."""
+    return [
+        "policy", "sign", str(bundle),
+        "--key", str(pki["key"]),
+        "--certificate", str(pki["leaf"]),
+        "--chain", str(pki["chain"]),
+    ]  # fmt: skip

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
 from tests.conftest import POLICIES
-from tests.e2e.signing.pki import make_pki
+from tests.e2e.signing.pki import certificate_sign_args, make_pki
 
 pytestmark = pytest.mark.e2e
 MODEL_SIGNING = Path(sys.executable).parent / "model_signing"
@@ -113,17 +113,7 @@ def test_model_signing_accepts_our_certificate_signature(tmp_path: Path) -> None
     pki = make_pki(tmp_path, "release@nebula.example")
     bundle = tmp_path / "bundle"
     nexusctl("policy", "bundle", str(POLICIES / "credit-underwriting.yaml"), "-o", str(bundle))
-    nexusctl(
-        "policy",
-        "sign",
-        str(bundle),
-        "--key",
-        str(pki["key"]),
-        "--certificate",
-        str(pki["leaf"]),
-        "--chain",
-        str(pki["chain"]),
-    )
+    nexusctl(*certificate_sign_args(bundle, pki))
     args = ["verify", "certificate", "bundle", "--signature", "bundle/signature.sigstore.json"]
     proc = model_signing(tmp_path, *args, "--certificate_chain", str(pki["root"]))
     assert proc.returncode == 0, proc.stdout + proc.stderr
