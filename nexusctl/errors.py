@@ -11,6 +11,7 @@ else in the package chooses exit codes.
     │   └── TrafficError      3     malformed recorded traffic
     ├── VerificationError     5     a signature, digest, manifest or trust check failed
     ├── GateFailed            6     a simulation gate or promotion gate said no
+    ├── ConflictError         7     someone else changed the shared state first (pull, retry)
     └── EnvironmentError_     4     could not run: missing tool, unreachable service, I/O failure
 
 Exit codes (identical across commands, documented in ``docs/exit-codes.md``):
@@ -22,6 +23,7 @@ Exit codes (identical across commands, documented in ``docs/exit-codes.md``):
     4  could not run (environment, I/O, external service)
     5  verification failed
     6  gate failed
+    7  conflict: the registry (or another shared store) moved on; pull and retry
     70 internal error (a bug: please report it; ``--debug`` shows the traceback)
 
 "Found problems" (1, 5, 6) and "could not run" (2, 3, 4) never share a code, so scripts can
@@ -43,6 +45,7 @@ class ExitCode(IntEnum):
     ENVIRONMENT = 4
     VERIFICATION_FAILED = 5
     GATE_FAILED = 6
+    CONFLICT = 7
     INTERNAL = 70
 
 
@@ -122,6 +125,12 @@ class GateFailed(NexusError):
     """A gate (simulation or promotion) evaluated to fail."""
 
     exit_code = ExitCode.GATE_FAILED
+
+
+class ConflictError(NexusError):
+    """Another writer changed the shared state first (a registry push was rejected, a lock held)."""
+
+    exit_code = ExitCode.CONFLICT
 
 
 class EnvironmentError_(NexusError):

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Hypothesis profiles (issue 14). Locally every run explores new cases (and keeps what it finds
+# in .hypothesis/); under CI=true the run is derandomized, so the same commit gives the same
+# result every time. A case exploration finds becomes an explicit @example in its test.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 REPO = Path(__file__).resolve().parent.parent
 POLICIES = REPO / "policies" / "nebula"

@@ -9,37 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import PurePosixPath
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    StringConstraints,
     ValidationError,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
 
 from nexusctl.canonical import canonical_bytes
+from nexusctl.document import API_VERSION, Identifier, Model
 from nexusctl.errors import VerificationError
-
-API_VERSION: Literal["nexuscore.io/v1"] = "nexuscore.io/v1"
-#: Same rule as nexusctl.policy's Identifier (not imported: `sign`/`verify` stay light).
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")]
-
-
-class Model(BaseModel):
-    """Frozen, strict, camelCase: the configuration of every nexusctl document model."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        alias_generator=to_camel,
-        populate_by_name=True,
-        validate_default=True,
-    )
-
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "signature.sigstore.json"

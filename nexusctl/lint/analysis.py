@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-from nexusctl.policy._base import TIER_ORDER, Tier
 from nexusctl.policy.catalog import Deployment, GpuTimePricing, LatencyPoint, ModelCatalog
 from nexusctl.policy.routing import (
     Guardrail,
@@ -23,6 +22,7 @@ from nexusctl.policy.routing import (
     RoutingPolicy,
     ScoreRange,
 )
+from nexusctl.policy.vocabulary import TIER_ORDER, Tier
 
 REFERENCE_INPUT_TOKENS = 1_000
 REFERENCE_OUTPUT_TOKENS = 500

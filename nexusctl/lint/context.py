@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nexusctl.policy._yaml import PathKey, SourceMap
+from nexusctl.document.source import PathKey, SourceMap
 from nexusctl.policy.loader import LoadedCatalog, LoadedPolicy
 
 Where = tuple[str, int | None, int | None]

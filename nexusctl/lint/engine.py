@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nexusctl.document import SourceMap, load_document, read_yaml
 from nexusctl.errors import InputError, PolicyLoadError
 from nexusctl.lint.context import CatalogContext, PolicyContext
 from nexusctl.lint.findings import Finding, LintReport, finding
@@ -35,11 +36,9 @@ from nexusctl.lint.rules_structure import (
     check_shadowed_routes,
 )
 from nexusctl.lint.suppressions import apply_suppressions
-from nexusctl.policy._yaml import SourceMap, read_yaml
 from nexusctl.policy.loader import (
     LoadedCatalog,
     catalog_from_document,
-    load_document,
     load_price_table,
     policy_from_document,
 )

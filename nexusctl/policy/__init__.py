@@ -10,11 +10,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
-    "TIER_ORDER": "nexusctl.policy._base",
-    "Capability": "nexusctl.policy._base",
-    "DataClass": "nexusctl.policy._base",
-    "RiskClass": "nexusctl.policy._base",
-    "Tier": "nexusctl.policy._base",
+    "TIER_ORDER": "nexusctl.policy.vocabulary",
+    "Capability": "nexusctl.policy.vocabulary",
+    "DataClass": "nexusctl.policy.vocabulary",
+    "RiskClass": "nexusctl.policy.vocabulary",
+    "Tier": "nexusctl.policy.vocabulary",
     "Deployment": "nexusctl.policy.catalog",
     "GpuTimePricing": "nexusctl.policy.catalog",
     "LatencyPoint": "nexusctl.policy.catalog",
@@ -64,7 +64,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from nexusctl.policy._base import TIER_ORDER, Capability, DataClass, RiskClass, Tier
     from nexusctl.policy.catalog import (
         Deployment,
         GpuTimePricing,
@@ -85,6 +84,7 @@ if TYPE_CHECKING:
         Route,
         RoutingPolicy,
     )
+    from nexusctl.policy.vocabulary import TIER_ORDER, Capability, DataClass, RiskClass, Tier
 
 
 def __getattr__(name: str) -> Any:

@@ -7,16 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from nexusctl.policy._base import (
-    API_VERSION,
-    Capability,
-    Identifier,
-    Metadata,
-    MicroUsd,
-    MicroUsdPerMtok,
-    Model,
-    Tier,
-)
+from nexusctl.document import API_VERSION, Identifier, Metadata, MicroUsd, MicroUsdPerMtok, Model
+from nexusctl.policy.vocabulary import Capability, Tier
 
 
 class PriceSource(Model):

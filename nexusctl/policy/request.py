@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from nexusctl.policy._base import Capability, DataClass, Identifier, Model, RiskClass
+from nexusctl.document import Identifier, Model
+from nexusctl.policy.vocabulary import Capability, DataClass, RiskClass
 
 
 class RoutingRequest(Model):

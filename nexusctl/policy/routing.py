@@ -7,17 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from nexusctl.policy._base import (
-    API_VERSION,
-    Capability,
-    DataClass,
-    Identifier,
-    Metadata,
-    MicroUsd,
-    Model,
-    RiskClass,
-    Tier,
-)
+from nexusctl.document import API_VERSION, Identifier, Metadata, MicroUsd, Model
+from nexusctl.policy.vocabulary import Capability, DataClass, RiskClass, Tier
 
 
 class IntRange(Model):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from nexusctl.errors import TrafficError
-from nexusctl.policy._base import TIER_ORDER
+from nexusctl.policy.vocabulary import TIER_ORDER
 from nexusctl.router.plan import CompiledMatch, RouterPlan
 
 if TYPE_CHECKING:

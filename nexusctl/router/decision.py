@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import Field, field_serializer
 
-from nexusctl.policy._base import Tier
+from nexusctl.document import FrozenModel
+from nexusctl.policy.vocabulary import Tier
 
 Outcome = Literal["routed", "escalated", "refused"]
 CandidateStatus = Literal["chosen", "considered", "eliminated"]
@@ -31,10 +32,8 @@ class Candidate(NamedTuple):
     slo_met: bool | None = None
 
 
-class Decision(BaseModel):
+class Decision(FrozenModel):
     """The router's decision for one request (contract C), with the reasons behind it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     request_id: str
     route_id: str = Field(description="The route that matched (or the default's id).")

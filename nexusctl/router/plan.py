@@ -12,11 +12,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from nexusctl.decode.factors import DecodeFactors, decode_factors
-from nexusctl.policy._base import TIER_ORDER, Tier
 from nexusctl.policy.catalog import Deployment, ModelCatalog
 from nexusctl.policy.loader import LoadedPolicy
 from nexusctl.policy.request import RoutingRequest
 from nexusctl.policy.routing import EscalationRule, GuardrailDeny, Match, Route, RoutingPolicy
+from nexusctl.policy.vocabulary import TIER_ORDER, Tier
 from nexusctl.router import reasons
 from nexusctl.router.decision import Candidate
 

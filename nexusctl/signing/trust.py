@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
+from nexusctl.document import API_VERSION, Identifier, Metadata, Model
 from nexusctl.errors import InputError, UsageError
-from nexusctl.policy._base import API_VERSION, Identifier, Metadata, Model
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -118,7 +118,7 @@ def load_trust_policy(path: Path) -> TrustPolicy:
     Raises:
         PolicyLoadError: YAML or schema error, located at file:line:column.
     """
-    from nexusctl.policy.loader import load_document
+    from nexusctl.document import load_document
 
     policy, _ = load_document(path, TrustPolicy)
     return policy

@@ -16,9 +16,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from nexusctl import __version__
+from nexusctl.document import FrozenModel
 from nexusctl.simulate.result import PolicyRef, SimulationResult
 
 if TYPE_CHECKING:
@@ -27,11 +28,7 @@ if TYPE_CHECKING:
 PREDICATE_TYPE = "https://nexuscore.io/attestation/routing-diff/v1"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class AttestedPolicy(_Frozen):
+class AttestedPolicy(FrozenModel):
     """One side of the comparison."""
 
     name: str
@@ -43,7 +40,7 @@ class AttestedPolicy(_Frozen):
     )
 
 
-class AttestedGate(_Frozen):
+class AttestedGate(FrozenModel):
     """One gate's verdict; value and threshold as exact decimal text."""
 
     name: str
@@ -54,7 +51,7 @@ class AttestedGate(_Frozen):
     source: str
 
 
-class RoutingDiffPredicate(_Frozen):
+class RoutingDiffPredicate(FrozenModel):
     """The predicate of a routing-diff attestation (integers and strings only)."""
 
     generator: str = Field(description="nexusctl and its version.")

@@ -19,8 +19,8 @@ from typing import Literal, get_args
 
 from pydantic import Field
 
+from nexusctl.document import API_VERSION, Metadata, Model
 from nexusctl.errors import UsageError
-from nexusctl.policy._base import API_VERSION, Metadata, Model
 from nexusctl.simulate.result import GateResult, SimulationResult, Verdict
 
 GateName = Literal[
@@ -116,7 +116,7 @@ def load_gates(path: Path) -> SimulationGates:
     Raises:
         PolicyLoadError: unreadable file, YAML or schema error.
     """
-    from nexusctl.policy.loader import load_document
+    from nexusctl.document import load_document
 
     gates, _source = load_document(path, SimulationGates)
     return gates

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from nexusctl.document import FrozenModel
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class PolicyRef(_Frozen):
+class PolicyRef(FrozenModel):
     """Which policy a side of the comparison ran."""
 
     name: str
@@ -31,7 +29,7 @@ class PolicyRef(_Frozen):
     catalog_sha256: str = Field(description="SHA-256 of its catalog file's bytes (hex).")
 
 
-class TrafficRef(_Frozen):
+class TrafficRef(FrozenModel):
     """The recorded traffic that was replayed."""
 
     path: str
@@ -42,7 +40,7 @@ class TrafficRef(_Frozen):
     )
 
 
-class Transition(_Frozen):
+class Transition(FrozenModel):
     """How many requests moved from one label (baseline) to another (candidate)."""
 
     baseline: str
@@ -50,7 +48,7 @@ class Transition(_Frozen):
     requests: int = Field(ge=0)
 
 
-class DecisionChanges(_Frozen):
+class DecisionChanges(FrozenModel):
     """How many decisions changed, and where they went."""
 
     requests: int = Field(ge=0, description="Requests replayed under each policy.")
@@ -73,7 +71,7 @@ class DecisionChanges(_Frozen):
     )
 
 
-class SpendRow(_Frozen):
+class SpendRow(FrozenModel):
     """Spend of one group (tenant, app, route, deployment or tier), micro-USD."""
 
     key: str
@@ -86,7 +84,7 @@ class SpendRow(_Frozen):
     candidate_requests: int = Field(ge=0)
 
 
-class Spend(_Frozen):
+class Spend(FrozenModel):
     """Predicted spend under each policy, and the split of its change."""
 
     unit: Literal["micro-USD"] = "micro-USD"
@@ -112,7 +110,7 @@ class Spend(_Frozen):
     by_tier: list[SpendRow]
 
 
-class LatencyStats(_Frozen):
+class LatencyStats(FrozenModel):
     """Predicted latency and SLO attainment of one policy over a set of requests."""
 
     requests: int = Field(ge=0)
@@ -124,7 +122,7 @@ class LatencyStats(_Frozen):
     slo_attainment_pct: float | None = Field(description="slo_met / served x 100.")
 
 
-class RouteLatency(_Frozen):
+class RouteLatency(FrozenModel):
     """Latency of one route id under each policy (None: the route does not exist there)."""
 
     route_id: str
@@ -132,7 +130,7 @@ class RouteLatency(_Frozen):
     candidate: LatencyStats | None
 
 
-class HistogramBucket(_Frozen):
+class HistogramBucket(FrozenModel):
     """Requests whose predicted latency is <= ``le_ms`` (and above the previous bucket)."""
 
     le_ms: int | None = Field(description="Upper bound in ms; None is the overflow bucket.")
@@ -140,7 +138,7 @@ class HistogramBucket(_Frozen):
     candidate: int = Field(ge=0)
 
 
-class Latency(_Frozen):
+class Latency(FrozenModel):
     """Predicted latency percentiles (nearest-rank, exact) and SLO attainment."""
 
     baseline: LatencyStats
@@ -149,7 +147,7 @@ class Latency(_Frozen):
     histogram: list[HistogramBucket]
 
 
-class ResidencyViolation(_Frozen):
+class ResidencyViolation(FrozenModel):
     """A request served outside the regions of its residency class."""
 
     row: int
@@ -159,7 +157,7 @@ class ResidencyViolation(_Frozen):
     region: str
 
 
-class Residency(_Frozen):
+class Residency(FrozenModel):
     """Residency re-checked from the policies' residency classes, not the router's flags."""
 
     baseline_violations: int = Field(ge=0)
@@ -168,7 +166,7 @@ class Residency(_Frozen):
     candidate_examples: list[ResidencyViolation] = Field(description="First 100, by row.")
 
 
-class Frontier(_Frozen):
+class Frontier(FrozenModel):
     """Share of all requests served by a frontier-tier deployment."""
 
     baseline: int = Field(ge=0)
@@ -179,7 +177,7 @@ class Frontier(_Frozen):
     candidate_limit_pct: float | None = Field(description="Candidate limits.frontierShareMaxPct.")
 
 
-class ReasonCount(_Frozen):
+class ReasonCount(FrozenModel):
     """Requests not routed to a model, by outcome and reason."""
 
     outcome: Literal["escalated", "refused"]
@@ -189,7 +187,7 @@ class ReasonCount(_Frozen):
     requests: int = Field(ge=0)
 
 
-class Outcomes(_Frozen):
+class Outcomes(FrozenModel):
     """What one policy did with the requests."""
 
     routed: int = Field(ge=0)
@@ -199,14 +197,14 @@ class Outcomes(_Frozen):
     reasons: list[ReasonCount]
 
 
-class OutcomeDiff(_Frozen):
+class OutcomeDiff(FrozenModel):
     """Escalations and refusals under each policy."""
 
     baseline: Outcomes
     candidate: Outcomes
 
 
-class Quality(_Frozen):
+class Quality(FrozenModel):
     """Accuracy where quality labels exist, and RouteLLM's performance gap recovered (PGR).
 
     Measured on the requests that carry both labels and that BOTH policies serve with a model
@@ -232,7 +230,7 @@ class Quality(_Frozen):
     candidate_large_share_pct: float | None
 
 
-class GateResult(_Frozen):
+class GateResult(FrozenModel):
     """One gate: the measured value, the threshold, and whether it held."""
 
     name: str
@@ -244,14 +242,14 @@ class GateResult(_Frozen):
     source: Literal["file", "flag", "default", "policy"]
 
 
-class Verdict(_Frozen):
+class Verdict(FrozenModel):
     """All gates together: pass only if every enabled gate passed."""
 
     passed: bool
     gates: list[GateResult]
 
 
-class SimulationResult(_Frozen):
+class SimulationResult(FrozenModel):
     """The diff of one traffic replay under a baseline and a candidate policy, with a verdict."""
 
     api_version: Literal["nexuscore.io/v1"] = "nexuscore.io/v1"

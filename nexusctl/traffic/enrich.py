@@ -19,7 +19,8 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from nexusctl.policy._base import Capability, Metadata, Model
+from nexusctl.document import Metadata, Model
+from nexusctl.policy.vocabulary import Capability
 from nexusctl.traffic.schema import DATA_CLASSES, RISK_CLASSES
 
 _IDENTIFIER = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
@@ -352,7 +353,7 @@ def load_enrichment(path: Path) -> tuple[EnrichmentSpec, dict[str, Any]]:
     Raises:
         PolicyLoadError: YAML or schema error, at file:line:column.
     """
-    from nexusctl.policy.loader import load_document
+    from nexusctl.document import load_document
 
     spec, _ = load_document(path, EnrichmentSpec)
     record = {

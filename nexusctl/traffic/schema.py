@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from nexusctl.policy._base import Capability, DataClass, RiskClass
+from nexusctl.policy.vocabulary import Capability, DataClass, RiskClass
 
 #: File-level Parquet key-value metadata key holding the import/enrichment record (JSON).
 METADATA_KEY = b"nexusctl.traffic"

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
-from nexusctl.policy._yaml import MAX_BYTES
+from nexusctl.document.source import MAX_BYTES
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "loader"
 

@@ -23,8 +23,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from nexusctl.canonical import canonical_bytes
+from nexusctl.document import load_document
 from nexusctl.policy.catalog import LatencyProfile, ModelCatalog
-from nexusctl.policy.loader import load_document
 from nexusctl.policy.routing import EscalationRule, IntRange, RoutingPolicy, ScoreRange
 from nexusctl.schema import generate_schemas
 from nexusctl.schema._types import Constraints, collect, is_model, union_members, unwrap

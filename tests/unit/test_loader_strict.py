@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from nexusctl.document import MAX_NODES, SourceMap, load_document, read_yaml
 from nexusctl.errors import ExitCode, PolicyLoadError
-from nexusctl.policy._yaml import MAX_NODES, SourceMap, read_yaml
 from nexusctl.policy.loader import (
     LoadedCatalog,
     load_catalog,
-    load_document,
     load_policy,
     load_price_table,
 )

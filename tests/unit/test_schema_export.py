@@ -11,7 +11,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from nexusctl.policy.loader import load_document
+from nexusctl.document import load_document
 from nexusctl.schema import (
     EXPORTED_MODELS,
     exported_models,

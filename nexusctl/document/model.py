@@ -1,4 +1,8 @@
-"""Shared pydantic configuration for every document nexusctl reads or signs."""
+"""The one pydantic model base for every document and record nexusctl reads, writes or signs.
+
+``FrozenModel`` is the configuration every model shares (immutable, unknown fields refused);
+``Model`` adds the camelCase aliases that YAML documents use. Define no other ``ConfigDict``.
+"""
 
 from __future__ import annotations
 
@@ -24,21 +28,17 @@ MicroUsdPerMtok = Annotated[
     int, Field(ge=0, description="Price in integer micro-USD per one million tokens.")
 ]
 
-Tier = Literal["small", "mid", "frontier"]
-#: Tiers in ascending order of capability and cost; the router prefers the smallest.
-TIER_ORDER: tuple[Tier, ...] = ("small", "mid", "frontier")
 
-Capability = Literal["tools", "json", "vision", "audio", "reasoning", "streaming", "long_context"]
-DataClass = Literal["public", "internal", "confidential", "restricted"]
-RiskClass = Literal["low", "medium", "high"]
+class FrozenModel(BaseModel):
+    """Base for every nexusctl model: immutable, and unknown fields are an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class Model(BaseModel):
-    """Base for every nexusctl document model: frozen, strict about unknown fields, camelCase."""
+class Model(FrozenModel):
+    """Base for every nexusctl document model: ``FrozenModel`` with camelCase YAML names."""
 
     model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
         alias_generator=to_camel,
         populate_by_name=True,
         validate_default=True,

@@ -1,0 +1,40 @@
+"""The document kernel: one model base, a strict YAML reader with a source map, validation
+that locates every error at file:line:column, and confined file references.
+
+Every document nexusctl reads (policies, catalogs, trust policies, gates, enrichment specs,
+registry configs) is loaded through these names; no package reaches into another's private
+modules for them.
+"""
+
+from __future__ import annotations
+
+from nexusctl.document.model import (
+    API_VERSION,
+    FrozenModel,
+    Identifier,
+    Metadata,
+    MicroUsd,
+    MicroUsdPerMtok,
+    Model,
+)
+from nexusctl.document.source import MAX_BYTES, MAX_DEPTH, MAX_NODES, PathKey, SourceMap, read_yaml
+from nexusctl.document.validate import load_document, resolve_inside, validate_document
+
+__all__ = [
+    "API_VERSION",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "FrozenModel",
+    "Identifier",
+    "Metadata",
+    "MicroUsd",
+    "MicroUsdPerMtok",
+    "Model",
+    "PathKey",
+    "SourceMap",
+    "load_document",
+    "read_yaml",
+    "resolve_inside",
+    "validate_document",
+]

@@ -1,0 +1,13 @@
+"""The policy vocabulary shared by models, router, replay, lint and traffic: tiers, classes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Tier = Literal["small", "mid", "frontier"]
+#: Tiers in ascending order of capability and cost; the router prefers the smallest.
+TIER_ORDER: tuple[Tier, ...] = ("small", "mid", "frontier")
+
+Capability = Literal["tools", "json", "vision", "audio", "reasoning", "streaming", "long_context"]
+DataClass = Literal["public", "internal", "confidential", "restricted"]
+RiskClass = Literal["low", "medium", "high"]
