@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from nexusctl.errors import VerificationError
+from nexusctl.statements import JsonLimitError, Reason, loads_strict
 
 MEDIA_TYPES = frozenset(
     {
@@ -64,16 +64,16 @@ def read_dsse_bundle(raw: bytes, what: str) -> DsseBundle:
         VerificationError: reason ``malformed-signature``, naming what is wrong.
     """
     try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        doc = loads_strict(raw)
+    except JsonLimitError as exc:
         raise VerificationError(
-            f"{what}: not a JSON Sigstore bundle ({exc})", reason="malformed-signature"
+            f"{what}: not a JSON Sigstore bundle ({exc})", reason=Reason.MALFORMED_SIGNATURE
         ) from None
     try:
         return _read(doc)
     except _Malformed as exc:
         raise VerificationError(
-            f"{what}: not a valid Sigstore bundle ({exc})", reason="malformed-signature"
+            f"{what}: not a valid Sigstore bundle ({exc})", reason=Reason.MALFORMED_SIGNATURE
         ) from None
 
 

@@ -77,6 +77,7 @@ def make_pki(folder: Path, san: str) -> dict[str, Path]:
     files["key"].write_bytes(
         leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
+    files["key"].chmod(0o600)  # nexusctl, like ssh, refuses a key others can read
     return files
 
 
