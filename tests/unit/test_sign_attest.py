@@ -21,13 +21,13 @@ from nexusctl.signing import (
     write_attestation,
 )
 from nexusctl.signing.keys import generate_key_pair
+from nexusctl.signing.trust import ResolvedEnvironment
 from nexusctl.statements import (
     ROUTING_DIFF_PREDICATE,
     AttestedGate,
     AttestedPolicy,
     RoutingDiffPredicate,
 )
-from nexusctl.signing.trust import ResolvedEnvironment
 from tests.conftest import POLICIES
 
 
@@ -166,9 +166,8 @@ def test_routing_diff_with_a_predicate_of_another_shape_refused(setup: dict[str,
     signer = KeySigner.from_file(setup["trust"].parent / "k.pem")
     subjects = [Subject.of("candidate", digest_of(setup["candidate"]))]
     partial = {"passed": True, "gates": []}
-    write_attestation(
-        setup["candidate"], "routing-diff", attest(subjects, ROUTING_DIFF_PREDICATE, partial, signer)
-    )
+    bundle_json = attest(subjects, ROUTING_DIFF_PREDICATE, partial, signer)
+    write_attestation(setup["candidate"], "routing-diff", bundle_json)
     with pytest.raises(VerificationError) as info:
         verify_bundle(setup["candidate"], env_for(setup["trust"]))
     assert info.value.reason == "malformed-predicate"
