@@ -25,6 +25,7 @@ MEDIA_TYPES = frozenset(
         "application/vnd.dev.sigstore.bundle.v0.3+json",
     }
 )
+MAX_BUNDLE_CONTAINERS = 10_000
 _TOP = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"})
 _MATERIAL = frozenset(
     {
@@ -64,7 +65,8 @@ def read_dsse_bundle(raw: bytes, what: str) -> DsseBundle:
         VerificationError: reason ``malformed-signature``, naming what is wrong.
     """
     try:
-        doc = loads_strict(raw)
+        # A bundle is a few dozen objects; the payload is one base64 string, not counted.
+        doc = loads_strict(raw, max_containers=MAX_BUNDLE_CONTAINERS)
     except JsonLimitError as exc:
         raise VerificationError(
             f"{what}: not a JSON Sigstore bundle ({exc})", reason=Reason.MALFORMED_SIGNATURE

@@ -3,24 +3,26 @@
 ``json.loads`` alone is not safe on hostile bytes: 100k nested brackets exhaust the recursion
 limit (``RecursionError``), an integer of 4,300+ digits raises a bare ``ValueError``, and a
 huge count of tiny objects costs far more memory than its bytes. ``loads_strict`` measures
-nesting and container count on the raw bytes *before* building anything (strings are blanked
-first, so brackets inside them do not count), then parses with I-JSON's number rules
-(RFC 7493 §2.2: integers within ±(2^53-1), which RFC 8785 canonical bytes also require),
-no NaN/Infinity and no duplicate object keys.
+nesting and container count on the raw bytes *before* building anything, then parses with
+I-JSON's number rules (RFC 7493 §2.2: integers within ±(2^53-1), which RFC 8785 canonical
+bytes also require), no NaN/Infinity and no duplicate object keys.
+
+The pre-scan counts every bracket byte, including brackets inside strings: it can only
+overestimate, so it never lets a deeper or larger document through (a legitimate document
+would need dozens of unbalanced ``[`` in its strings to be refused). It allocates at most one
+copy of the bracket bytes, never one object per token.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import re
 from typing import Any
 
 #: RFC 7493 §2.2: integers outside ±(2^53 - 1) are not interoperable (and not RFC 8785).
 MAX_SAFE_INTEGER = 2**53 - 1
 DEFAULT_MAX_DEPTH = 32
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
@@ -48,7 +50,7 @@ def loads_strict(
         JsonLimitError: not UTF-8 JSON, nested deeper than ``max_depth``, an integer outside
             ±(2^53-1), NaN/Infinity or a duplicate key.
     """
-    brackets = _STRING.sub(b'""', raw).translate(None, _NOT_BRACKETS)
+    brackets = raw.translate(None, _NOT_BRACKETS)
     opened = brackets.count(b"[") + brackets.count(b"{")
     if max_containers is not None and opened > max_containers:
         raise JsonTooLargeError(f"more than {max_containers} JSON objects and arrays")

@@ -213,15 +213,17 @@ def test_242_mb_manifest_is_bounded(bundle: Path) -> None:
 
 def test_folder_nested_1500_deep_is_bounded(bundle: Path) -> None:
     levels = [str(bundle) + "/d" * depth for depth in range(1, 1501)]
-    for level in levels:  # one at a time: Path.mkdir(parents=True) itself recurses
-        os.mkdir(level)
-    Path(levels[-1], "x").write_text("x")
+    made: list[str] = []
     try:
+        for level in levels:  # one at a time: Path.mkdir(parents=True) itself recurses
+            os.mkdir(level)
+            made.append(level)
+        Path(levels[-1], "x").write_text("x")
         result = run_bounded(*verify_args(bundle))
     finally:
         # Remove deepest first: shutil.rmtree (and pytest's tmp cleanup) would recurse.
-        os.unlink(Path(levels[-1], "x"))
-        for level in reversed(levels):
+        Path(levels[-1], "x").unlink(missing_ok=True)
+        for level in reversed(made):
             os.rmdir(level)
     assert result.code == 5, result.stderr
     assert "[unsafe-entry]" in result.stderr
