@@ -15,7 +15,12 @@ if TYPE_CHECKING:
 MAX_TRUST_CONFIG_BYTES = 4 * 1024 * 1024
 
 KeyOpt = Annotated[
-    Path | None, typer.Option("--key", help="PEM ECDSA P-256 private key (local-key mode).")
+    Path | None,
+    typer.Option(
+        "--key",
+        help="PEM ECDSA P-256 private key (local-key mode). Like ssh, a key file that group or "
+        "others can read or write is refused: chmod 600 it.",
+    ),
 ]
 CertOpt = Annotated[
     Path | None,
