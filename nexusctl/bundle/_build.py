@@ -34,6 +34,7 @@ from nexusctl.bundle._manifest import (
     check_relative_path,
     parse_manifest,
 )
+from nexusctl.canonical import sha256_hex
 from nexusctl.errors import EnvironmentError_, InputError, VerificationError
 from nexusctl.files import open_regular, read_bounded
 from nexusctl.statements import Reason
@@ -95,11 +96,7 @@ def build_bundle(
         source, role = entries[rel]
         data = _read_regular(source)
         contents[rel] = data
-        files.append(
-            ManifestFile(
-                path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data), role=role
-            )
-        )
+        files.append(ManifestFile(path=rel, sha256=sha256_hex(data), size=len(data), role=role))
     roles = {role: rel for rel, (_, role) in entries.items() if role != "extra"}
     meta = loaded.policy.metadata
     cat_meta = loaded.catalog.catalog.metadata
@@ -216,7 +213,7 @@ class BundleTree:
     @property
     def digest(self) -> str:
         """The bundle digest, ``sha256:<hex>``."""
-        return "sha256:" + hashlib.sha256(self.manifest_bytes).hexdigest()
+        return "sha256:" + sha256_hex(self.manifest_bytes)
 
 
 def check_tree(bundle_dir: Path) -> BundleTree:

@@ -6,7 +6,6 @@ digest is both ``sha256(canonical(manifest))`` and ``sha256(manifest.json)``.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -16,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from nexusctl.canonical import canonical_bytes
+from nexusctl.canonical import canonical_bytes, sha256_hex
 from nexusctl.document import API_VERSION, Identifier, Model
 from nexusctl.errors import VerificationError
 from nexusctl.statements import (
@@ -122,7 +121,7 @@ class BundleManifest(Model):
 
     def digest(self) -> str:
         """Return the bundle digest ``sha256:<hex>`` over the canonical manifest bytes."""
-        return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
+        return "sha256:" + sha256_hex(self.to_bytes())
 
 
 def parse_manifest(data: bytes) -> BundleManifest:
