@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
+#: The kinds ``nexusctl.statements.ATTESTATION_KINDS`` knows (a test keeps the two equal; the
+#: Literal stays static so the trust policy's JSON Schema lists them).
 AttestationKind = Literal["provenance", "routing-diff"]
 
 

@@ -146,3 +146,12 @@ def test_loads_strict_container_cap() -> None:
     assert loads_strict(b"[{}, {}]", max_containers=3) == [{}, {}]
     with pytest.raises(JsonTooLargeError):
         loads_strict(b"[{}, {}, {}]", max_containers=3)
+
+
+def test_trust_policy_kinds_are_the_attestation_kinds() -> None:
+    """The trust policy's Literal (static, for its JSON Schema) names exactly the known kinds."""
+    import typing
+
+    from nexusctl.signing.trust import AttestationKind
+
+    assert set(typing.get_args(AttestationKind)) == set(ATTESTATION_KINDS)
