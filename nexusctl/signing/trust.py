@@ -190,6 +190,12 @@ def _inside(base: Path, reference: str) -> Path:
     what a review of that folder saw.
     """
     from nexusctl.document import resolve_inside
-    from nexusctl.errors import Location
+    from nexusctl.errors import Location, PolicyLoadError
 
-    return resolve_inside(base, base, reference, Location(f"trust policy ({base})"))
+    where = Location(f"trust policy ({base})")
+    candidate = (base / reference).resolve()
+    # A FIFO or device inside the folder is named as such (resolve_inside would call it missing).
+    inside = candidate.is_relative_to(base.resolve())
+    if inside and candidate.exists() and not candidate.is_file():
+        raise PolicyLoadError(where, f"'{reference}' is not a regular file")
+    return resolve_inside(base, base, reference, where)

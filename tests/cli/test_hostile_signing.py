@@ -295,6 +295,8 @@ def test_trust_policy_special_file_is_refused(bundle: Path, field: str, how: str
     result = run_bounded(*verify_args(bundle))
     assert result.code == 3, result.stderr
     assert reference in result.stderr
+    expected = {"absolute": "relative path", "symlink": "outside", "fifo": "not a regular file"}
+    assert expected[how] in result.stderr
     result.assert_bounded()
 
 
@@ -351,3 +353,27 @@ def test_attestation_whose_predicate_is_not_its_kind_is_refused(bundle: Path) ->
         bundle / "attestations" / "routing-diff.sigstore.json"
     )
     assert reason_of(bundle) == "wrong-predicate"
+
+
+# --- a signed statement that tells other verifiers to skip too much -----------------------
+
+
+def test_statement_ignoring_all_of_attestations_is_refused(bundle: Path, signed: Path) -> None:
+    """Validly signed, but it would let model-signing accept any file under attestations/."""
+    import base64
+
+    from nexusctl.canonical import canonical_bytes
+    from nexusctl.signing import KeySigner
+
+    path = bundle / "signature.sigstore.json"
+    statement = json.loads(
+        base64.b64decode(json.loads(path.read_bytes())["dsseEnvelope"]["payload"])
+    )
+    statement["predicate"]["serialization"]["ignore_paths"] = [
+        "attestations",
+        "signature.sigstore.json",
+    ]
+    path.write_bytes(
+        KeySigner.from_file(signed / "k.pem").sign_statement(canonical_bytes(statement))
+    )
+    assert reason_of(bundle) == "ignore-paths-too-broad"
