@@ -263,10 +263,16 @@ def check_tree(bundle_dir: Path) -> BundleTree:
 
 
 def _read_manifest(path: Path) -> bytes:
+    """Read at most one byte past the cap; ``parse_manifest`` refuses a longer manifest."""
     try:
-        return read_bounded(path, MAX_MANIFEST_BYTES, what="manifest")
+        with open_regular(path, what="manifest") as handle:
+            return handle.read(MAX_MANIFEST_BYTES + 1)
     except InputError as exc:
-        raise VerificationError(str(exc), reason=Reason.MANIFEST_TOO_LARGE) from None
+        raise VerificationError(str(exc), reason=Reason.UNSAFE_ENTRY) from None
+    except OSError as exc:
+        raise VerificationError(
+            f"{path}: cannot read the manifest: {exc.strerror}", reason=Reason.UNSAFE_ENTRY
+        ) from None
 
 
 def _checked_digest(path: Path, entry: ManifestFile) -> str:

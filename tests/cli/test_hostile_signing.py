@@ -377,3 +377,16 @@ def test_statement_ignoring_all_of_attestations_is_refused(bundle: Path, signed:
         KeySigner.from_file(signed / "k.pem").sign_statement(canonical_bytes(statement))
     )
     assert reason_of(bundle) == "ignore-paths-too-broad"
+
+
+def test_bundle_include_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
+    source = tmp_path / "policies"
+    shutil.copytree(POLICIES, source)
+    os.mkfifo(source / "calibration.fifo")
+    result = run_bounded(
+        "policy", "bundle", str(source / "retail-chat.yaml"), "-o", str(tmp_path / "out"),
+        "--include", str(source / "calibration.fifo"),
+    )  # fmt: skip
+    assert result.code == 3, result.stderr
+    assert "not a regular file" in result.stderr
+    assert not (tmp_path / "out").exists()
