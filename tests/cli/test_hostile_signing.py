@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
 from tests.conftest import ASSETS, POLICIES, REPO
+from tests.e2e.signing.bundles import signed_bundle
 
 HOSTILE = ASSETS / "hostile" / "signing"
 GIB = 1 << 30
@@ -86,18 +87,7 @@ def ok(*args: str) -> None:
 def signed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A signed, attested bundle with its key and a trust policy beside it."""
     root = tmp_path_factory.mktemp("hostile")
-    ok("key", "generate", "--out", str(root / "k.pem"))
-    ok("policy", "bundle", str(POLICIES / "retail-chat.yaml"), "-o", str(root / "b"))
-    ok("policy", "sign", str(root / "b"), "--key", str(root / "k.pem"))
-    ok(
-        "policy",
-        "attest",
-        str(root / "b"),
-        "--provenance",
-        "--no-source",
-        "--key",
-        str(root / "k.pem"),
-    )
+    signed_bundle(root)
     (root / "trust.yaml").write_text(
         "apiVersion: nexuscore.io/v1\nkind: TrustPolicy\nmetadata: {name: t, version: 1}\n"
         "spec:\n  environments:\n    prod:\n      keys: [{id: k, path: k.pub}]\n"

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
 from tests.conftest import POLICIES
+from tests.e2e.signing.bundles import signed_bundle
 from tests.e2e.signing.pki import certificate_sign_args, make_pki
 
 pytestmark = pytest.mark.e2e
@@ -37,19 +38,7 @@ def model_signing(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def signed(tmp_path: Path) -> Path:
-    nexusctl("key", "generate", "--out", str(tmp_path / "k.pem"))
-    nexusctl("policy", "bundle", str(POLICIES / "retail-chat.yaml"), "-o", str(tmp_path / "bundle"))
-    nexusctl("policy", "sign", str(tmp_path / "bundle"), "--key", str(tmp_path / "k.pem"))
-    nexusctl(
-        "policy",
-        "attest",
-        str(tmp_path / "bundle"),
-        "--provenance",
-        "--no-source",
-        "--key",
-        str(tmp_path / "k.pem"),
-    )
-    return tmp_path / "bundle"
+    return signed_bundle(tmp_path, "bundle")
 
 
 def verify_key(bundle: Path) -> subprocess.CompletedProcess[str]:
