@@ -9,6 +9,7 @@ copied, never metadata, and nothing time-dependent is written.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -16,10 +17,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from nexusctl.bundle._manifest import (
     ATTESTATIONS_DIR,
     MANIFEST_NAME,
+    MAX_BUNDLE_FILES,
+    MAX_MANIFEST_BYTES,
     RESERVED_NAMES,
     SIGNATURE_NAME,
     BundleManifest,
@@ -30,9 +34,15 @@ from nexusctl.bundle._manifest import (
     check_relative_path,
     parse_manifest,
 )
+from nexusctl.canonical import sha256_hex
 from nexusctl.errors import EnvironmentError_, InputError, VerificationError
+from nexusctl.files import open_regular, read_bounded
+from nexusctl.statements import Reason
 
-MAX_BUNDLE_FILES = 100_000
+#: Deepest folder nesting a bundle may have (a policy's references are a few levels deep).
+MAX_BUNDLE_DEPTH = 32
+#: Largest file ``policy bundle`` copies into a bundle (price tables are ~2 MB).
+MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,11 +96,7 @@ def build_bundle(
         source, role = entries[rel]
         data = _read_regular(source)
         contents[rel] = data
-        files.append(
-            ManifestFile(
-                path=rel, sha256=hashlib.sha256(data).hexdigest(), size=len(data), role=role
-            )
-        )
+        files.append(ManifestFile(path=rel, sha256=sha256_hex(data), size=len(data), role=role))
     roles = {role: rel for rel, (_, role) in entries.items() if role != "extra"}
     meta = loaded.policy.metadata
     cat_meta = loaded.catalog.catalog.metadata
@@ -146,15 +152,9 @@ def _relative_inside(root: Path, path: Path) -> str:
 
 
 def _read_regular(path: Path) -> bytes:
-    try:
-        info = path.lstat()
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{path}: not a regular file")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except PermissionError:
-        raise InputError(f"{path}: file is not readable") from None
+    if path.is_symlink():
+        raise InputError(f"{path}: symlinks are refused in bundles")
+    return read_bounded(path, MAX_BUNDLE_FILE_BYTES, what="bundle file")
 
 
 def _write_tree(out_dir: Path, contents: dict[str, bytes], manifest: bytes, *, force: bool) -> None:
@@ -213,7 +213,7 @@ class BundleTree:
     @property
     def digest(self) -> str:
         """The bundle digest, ``sha256:<hex>``."""
-        return "sha256:" + hashlib.sha256(self.manifest_bytes).hexdigest()
+        return "sha256:" + sha256_hex(self.manifest_bytes)
 
 
 def check_tree(bundle_dir: Path) -> BundleTree:
@@ -226,20 +226,22 @@ def check_tree(bundle_dir: Path) -> BundleTree:
             ``digest-mismatch``.
     """
     if bundle_dir.is_symlink():
-        raise VerificationError(f"{bundle_dir}: the bundle folder is a symlink", reason="symlink")
+        raise VerificationError(
+            f"{bundle_dir}: the bundle folder is a symlink", reason=Reason.SYMLINK
+        )
     if not bundle_dir.is_dir():
         raise InputError(f"{bundle_dir}: not a bundle folder")
     on_disk = _walk(bundle_dir)
     if MANIFEST_NAME not in on_disk:
-        raise VerificationError(f"{bundle_dir}: no {MANIFEST_NAME}", reason="manifest-missing")
-    manifest_bytes = (bundle_dir / MANIFEST_NAME).read_bytes()
+        raise VerificationError(f"{bundle_dir}: no {MANIFEST_NAME}", reason=Reason.MANIFEST_MISSING)
+    manifest_bytes = _read_manifest(bundle_dir / MANIFEST_NAME)
     manifest = parse_manifest(manifest_bytes)
     listed = {f.path: f for f in manifest.files}
     for rel in sorted(listed):
         if rel not in on_disk:
             raise VerificationError(
                 f"{rel}: listed in the manifest but missing from the bundle",
-                reason="missing-file",
+                reason=Reason.MISSING_FILE,
             )
     attestations = []
     for rel in sorted(on_disk):
@@ -248,25 +250,8 @@ def check_tree(bundle_dir: Path) -> BundleTree:
         if _is_attestation_name(rel):
             attestations.append(rel)
             continue
-        raise VerificationError(f"{rel}: file is not in the manifest", reason="extra-file")
-    contents = {}
-    for rel, entry in sorted(listed.items()):
-        # Streamed and size-checked first, so a huge planted file is neither hashed nor loaded.
-        with (bundle_dir / rel).open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            digest = hashlib.file_digest(handle, "sha256").hexdigest() if size == entry.size else ""
-        if size != entry.size:
-            raise VerificationError(
-                f"{rel}: size {size} bytes differs from the manifest's {entry.size}",
-                reason="digest-mismatch",
-            )
-        if digest != entry.sha256:
-            raise VerificationError(
-                f"{rel}: content differs from the manifest (sha256 {digest[:16]}..., "
-                f"expected {entry.sha256[:16]}...)",
-                reason="digest-mismatch",
-            )
-        contents[rel] = digest
+        raise VerificationError(f"{rel}: file is not in the manifest", reason=Reason.EXTRA_FILE)
+    contents = {rel: _checked_digest(bundle_dir / rel, e) for rel, e in sorted(listed.items())}
     return BundleTree(
         path=bundle_dir,
         manifest=manifest,
@@ -275,6 +260,46 @@ def check_tree(bundle_dir: Path) -> BundleTree:
         attestations=tuple(attestations),
         has_signature=SIGNATURE_NAME in on_disk,
     )
+
+
+def _read_manifest(path: Path) -> bytes:
+    """Read at most one byte past the cap; ``parse_manifest`` refuses a longer manifest."""
+    try:
+        with open_regular(path, what="manifest") as handle:
+            return handle.read(MAX_MANIFEST_BYTES + 1)
+    except InputError as exc:
+        raise VerificationError(str(exc), reason=Reason.UNSAFE_ENTRY) from None
+    except OSError as exc:
+        raise VerificationError(
+            f"{path}: cannot read the manifest: {exc.strerror}", reason=Reason.UNSAFE_ENTRY
+        ) from None
+
+
+def _checked_digest(path: Path, entry: ManifestFile) -> str:
+    """Return the file's SHA-256 after checking its size against the manifest's.
+
+    The size is checked on the open descriptor first, so a huge planted file is never hashed.
+    """
+    rel = entry.path
+    try:
+        with open_regular(path, what="bundle file") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size != entry.size:
+                raise VerificationError(
+                    f"{rel}: size {size} bytes differs from the manifest's {entry.size}",
+                    reason=Reason.DIGEST_MISMATCH,
+                )
+            # open_regular's handle is an io.BufferedReader (os.fdopen "rb").
+            digest = hashlib.file_digest(cast(io.BufferedReader, handle), "sha256").hexdigest()
+    except InputError as exc:
+        raise VerificationError(str(exc), reason=Reason.UNSAFE_ENTRY) from None
+    if digest != entry.sha256:
+        raise VerificationError(
+            f"{rel}: content differs from the manifest (sha256 {digest[:16]}..., "
+            f"expected {entry.sha256[:16]}...)",
+            reason=Reason.DIGEST_MISMATCH,
+        )
+    return digest
 
 
 def _is_attestation_name(rel: str) -> bool:
@@ -288,28 +313,52 @@ def _is_attestation_name(rel: str) -> bool:
 
 
 def _walk(bundle_dir: Path) -> set[str]:
-    """Return every file's relative POSIX path; refuse symlinks and special files."""
+    """Return every file's relative POSIX path; refuse symlinks, special files, deep trees.
+
+    Iterative (an explicit stack, never recursion), at most ``MAX_BUNDLE_DEPTH`` folders deep
+    and ``MAX_BUNDLE_FILES`` entries, so a hostile tree ends with a verification error.
+    """
     found: set[str] = set()
-    for current, dirs, names in os.walk(bundle_dir, followlinks=False):
-        base = Path(current)
-        for name in sorted(dirs + names):
-            full = base / name
-            rel = full.relative_to(bundle_dir).as_posix()
-            info = full.lstat()
+    entries = 0
+    stack: list[tuple[str, int]] = [("", 0)]
+    while stack:
+        prefix, depth = stack.pop()
+        folder = bundle_dir / prefix if prefix else bundle_dir
+        try:
+            with os.scandir(folder) as listing:
+                children = sorted((e.name, e) for e in listing)
+        except OSError as exc:
+            raise VerificationError(
+                f"{prefix or bundle_dir}: cannot list folder ({exc.strerror})",
+                reason=Reason.UNSAFE_ENTRY,
+            ) from None
+        for name, child in children:
+            entries += 1
+            if entries > MAX_BUNDLE_FILES:
+                raise VerificationError(
+                    f"{bundle_dir}: more than {MAX_BUNDLE_FILES} entries",
+                    reason=Reason.UNSAFE_ENTRY,
+                )
+            rel = f"{prefix}/{name}" if prefix else name
+            info = child.stat(follow_symlinks=False)
             if stat.S_ISLNK(info.st_mode):
-                raise VerificationError(f"{rel}: symlinks are refused in bundles", reason="symlink")
+                raise VerificationError(
+                    f"{rel}: symlinks are refused in bundles", reason=Reason.SYMLINK
+                )
             if stat.S_ISDIR(info.st_mode):
+                if depth + 1 >= MAX_BUNDLE_DEPTH:
+                    raise VerificationError(
+                        f"{rel}: folders nested deeper than {MAX_BUNDLE_DEPTH} levels",
+                        reason=Reason.UNSAFE_ENTRY,
+                    )
+                stack.append((rel, depth + 1))
                 continue
             if not stat.S_ISREG(info.st_mode):
-                raise VerificationError(f"{rel}: not a regular file", reason="unsafe-entry")
+                raise VerificationError(f"{rel}: not a regular file", reason=Reason.UNSAFE_ENTRY)
             problem = check_relative_path(rel)
             if problem:
-                raise VerificationError(f"{rel}: {problem}", reason="unsafe-path")
+                raise VerificationError(f"{rel}: {problem}", reason=Reason.UNSAFE_PATH)
             found.add(rel)
-            if len(found) > MAX_BUNDLE_FILES:
-                raise VerificationError(
-                    f"{bundle_dir}: more than {MAX_BUNDLE_FILES} files", reason="unsafe-entry"
-                )
     return found
 
 
@@ -327,6 +376,6 @@ def bundled_policy(bundle_dir: Path) -> tuple[Path, BundleTree]:
     policy = next((f for f in tree.manifest.files if f.role == "policy"), None)
     if policy is None:
         raise VerificationError(
-            f"{bundle_dir}: the manifest names no policy file", reason="malformed-manifest"
+            f"{bundle_dir}: the manifest names no policy file", reason=Reason.MALFORMED_MANIFEST
         )
     return bundle_dir / policy.path, tree

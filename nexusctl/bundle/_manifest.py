@@ -6,8 +6,6 @@ digest is both ``sha256(canonical(manifest))`` and ``sha256(manifest.json)``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import PurePosixPath
 from typing import Literal
 
@@ -17,14 +15,26 @@ from pydantic import (
     field_validator,
 )
 
-from nexusctl.canonical import canonical_bytes
+from nexusctl.canonical import canonical_bytes, sha256_hex
 from nexusctl.document import API_VERSION, Identifier, Model
 from nexusctl.errors import VerificationError
+from nexusctl.statements import (
+    MAX_SAFE_INTEGER,
+    JsonLimitError,
+    JsonTooLargeError,
+    Reason,
+    loads_strict,
+)
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "signature.sigstore.json"
 ATTESTATIONS_DIR = "attestations"
 SCHEMA_VERSION: Literal[1] = 1
+#: Most files a bundle may hold; a manifest listing more is refused before it is validated.
+MAX_BUNDLE_FILES = 100_000
+#: Most bytes ``manifest.json`` may have: ample for MAX_BUNDLE_FILES entries with long paths,
+#: and small enough that parsing the largest one stays far below 1 GB of memory.
+MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 #: Names a bundle's content may not use: the files ``bundle``/``sign``/``attest`` add.
 RESERVED_NAMES = frozenset({MANIFEST_NAME, SIGNATURE_NAME, ATTESTATIONS_DIR})
 
@@ -53,7 +63,7 @@ class ManifestFile(Model):
 
     path: str = Field(description="Relative POSIX path inside the bundle, normalised.")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Lowercase hex SHA-256.")
-    size: int = Field(ge=0, strict=True, description="Size in bytes.")
+    size: int = Field(ge=0, le=MAX_SAFE_INTEGER, strict=True, description="Size in bytes.")
     role: FileRole = Field(description="What the file is to the policy.")
 
     @field_validator("path")
@@ -90,7 +100,9 @@ class BundleManifest(Model):
     policy: DocumentRef
     catalog: DocumentRef
     price_table: PriceTableInfo | None = None
-    files: list[ManifestFile] = Field(min_length=1, description="Sorted by path, unique.")
+    files: list[ManifestFile] = Field(
+        min_length=1, max_length=MAX_BUNDLE_FILES, description="Sorted by path, unique."
+    )
 
     @field_validator("files")
     @classmethod
@@ -109,28 +121,42 @@ class BundleManifest(Model):
 
     def digest(self) -> str:
         """Return the bundle digest ``sha256:<hex>`` over the canonical manifest bytes."""
-        return "sha256:" + hashlib.sha256(self.to_bytes()).hexdigest()
+        return "sha256:" + sha256_hex(self.to_bytes())
 
 
 def parse_manifest(data: bytes) -> BundleManifest:
     """Parse ``manifest.json`` bytes; they must be exactly the canonical form.
 
+    Bounded before anything is built: at most ``MAX_MANIFEST_BYTES`` bytes and
+    ``MAX_BUNDLE_FILES`` entries, nesting and integers as ``loads_strict`` allows.
+
     Raises:
-        VerificationError: reason ``malformed-manifest`` (not JSON, wrong schema, not canonical)
-            or ``unsafe-path`` (an absolute, ``..`` or otherwise unnormalised file path).
+        VerificationError: reason ``manifest-too-large`` (too many bytes or entries),
+            ``malformed-manifest`` (not JSON, beyond the JSON bounds, wrong schema, not
+            canonical) or ``unsafe-path`` (an absolute, ``..`` or otherwise unnormalised path).
     """
-    try:
-        raw = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    if len(data) > MAX_MANIFEST_BYTES:
         raise VerificationError(
-            f"{MANIFEST_NAME} is not JSON: {exc}", reason="malformed-manifest"
+            f"{MANIFEST_NAME} is larger than {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB",
+            reason=Reason.MANIFEST_TOO_LARGE,
+        )
+    try:
+        # Each file entry is one JSON object; a few more for the document and its refs.
+        raw = loads_strict(data, max_depth=8, max_containers=MAX_BUNDLE_FILES + 8)
+    except JsonTooLargeError as exc:
+        raise VerificationError(
+            f"{MANIFEST_NAME}: {exc}", reason=Reason.MANIFEST_TOO_LARGE
+        ) from None
+    except JsonLimitError as exc:
+        raise VerificationError(
+            f"{MANIFEST_NAME}: {exc}", reason=Reason.MALFORMED_MANIFEST
         ) from None
     for entry in raw.get("files", []) if isinstance(raw, dict) else []:
         path = entry.get("path") if isinstance(entry, dict) else None
         if isinstance(path, str) and check_relative_path(path):
             raise VerificationError(
                 f"{MANIFEST_NAME} lists an unsafe path {path!r}: {check_relative_path(path)}",
-                reason="unsafe-path",
+                reason=Reason.UNSAFE_PATH,
             )
     try:
         manifest = BundleManifest.model_validate(raw)
@@ -139,12 +165,12 @@ def parse_manifest(data: bytes) -> BundleManifest:
         where = ".".join(str(p) for p in first["loc"]) or "document"
         raise VerificationError(
             f"{MANIFEST_NAME} does not match the manifest schema: {where}: {first['msg']}",
-            reason="malformed-manifest",
+            reason=Reason.MALFORMED_MANIFEST,
         ) from None
     if manifest.to_bytes() != data:
         raise VerificationError(
             f"{MANIFEST_NAME} is not in canonical (RFC 8785) form",
-            reason="malformed-manifest",
+            reason=Reason.MALFORMED_MANIFEST,
             hint="a manifest edited by hand no longer matches its signature either",
         )
     return manifest

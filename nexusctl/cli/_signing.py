@@ -12,8 +12,15 @@ from nexusctl.errors import InputError, UsageError
 if TYPE_CHECKING:
     from nexusctl.signing.signers import Signer
 
+MAX_TRUST_CONFIG_BYTES = 4 * 1024 * 1024
+
 KeyOpt = Annotated[
-    Path | None, typer.Option("--key", help="PEM ECDSA P-256 private key (local-key mode).")
+    Path | None,
+    typer.Option(
+        "--key",
+        help="PEM ECDSA P-256 private key (local-key mode). Like ssh, a key file that group or "
+        "others can read or write is refused: chmod 600 it.",
+    ),
 ]
 CertOpt = Annotated[
     Path | None,
@@ -67,10 +74,13 @@ def make_signer(
             raise UsageError(
                 "--keyless needs --trust-config (a Sigstore ClientTrustConfig JSON file)"
             )
+        from nexusctl.files import read_bounded
+
+        raw = read_bounded(trust_config, MAX_TRUST_CONFIG_BYTES, what="Sigstore trust config")
         try:
-            config_text = trust_config.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{trust_config}: cannot read the trust config ({exc})") from None
+            config_text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(f"{trust_config}: the trust config is not UTF-8") from None
         token = identity_token or _ambient_token()
         return KeylessSigner(config_text, token)
     if key is None:

@@ -159,8 +159,9 @@ def verify(
 ) -> None:
     """Verify a bundle offline: files vs manifest, signature, signer identity, attestations.
 
-    Never opens a network connection. Exit 5 with a reason code when any check fails;
-    exit 3 when the trust policy itself is malformed.
+    Never opens a network connection. Exit 5 with a reason code when any check fails (the
+    codes are listed in docs/signing.md); exit 3 when the trust policy, or a key, certificate
+    or root it names, is malformed, missing or outside the trust policy's folder.
     """
     from nexusctl.signing import load_trust_policy, resolve_environment, verify_bundle
 

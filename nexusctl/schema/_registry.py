@@ -20,7 +20,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("PolicyBundleManifest", "nexusctl.bundle._manifest:BundleManifest"),
     ("SimulationGates", "nexusctl.simulate.gates:SimulationGates"),
     ("SimulationResult", "nexusctl.simulate.result:SimulationResult"),
-    ("RoutingDiffPredicate", "nexusctl.simulate.attest:RoutingDiffPredicate"),
+    ("RoutingDiffPredicate", "nexusctl.statements:RoutingDiffPredicate"),
 ]
 
 

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from nexusctl.signing._api import attest_provenance, sign_bundle, write_attestation
-    from nexusctl.signing.provenance import SourceInfo, attest, read_git_source
+    from nexusctl.signing.provenance import SourceInfo, Subject, attest, read_git_source
     from nexusctl.signing.signers import CertificateSigner, KeylessSigner, KeySigner, Signer
-    from nexusctl.signing.statements import Subject
     from nexusctl.signing.trust import load_trust_policy, resolve_environment
     from nexusctl.signing.verify import VerificationReport, verify_bundle
 
@@ -37,7 +36,7 @@ _WHERE = {
     "KeylessSigner": "signers",
     "KeySigner": "signers",
     "Signer": "signers",
-    "Subject": "statements",
+    "Subject": "provenance",
     "load_trust_policy": "trust",
     "resolve_environment": "trust",
     "VerificationReport": "verify",

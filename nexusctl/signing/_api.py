@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 from nexusctl.bundle import ATTESTATIONS_DIR, SIGNATURE_NAME, BundleTree, check_tree
 from nexusctl.errors import EnvironmentError_, InputError, VerificationError
+from nexusctl.signing._layout import bundle_signature_statement
 from nexusctl.signing.provenance import (
     DEFAULT_BUILDER_ID,
     SourceInfo,
@@ -17,7 +17,7 @@ from nexusctl.signing.provenance import (
     provenance_statement_subjects,
 )
 from nexusctl.signing.signers import Signer
-from nexusctl.signing.statements import SLSA_PROVENANCE_PREDICATE, bundle_signature_statement
+from nexusctl.statements import ATTESTATION_KINDS, SLSA_PROVENANCE_PREDICATE
 
 
 def sign_bundle(bundle_dir: Path, signer: Signer) -> Path:
@@ -31,7 +31,7 @@ def sign_bundle(bundle_dir: Path, signer: Signer) -> Path:
     """
     tree = _checked(bundle_dir)
     statement = bundle_signature_statement(
-        tree.manifest.name, tree.contents, hashlib.sha256(tree.manifest_bytes).hexdigest()
+        tree.manifest.name, tree.contents, tree.digest.removeprefix("sha256:")
     )
     target = bundle_dir / SIGNATURE_NAME
     _write_atomic(target, signer.sign_statement(statement))
@@ -63,7 +63,9 @@ def attest_provenance(
     bundle_json = attest(
         provenance_statement_subjects(tree),
         SLSA_PROVENANCE_PREDICATE,
-        provenance_predicate(tree, source, builder_id),
+        provenance_predicate(tree, source, builder_id).model_dump(
+            mode="json", by_alias=True, exclude_none=True
+        ),
         signer,
     )
     return write_attestation(bundle_dir, "provenance", bundle_json)
@@ -73,11 +75,17 @@ def write_attestation(bundle_dir: Path, kind: str, bundle_json: bytes) -> Path:
     """Write a signed attestation as ``attestations/<kind>.sigstore.json`` in the bundle.
 
     Raises:
-        InputError: ``kind`` is not a plain lowercase name.
+        InputError: ``kind`` is not a plain lowercase name, or not a kind verification knows
+            (``nexusctl.statements.ATTESTATION_KINDS``).
         EnvironmentError_: the file cannot be written.
     """
     if not kind or not all(c.islower() or c.isdigit() or c == "-" for c in kind):
         raise InputError(f"attestation kind {kind!r} must be lowercase letters, digits and '-'")
+    if kind not in ATTESTATION_KINDS:
+        raise InputError(
+            f"'{kind}' is not an attestation kind nexusctl knows",
+            hint="known kinds: " + ", ".join(sorted(ATTESTATION_KINDS)),
+        )
     folder = bundle_dir / ATTESTATIONS_DIR
     if folder.is_symlink():
         raise InputError(f"{folder}: is a symlink; refusing to write through it")

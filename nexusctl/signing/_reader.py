@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from nexusctl.errors import VerificationError
+from nexusctl.statements import JsonLimitError, Reason, loads_strict
 
 MEDIA_TYPES = frozenset(
     {
@@ -25,6 +25,7 @@ MEDIA_TYPES = frozenset(
         "application/vnd.dev.sigstore.bundle.v0.3+json",
     }
 )
+MAX_BUNDLE_CONTAINERS = 10_000
 _TOP = frozenset({"mediaType", "verificationMaterial", "dsseEnvelope", "messageSignature"})
 _MATERIAL = frozenset(
     {
@@ -64,16 +65,17 @@ def read_dsse_bundle(raw: bytes, what: str) -> DsseBundle:
         VerificationError: reason ``malformed-signature``, naming what is wrong.
     """
     try:
-        doc = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # A bundle is a few dozen objects; the payload is one base64 string, not counted.
+        doc = loads_strict(raw, max_containers=MAX_BUNDLE_CONTAINERS)
+    except JsonLimitError as exc:
         raise VerificationError(
-            f"{what}: not a JSON Sigstore bundle ({exc})", reason="malformed-signature"
+            f"{what}: not a JSON Sigstore bundle ({exc})", reason=Reason.MALFORMED_SIGNATURE
         ) from None
     try:
         return _read(doc)
     except _Malformed as exc:
         raise VerificationError(
-            f"{what}: not a valid Sigstore bundle ({exc})", reason="malformed-signature"
+            f"{what}: not a valid Sigstore bundle ({exc})", reason=Reason.MALFORMED_SIGNATURE
         ) from None
 
 

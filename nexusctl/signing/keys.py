@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusctl.errors import EnvironmentError_, InputError
+from nexusctl.files import describe_size, open_regular, read_bounded
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -88,15 +90,19 @@ def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
 
 
 def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """Load an unencrypted PEM EC private key.
+    """Load an unencrypted PEM EC private key from a regular file only its owner can access.
+
+    Like ssh, a key file readable or writable by group or others is refused, not used: such a
+    key may already be someone else's too (``chmod 600`` it, or make a new one).
 
     Raises:
-        InputError: unreadable, not PEM, encrypted, or not an EC P-256/P-384 key.
+        InputError: missing, not a regular file, larger than 64 KiB, open to group or others,
+            not PEM, encrypted, or not an EC P-256/P-384 key.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    data = _read_small(path, "private key")
+    data = read_private_key_file(path)
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -130,7 +136,7 @@ def load_public_key(data: bytes, where: str) -> ec.EllipticCurvePublicKey:
 
 def load_public_key_file(path: Path) -> ec.EllipticCurvePublicKey:
     """Read and parse a PEM public key file (see ``load_public_key``)."""
-    return load_public_key(_read_small(path, "public key"), str(path))
+    return load_public_key(read_bounded(path, MAX_KEY_BYTES, what="public key file"), str(path))
 
 
 def key_hint(key: ec.EllipticCurvePublicKey) -> str:
@@ -153,14 +159,28 @@ def _check_curve(curve: ec.EllipticCurve, where: object) -> None:
         raise InputError(f"{where}: curve {curve.name} is not supported (use P-256 or P-384)")
 
 
-def _read_small(path: Path, what: str) -> bytes:
-    try:
-        if path.stat().st_size > MAX_KEY_BYTES:
-            raise InputError(f"{path}: {what} file is larger than 64 KiB")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: {what} file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: {what} path is a directory") from None
-    except PermissionError:
-        raise InputError(f"{path}: {what} file is not readable") from None
+def read_private_key_file(path: Path) -> bytes:
+    """Return the bytes of a private key file after checking it is private (mode 0600 or less).
+
+    The mode is read from the open descriptor, so the file checked is the file read.
+
+    Raises:
+        InputError: as ``nexusctl.files.read_bounded``, or group/others may access the file.
+    """
+    with open_regular(path, what="private key file") as handle:
+        mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+        if mode & 0o077:
+            raise InputError(
+                f"{path}: private key file is accessible by group or others "
+                f"(mode {mode:04o}); refusing to use it",
+                hint=f"chmod 600 {path}",
+            )
+        try:
+            data = handle.read(MAX_KEY_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read private key file: {exc.strerror}") from None
+    if len(data) > MAX_KEY_BYTES:
+        raise InputError(
+            f"{path}: private key file is larger than the {describe_size(MAX_KEY_BYTES)} cap"
+        )
+    return data

@@ -1,9 +1,9 @@
 """SLSA provenance v1 for a policy bundle, and the generic ``attest`` API.
 
 The provenance statement's subject is the bundle digest (the manifest's SHA-256); the
-predicate follows SLSA v1 (slsa.dev/spec/v1.0/provenance): a build type of ours, the source
-repository and commit as external parameters, the catalog and price table as resolved
-dependencies, and the builder id.
+predicate follows SLSA v1 (slsa.dev/spec/v1.0/provenance, models in ``nexusctl.statements``):
+a build type of ours, the source repository and commit as external parameters, the catalog
+and price table as resolved dependencies, and the builder id.
 """
 
 from __future__ import annotations
@@ -16,11 +16,22 @@ from typing import Any
 from nexusctl import __version__
 from nexusctl.bundle import BundleTree
 from nexusctl.errors import InputError
+from nexusctl.files import sha256_file
 from nexusctl.signing.signers import Signer
-from nexusctl.signing.statements import SLSA_PROVENANCE_PREDICATE, Subject, statement_bytes
+from nexusctl.statements import (
+    BuildDefinition,
+    Builder,
+    ResourceDescriptor,
+    RunDetails,
+    SlsaProvenance,
+    statement_bytes,
+)
 
 BUILD_TYPE = "https://nexuscore.io/buildtypes/policy-bundle/v1"
 DEFAULT_BUILDER_ID = "https://nexuscore.io/builders/nexusctl/v1"
+
+#: An in-toto subject: a name and the SHA-256 of what it names (``Subject.of(name, digest)``).
+Subject = ResourceDescriptor
 
 
 @dataclass(frozen=True)
@@ -48,46 +59,35 @@ def read_git_source(path: Path) -> SourceInfo:
         InputError: ``path`` does not exist or is not inside a git work tree, or HEAD has no
             commit.
     """
-    import hashlib
+    from nexusctl.gitsource import open_git_source
 
-    import git
-
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    is_file = path.is_file()
     try:
-        repo = git.Repo(path.parent if is_file else path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        source = open_git_source(path)
+    except InputError as exc:
         raise InputError(
-            f"{path} is not inside a git repository",
+            str(exc),
             hint="pass --source with the policy file in its checkout, or pass --no-source",
         ) from None
-    try:
-        commit = repo.head.commit.hexsha
-    except ValueError:
-        raise InputError(f"{repo.working_dir}: the repository has no commit yet") from None
-    remote = next((r for r in repo.remotes if r.name == "origin"), None)
-    url = next(iter(remote.urls), None) if remote is not None else None
-    root = Path(str(repo.working_dir)).resolve()
-    repository = url or f"git+file://{root}"
+    commit = source.head_commit()
+    repository = source.remote_url() or f"git+file://{source.root}"
     rel = digest = None
-    if is_file:
-        rel = path.resolve().relative_to(root).as_posix()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if path.is_file():
+        rel = source.relative_path(path)
+        digest = sha256_file(path, what="policy file")
     return SourceInfo(
-        repository=repository, commit=commit, dirty=repo.is_dirty(), path=rel, sha256=digest
+        repository=repository, commit=commit, dirty=source.is_dirty(), path=rel, sha256=digest
     )
 
 
 def provenance_predicate(
     tree: BundleTree, source: SourceInfo | None, builder_id: str = DEFAULT_BUILDER_ID
-) -> dict[str, Any]:
+) -> SlsaProvenance:
     """Return the SLSA v1 provenance predicate for a checked bundle (integers stay integers)."""
     manifest = tree.manifest
     external: dict[str, Any] = {
         "policy": {"name": manifest.policy.name, "version": manifest.policy.version},
     }
-    dependencies: list[dict[str, Any]] = []
+    dependencies: list[ResourceDescriptor] = []
     if source is not None:
         external["source"] = {
             "repository": source.repository,
@@ -96,20 +96,24 @@ def provenance_predicate(
         }
         if source.path is not None:
             external["source"]["path"] = source.path
-        dependencies.append({"uri": source.repository, "digest": {"gitCommit": source.commit}})
+        dependencies.append(
+            ResourceDescriptor(uri=source.repository, digest={"gitCommit": source.commit})
+        )
     for entry in manifest.files:
         if entry.role in ("catalog", "price-table"):
-            dependencies.append({"name": entry.path, "digest": {"sha256": entry.sha256}})
-    return {
-        "buildDefinition": {
-            "buildType": BUILD_TYPE,
-            "externalParameters": external,
-            "resolvedDependencies": dependencies,
-        },
-        "runDetails": {
-            "builder": {"id": builder_id, "version": {"nexusctl": __version__}},
-        },
-    }
+            dependencies.append(
+                ResourceDescriptor(name=entry.path, digest={"sha256": entry.sha256})
+            )
+    return SlsaProvenance(
+        build_definition=BuildDefinition(
+            build_type=BUILD_TYPE,
+            external_parameters=external,
+            resolved_dependencies=dependencies,
+        ),
+        run_details=RunDetails(
+            builder=Builder(id=builder_id, version={"nexusctl": __version__}),
+        ),
+    )
 
 
 def attest(
@@ -137,8 +141,3 @@ def attest(
 def provenance_statement_subjects(tree: BundleTree) -> list[Subject]:
     """The provenance subject: the bundle, named by its manifest digest."""
     return [Subject.of(tree.manifest.name, tree.digest)]
-
-
-def provenance_type() -> str:
-    """The SLSA provenance v1 predicate type."""
-    return SLSA_PROVENANCE_PREDICATE

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from nexusctl.errors import EnvironmentError_, InputError
+from nexusctl.files import read_bounded
 from nexusctl.signing._dsse import IN_TOTO_PAYLOAD_TYPE, sign_pae
 from nexusctl.signing.keys import key_hint, load_private_key
 
@@ -166,12 +167,7 @@ def load_certificates(path: Path) -> list[x509.Certificate]:
     """
     from cryptography import x509
 
-    try:
-        if path.stat().st_size > MAX_CERT_BYTES:
-            raise InputError(f"{path}: certificate file is larger than 256 KiB")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read certificate file ({exc.strerror})") from None
+    data = read_bounded(path, MAX_CERT_BYTES, what="certificate file")
     try:
         certificates = x509.load_pem_x509_certificates(data)
     except ValueError as exc:

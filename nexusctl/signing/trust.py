@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, model_validator
 
 from nexusctl.document import API_VERSION, Identifier, Metadata, Model
-from nexusctl.errors import InputError, UsageError
+from nexusctl.errors import UsageError
 
 if TYPE_CHECKING:
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import ec
 
+#: The kinds ``nexusctl.statements.ATTESTATION_KINDS`` knows (a test keeps the two equal; the
+#: Literal stays static so the trust policy's JSON Schema lists them).
 AttestationKind = Literal["provenance", "routing-diff"]
 
 
@@ -27,7 +29,8 @@ class TrustedKey(Model):
 
     id: Identifier = Field(description="Name shown when this key verified a signature.")
     path: str | None = Field(
-        default=None, description="PEM public key file, relative to the trust policy file."
+        default=None,
+        description="PEM public key file, relative to the trust policy file and inside its folder.",
     )
     pem: str | None = Field(default=None, description="Inline PEM public key.")
 
@@ -51,7 +54,10 @@ class CertificateAuthority(Model):
     """A private-PKI root CA whose end-entity certificates may sign."""
 
     id: Identifier
-    path: str = Field(description="PEM root certificate(s), relative to the trust policy file.")
+    path: str = Field(
+        description="PEM root certificate(s), relative to the trust policy file and inside its "
+        "folder."
+    )
     identities: list[str] = Field(
         default_factory=list,
         description="Allowed leaf SANs (email/URI/DNS); empty allows any leaf the CA issued.",
@@ -67,7 +73,8 @@ class Environment(Model):
     )
     trusted_root: str | None = Field(
         default=None,
-        description="Sigstore trusted_root.json (relative to this file) for keyless signatures.",
+        description="Sigstore trusted_root.json (relative to this file, inside its folder) for "
+        "keyless signatures.",
     )
     certificate_authorities: list[CertificateAuthority] = Field(default_factory=list)
     required_attestations: list[AttestationKind] = Field(
@@ -131,7 +138,8 @@ def resolve_environment(
 
     Raises:
         UsageError: no environment given and no single/default one, or an unknown one.
-        InputError: a key, certificate or trusted-root file is missing or malformed.
+        InputError: a key, certificate or trusted-root file is missing, outside the trust
+            policy's folder, not a regular file, too large or malformed.
     """
     from nexusctl.signing.keys import load_public_key, load_public_key_file
     from nexusctl.signing.signers import load_certificates
@@ -164,8 +172,6 @@ def resolve_environment(
     root = None
     if env.trusted_root is not None:
         root = _inside(base, env.trusted_root)
-        if not root.is_file():
-            raise InputError(f"{root}: trusted root file not found")
     return ResolvedEnvironment(
         name=name,
         keys=tuple(keys),
@@ -177,6 +183,19 @@ def resolve_environment(
 
 
 def _inside(base: Path, reference: str) -> Path:
-    if reference.startswith("~"):
-        raise InputError(f"trust policy path '{reference}' must not start with '~'")
-    return base / reference
+    """Resolve a file the trust policy names; refuse one outside the trust policy's folder.
+
+    Confined like a policy's references (``nexusctl.document.resolve_inside``): absolute paths,
+    ``..`` and symlinks that leave the folder are refused, so the trust material is exactly
+    what a review of that folder saw.
+    """
+    from nexusctl.document import resolve_inside
+    from nexusctl.errors import Location, PolicyLoadError
+
+    where = Location(f"trust policy ({base})")
+    candidate = (base / reference).resolve()
+    # A FIFO or device inside the folder is named as such (resolve_inside would call it missing).
+    inside = candidate.is_relative_to(base.resolve())
+    if inside and candidate.exists() and not candidate.is_file():
+        raise PolicyLoadError(where, f"'{reference}' is not a regular file")
+    return resolve_inside(base, base, reference, where)

@@ -1,75 +1,31 @@
-"""The routing-diff attestation predicate: what a signed `simulate --attest` statement binds.
+"""Build and sign the routing-diff attestation of a simulation (``simulate --attest``).
 
-Predicate type ``https://nexuscore.io/attestation/routing-diff/v1``. It binds the baseline and
-candidate (policy and catalog file digests, and bundle digests once policies come as
-bundles), the traffic digest, the headline aggregates and every gate's verdict. Everything in
-it is an integer or a string: counts, micro-USD, and shares or gate values as exact decimal
-text (6 decimals), because signed bytes never carry binary floats.
+The predicate's models live in ``nexusctl.statements.routing_diff`` (with every other signed
+statement's); this module fills them from a ``SimulationResult``.
 
 Signing is the signing package's job (``nexusctl.signing``): the statement's subject is the
 candidate (its bundle digest when known, else its policy file digest), the statement bytes are
-``nexusctl.signing.statements.statement_bytes(subjects, PREDICATE_TYPE, predicate)``.
+``nexusctl.statements.statement_bytes(subjects, PREDICATE_TYPE, predicate)``.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal
-
-from pydantic import Field
+from typing import TYPE_CHECKING
 
 from nexusctl import __version__
-from nexusctl.document import FrozenModel
 from nexusctl.simulate.result import PolicyRef, SimulationResult
+from nexusctl.statements.routing_diff import (
+    ROUTING_DIFF_PREDICATE,
+    AttestedGate,
+    AttestedPolicy,
+    RoutingDiffPredicate,
+)
 
 if TYPE_CHECKING:
     from nexusctl.signing.signers import Signer
 
-PREDICATE_TYPE = "https://nexuscore.io/attestation/routing-diff/v1"
-
-
-class AttestedPolicy(FrozenModel):
-    """One side of the comparison."""
-
-    name: str
-    version: int
-    policy_sha256: str
-    catalog_sha256: str
-    bundle_digest: str | None = Field(
-        default=None, description="sha256:<hex> of the policy bundle, when simulated from one."
-    )
-
-
-class AttestedGate(FrozenModel):
-    """One gate's verdict; value and threshold as exact decimal text."""
-
-    name: str
-    comparison: Literal["<=", ">="]
-    threshold: str
-    value: str | None
-    passed: bool
-    source: str
-
-
-class RoutingDiffPredicate(FrozenModel):
-    """The predicate of a routing-diff attestation (integers and strings only)."""
-
-    generator: str = Field(description="nexusctl and its version.")
-    baseline: AttestedPolicy
-    candidate: AttestedPolicy
-    traffic_sha256: str
-    requests: int
-    decisions_changed: int
-    spend_micro_usd: dict[str, int] = Field(
-        description="baseline, candidate, change, price_effect, routing_effect."
-    )
-    residency_violations: dict[str, int]
-    frontier_requests: dict[str, int]
-    escalated_or_refused: dict[str, int]
-    slo_met: dict[str, int]
-    served: dict[str, int]
-    passed: bool
-    gates: list[AttestedGate]
+PREDICATE_TYPE = ROUTING_DIFF_PREDICATE
 
 
 def _decimal(value: float | None) -> str | None:

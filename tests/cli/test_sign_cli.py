@@ -140,7 +140,12 @@ def test_key_sign_layout(bundle: Path, key: Path) -> None:
         "prices/litellm_model_prices_2026-07-24.json",
         "retail-chat.yaml",
     ]
-    assert predicate["serialization"]["ignore_paths"] == ["attestations", "signature.sigstore.json"]
+    # Exactly the files a verifier must skip, never the whole attestations/ folder.
+    assert predicate["serialization"]["ignore_paths"] == [
+        "attestations/provenance.sigstore.json",
+        "attestations/routing-diff.sigstore.json",
+        "signature.sigstore.json",
+    ]
 
 
 def test_key_signing_is_deterministic(bundle: Path, key: Path) -> None:
@@ -186,6 +191,7 @@ def test_sign_with_ed25519_key_refused(bundle: Path, tmp_path: Path) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     (tmp_path / "ed.pem").write_bytes(pem)
+    (tmp_path / "ed.pem").chmod(0o600)
     code, _, err = run("policy", "sign", str(bundle), "--key", str(tmp_path / "ed.pem"))
     assert code == 3
     assert "ECDSA" in err
@@ -196,7 +202,7 @@ def ca_trust(folder: Path, root: Path, identities: list[str]) -> Path:
     trust.write_text(
         "apiVersion: nexuscore.io/v1\nkind: TrustPolicy\nmetadata: {name: pki, version: 1}\n"
         "spec:\n  environments:\n    prod:\n      certificateAuthorities:\n"
-        f"        - id: nebula-root\n          path: {root}\n"
+        f"        - id: nebula-root\n          path: {root.relative_to(folder)}\n"
         f"          identities: {json.dumps(identities)}\n"
     )
     return trust

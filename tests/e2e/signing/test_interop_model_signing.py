@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
 from tests.conftest import POLICIES
+from tests.e2e.signing.bundles import signed_bundle
 from tests.e2e.signing.pki import certificate_sign_args, make_pki
 
 pytestmark = pytest.mark.e2e
@@ -36,19 +38,7 @@ def model_signing(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def signed(tmp_path: Path) -> Path:
-    nexusctl("key", "generate", "--out", str(tmp_path / "k.pem"))
-    nexusctl("policy", "bundle", str(POLICIES / "retail-chat.yaml"), "-o", str(tmp_path / "bundle"))
-    nexusctl("policy", "sign", str(tmp_path / "bundle"), "--key", str(tmp_path / "k.pem"))
-    nexusctl(
-        "policy",
-        "attest",
-        str(tmp_path / "bundle"),
-        "--provenance",
-        "--no-source",
-        "--key",
-        str(tmp_path / "k.pem"),
-    )
-    return tmp_path / "bundle"
+    return signed_bundle(tmp_path, "bundle")
 
 
 def verify_key(bundle: Path) -> subprocess.CompletedProcess[str]:
@@ -156,3 +146,24 @@ def test_model_signing_accepts_our_keyless_signature(
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = model_signing(tmp_path, *args, "--identity", "mallory@nexus.test")
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("name", ["attestations/notes.txt", "attestations/sbom.sigstore.json"])
+def test_unsigned_file_under_attestations_rejected_by_both(signed: Path, name: str) -> None:
+    """The signed statement asks model-signing to skip only the known attestation files, so an
+    extra file planted beside them fails there as it fails in `policy verify`."""
+    (signed / name).write_text('{"planted": true}\n')
+    proc = verify_key(signed)
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    assert "Verification failed" in proc.stdout + proc.stderr
+    trust = signed.parent / "trust.yaml"
+    trust.write_text(
+        "apiVersion: nexuscore.io/v1\nkind: TrustPolicy\nmetadata: {name: t, version: 1}\n"
+        "spec:\n  environments:\n    prod:\n      keys: [{id: k, path: k.pub}]\n"
+    )
+    result = CliRunner().invoke(
+        app, ["policy", "verify", str(signed), "--trust", str(trust), "--format", "json"]
+    )
+    assert result.exit_code == 5, result.stderr
+    reason = json.loads(result.stdout)["reason"]
+    assert reason == ("extra-file" if name.endswith(".txt") else "unknown-attestation")

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from nexusctl.cli.app import app
 from tests.conftest import POLICIES
 from tests.e2e.fake_sigstore import ISSUER, make_token
+from tests.e2e.signing.bundles import signed_bundle
 
 pytestmark = pytest.mark.e2e
 WHO = "release-bot@nexus.test"
@@ -47,20 +48,8 @@ def tamper_payload(path: Path) -> None:
 @pytest.fixture(scope="module")
 def key_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("js-key")
-    nexusctl("key", "generate", "--out", str(root / "k.pem"))
     nexusctl("key", "generate", "--out", str(root / "other.pem"))
-    nexusctl("policy", "bundle", str(POLICIES / "retail-chat.yaml"), "-o", str(root / "b"))
-    nexusctl("policy", "sign", str(root / "b"), "--key", str(root / "k.pem"))
-    nexusctl(
-        "policy",
-        "attest",
-        str(root / "b"),
-        "--provenance",
-        "--no-source",
-        "--key",
-        str(root / "k.pem"),
-    )
-    return root / "b"
+    return signed_bundle(root)
 
 
 @pytest.fixture(scope="module")

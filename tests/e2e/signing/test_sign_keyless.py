@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,11 +24,13 @@ def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
 
 def trust_file(folder: Path, root: Path, san: str = WHO, issuer: str = ISSUER) -> Path:
     trust = folder / "trust.yaml"
+    # Trust-policy files must sit in the trust policy's folder: copy the root beside it.
+    shutil.copy(root, folder / "trusted_root.json")
     trust.write_text(
         "apiVersion: nexuscore.io/v1\nkind: TrustPolicy\nmetadata: {name: keyless, version: 1}\n"
         "spec:\n  environments:\n    prod:\n"
         f"      identities: [{{san: '{san}', issuer: '{issuer}'}}]\n"
-        f"      trustedRoot: {root}\n      requiredAttestations: [provenance]\n"
+        "      trustedRoot: trusted_root.json\n      requiredAttestations: [provenance]\n"
     )
     return trust
 
