@@ -15,7 +15,6 @@ import typer
 
 from nexusctl.cli._apps import policy_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
-from nexusctl.errors import InputError
 
 if TYPE_CHECKING:
     from nexusctl.policy.loader import LoadedPolicy
@@ -78,22 +77,16 @@ def explain(
     _render(loaded, decision)
 
 
-def _read_request(value: str) -> tuple[str, str]:
-    """Return the request text and a name for messages."""
-    from nexusctl.errors import EnvironmentError_
+def _read_request(value: str) -> tuple[bytes | str, str]:
+    """Return the request (inline text, or bytes read bounded) and a name for messages."""
+    from nexusctl.files import read_bounded
+    from nexusctl.router.explain import MAX_REQUEST_BYTES
 
     if value == "-":
-        return sys.stdin.read(), "request (stdin)"
+        return sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1), "request (stdin)"
     if value.startswith("@"):
         path = Path(value[1:])
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
-            raise InputError(f"request file not found: {path}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: request file is not UTF-8 text") from None
-        except OSError as exc:
-            raise EnvironmentError_(f"cannot read request file {path}: {exc.strerror}") from None
+        return read_bounded(path, MAX_REQUEST_BYTES, what="request file"), str(path)
     return value, "request"
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from nexusctl.errors import Location, PolicyLoadError
+from nexusctl.errors import InputError, Location, PolicyLoadError
+from nexusctl.files import read_bounded
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -59,23 +60,19 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     """Read one YAML document from ``path`` into plain Python values and a SourceMap.
 
     Raises:
-        PolicyLoadError: the file is missing, too large, not UTF-8, empty, holds several
+        PolicyLoadError: the file is missing, not a regular file (a FIFO or device is refused,
+            never waited on or read without end), too large, not UTF-8, empty, holds several
             documents, duplicate keys, unsafe tags, nests too deep, or expands beyond the
             node bound.
     """
     shown = display or str(path)
     whole_file = Location(shown, 1, 1)
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise PolicyLoadError(Location(shown), "file not found") from None
-    except IsADirectoryError:
-        raise PolicyLoadError(Location(shown), "is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise PolicyLoadError(Location(shown), f"cannot read file: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise PolicyLoadError(whole_file, f"file is larger than the {MAX_BYTES // 1024} KiB cap")
+        raw = read_bounded(path, MAX_BYTES)
+    except InputError as exc:
+        detail = str(exc).removeprefix(f"{path}: ")
+        where = whole_file if "larger than" in detail else Location(shown)
+        raise PolicyLoadError(where, detail) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
