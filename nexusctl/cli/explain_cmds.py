@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.cli._common import handle_errors, shown, stdout_console, write_stdout
 
 if TYPE_CHECKING:
     from nexusctl.policy.loader import LoadedPolicy
@@ -110,16 +110,19 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
         console.width = max(console.width, 150)  # files and pipes: keep table rows whole
     meta = loaded.policy.metadata
     style = {"routed": "green", "escalated": "yellow", "refused": "red"}[decision.outcome]
-    summary = Table(title=f"Decision under {meta.name} v{meta.version}", show_header=False)
+    summary = Table(title=f"Decision under {shown(meta.name)} v{meta.version}", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    summary.add_row("request", decision.request_id)
-    summary.add_row("route", decision.route_id)
+    summary.add_row("request", shown(decision.request_id))
+    summary.add_row("route", shown(decision.route_id))
     summary.add_row("outcome", f"[{style}]{decision.outcome}[/]")
     if decision.deployment_id is not None:
         summary.add_row(
             "deployment",
-            f"{decision.deployment_id} ({decision.tier}, {decision.provider}, {decision.region})",
+            shown(
+                f"{decision.deployment_id} ({decision.tier}, {decision.provider}, "
+                f"{decision.region})"
+            ),
         )
         strategy = (
             f"speculative decoding, draft length {decision.draft_tokens}"
@@ -137,12 +140,13 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
         summary.add_row("predicted cost", f"{money(decision.predicted_cost_pusd)} (cap {cap})")
     floor = decision.tier_floor or "none"
     raised = ", ".join(decision.tier_floor_raised_by) or "-"
-    summary.add_row("tier floor", f"{floor} (raised by: {raised})")
+    summary.add_row("tier floor", shown(f"{floor} (raised by: {raised})"))
     if decision.reason is not None:
-        summary.add_row("reason", f"{decision.reason}: {reasons.describe(decision.reason)}")
+        summary.add_row("reason", shown(f"{decision.reason}: {reasons.describe(decision.reason)}"))
     if decision.escalation_rule is not None:
         summary.add_row(
-            "escalation", f"rule {decision.escalation_rule} -> {decision.escalation_target}"
+            "escalation",
+            shown(f"rule {decision.escalation_rule} -> {decision.escalation_target}"),
         )
     console.print(summary)
 
@@ -157,10 +161,10 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
     status_style = {"chosen": "bold green", "considered": "cyan", "eliminated": "dim"}
     for c in decision.candidates:
         table.add_row(
-            c.deployment_id,
+            shown(c.deployment_id),
             c.tier,
             f"[{status_style[c.status]}]{c.status}[/]",
-            c.reason or "-",
+            shown(c.reason or "-"),
             "-" if c.draft_tokens is None else str(c.draft_tokens),
             "-" if c.predicted_latency_us is None else f"{c.predicted_latency_us / 1000:,.1f}",
             usd(c.predicted_cost_pusd) or "-",
@@ -172,5 +176,5 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
         legend.add_column("code", style="bold", no_wrap=True)
         legend.add_column("meaning")
         for code in codes:
-            legend.add_row(code, reasons.describe(code.partition(":")[0]))
+            legend.add_row(shown(code), reasons.describe(code.partition(":")[0]))
         console.print(legend)

@@ -13,7 +13,14 @@ if TYPE_CHECKING:
     from nexusctl.lint import LintReport, Severity
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, stderr_console, stdout_console, write_stdout
+from nexusctl.cli._common import (
+    handle_errors,
+    plain,
+    shown,
+    stderr_console,
+    stdout_console,
+    write_stdout,
+)
 
 
 class FailOn(StrEnum):
@@ -87,13 +94,11 @@ def lint(
     if report.notes:
         err = stderr_console()
         for note in report.notes:
-            err.print(f"note: {note}", markup=False, highlight=False)
+            err.print(f"note: {plain(note)}", markup=False, highlight=False)
     raise typer.Exit(report.exit_code(level))
 
 
 def _print_text(report: LintReport) -> None:
-    from rich.markup import escape
-
     from nexusctl.lint.findings import RULES
     from nexusctl.lint.formats import summary_line
 
@@ -101,8 +106,8 @@ def _print_text(report: LintReport) -> None:
     for item in report.findings:
         style = _STYLE[item.severity]
         out.print(
-            f"{escape(item.location)}: [{style}]{item.severity}[/] [bold]{item.rule}[/] "
-            f"{escape(item.message)} [dim]\\[{RULES[item.rule].name}][/]",
+            f"{shown(item.location)}: [{style}]{item.severity}[/] [bold]{item.rule}[/] "
+            f"{shown(item.message)} [dim]\\[{RULES[item.rule].name}][/]",
             highlight=False,
         )
     out.print(summary_line(report), markup=False, highlight=False)

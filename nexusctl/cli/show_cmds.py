@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.cli._common import handle_errors, plain, shown, stdout_console, write_stdout
 
 
 class ShowFormat(StrEnum):
@@ -43,18 +43,18 @@ def show(
 
 
 def _render(summary: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     out = stdout_console()
     meta = summary["policy"]
     out.print(
-        f"[bold]{meta['name']}[/] v{meta['version']}  owner {meta['owner'] or '-'}  "
-        f"({meta['path']}, catalog {meta['catalog']}: {meta['deployments']} deployments)",
+        f"[bold]{shown(meta['name'])}[/] v{meta['version']}  owner {shown(meta['owner'] or '-')}  "
+        f"({shown(meta['path'])}, catalog {shown(meta['catalog'])}: "
+        f"{meta['deployments']} deployments)",
         highlight=False,
     )
     if meta["description"]:
-        out.print(meta["description"], markup=False, highlight=False)
+        out.print(plain(meta["description"]), markup=False, highlight=False)
 
     from rich import box
 
@@ -76,12 +76,12 @@ def _render(summary: dict[str, Any]) -> None:
         if route["deployments"] is not None:
             tiers += f"; only {', '.join(route['deployments'])}"
         routes.add_row(
-            f"{'*' if route['default'] else index} {route['id']}",
-            escape(route["match"]),
-            escape(tiers),
+            f"{'*' if route['default'] else index} {shown(route['id'])}",
+            shown(route["match"]),
+            shown(tiers),
             f"{route['sloMs']:,} ms",
-            route["maxCostUsd"] or "none",
-            escape(" > ".join(route["fallback"]) or "none"),
+            shown(route["maxCostUsd"] or "none"),
+            shown(" > ".join(route["fallback"]) or "none"),
         )
     out.print(routes)
     out.print("[dim]* = the default route; tiers: allowed tiers, floor, complexity steps[/]")
@@ -134,7 +134,7 @@ def _render(summary: dict[str, Any]) -> None:
     )
     if summary["limits"]:
         limits = ", ".join(f"{k}={v}" for k, v in summary["limits"].items())
-        out.print(f"Limits: {limits}", markup=False, highlight=False)
+        out.print(f"Limits: {plain(limits)}", markup=False, highlight=False)
     _table(
         out,
         "Lint suppressions",
@@ -147,7 +147,6 @@ def _render(summary: dict[str, Any]) -> None:
 
 
 def _table(out: Any, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     if not rows:
@@ -158,5 +157,5 @@ def _table(out: Any, title: str, columns: tuple[str, ...], rows: list[tuple[str,
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(escape(str(cell)) for cell in row))
+        table.add_row(*(shown(cell) for cell in row))
     out.print(table)

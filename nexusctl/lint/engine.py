@@ -35,6 +35,7 @@ from nexusctl.lint.rules_structure import (
     check_references,
     check_shadowed_routes,
 )
+from nexusctl.lint.rules_text import check_policy_text
 from nexusctl.lint.suppressions import apply_suppressions
 from nexusctl.policy.loader import (
     LoadedCatalog,
@@ -60,6 +61,7 @@ POLICY_RULES: tuple[PolicyRule, ...] = (
     check_slos,
     check_empty_routes,
     check_duplicate_ids,
+    check_policy_text,
 )
 
 

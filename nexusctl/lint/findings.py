@@ -159,6 +159,15 @@ _RULE_LIST = [
         "reachable through a route's fallback chain closure may be denied by a guardrail that "
         "applies to requests reaching the route.",
     ),
+    Rule(
+        "NXL016",
+        "control-character",
+        "error",
+        "Policy or catalog text holds a terminal control character or a bidirectional override.",
+        "Descriptions, reasons and other text are shown on terminals and in CI logs; an escape "
+        'sequence (YAML\'s "\\e[2J") would clear the screen or rewrite lines, and a '
+        "bidirectional override shows text in another order than it is stored.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
