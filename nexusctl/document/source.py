@@ -14,6 +14,7 @@ Bounds, all checked before any value is built:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,6 +253,9 @@ def _convert(
             _mark_location(shown, node.start_mark), f"cannot read value: {exc.problem}"
         ) from None
     except ValueError as exc:
+        detail = str(exc)
+        if "integer string conversion" in detail:  # CPython's int-from-text digit limit
+            detail = f"integer with more than {sys.get_int_max_str_digits()} digits"
         raise PolicyLoadError(
-            _mark_location(shown, node.start_mark), f"cannot read value: {exc}"
+            _mark_location(shown, node.start_mark), f"cannot read value: {detail}"
         ) from None
