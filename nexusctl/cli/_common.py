@@ -14,6 +14,7 @@ import os
 import select
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
@@ -27,6 +28,14 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _state = {"debug": False}
+
+
+class TextOrJson(StrEnum):
+    """The ``--format`` of commands that print for people (text) or programs (one JSON document)."""
+
+    text = "text"
+    json = "json"
+
 
 #: Exit status when the reader closed stdout: 128 + SIGPIPE, as a shell reports a C tool's.
 STDOUT_CLOSED = 141

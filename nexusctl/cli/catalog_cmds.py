@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nexusctl.cli._apps import catalog_app
-from nexusctl.cli._common import handle_errors, plain, stderr_console, write_stdout
+from nexusctl.cli._common import TextOrJson, handle_errors, plain, stderr_console, write_stdout
 from nexusctl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -24,13 +24,6 @@ class PriceFormat(StrEnum):
     """Price table formats nexusctl can read."""
 
     litellm = "litellm"
-
-
-class OutputFormat(StrEnum):
-    """How the differences are printed."""
-
-    text = "text"
-    json = "json"
 
 
 PRICES_HELP = (
@@ -69,9 +62,7 @@ def prices(
             "--write: update the catalog in place (comments and layout kept).",
         ),
     ] = False,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="text or json.")
-    ] = OutputFormat.text,
+    output: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = TextOrJson.text,
 ) -> None:
     """Compare per-token prices with a price table, or write the table's prices in place."""
     from nexusctl.catalog import check_prices, write_prices
@@ -80,7 +71,7 @@ def prices(
     result = check_prices(catalog, table)
     if write:
         write_prices(result)
-    if output is OutputFormat.json:
+    if output is TextOrJson.json:
         write_stdout(_as_json(result, written=write))
     else:
         _print_text(result, written=write)

@@ -7,25 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, shown, stdout_console, write_stdout
+from nexusctl.cli._common import TextOrJson, handle_errors, shown, stdout_console, write_stdout
 
 if TYPE_CHECKING:
     from nexusctl.policy.loader import LoadedPolicy
     from nexusctl.router.decision import Decision
-
-
-class ExplainFormat(StrEnum):
-    """How the decision is printed."""
-
-    text = "text"
-    json = "json"
 
 
 EXPLAIN_HELP = (
@@ -58,8 +50,8 @@ def explain(
         ),
     ] = 1,
     output: Annotated[
-        ExplainFormat, typer.Option("--format", help="text (tables) or json (one document).")
-    ] = ExplainFormat.text,
+        TextOrJson, typer.Option("--format", help="text (tables) or json (one document).")
+    ] = TextOrJson.text,
 ) -> None:
     """Show where the router sends one request, and why."""
     from nexusctl.policy.loader import load_policy
@@ -70,7 +62,7 @@ def explain(
     routing_request = parse_request(text, source)
     loaded = load_policy(policy)
     decision = route(loaded, routing_request, load)
-    if output is ExplainFormat.json:
+    if output is TextOrJson.json:
         document = explain_document(loaded, routing_request, decision)
         write_stdout(json.dumps(document, indent=2, ensure_ascii=False))
         return

@@ -95,7 +95,7 @@ def lint(
         err = stderr_console()
         for note in report.notes:
             err.print(f"note: {plain(note)}", markup=False, highlight=False)
-    raise typer.Exit(report.exit_code(level))
+    raise typer.Exit(int(report.exit_code(level)))
 
 
 def _print_text(report: LintReport) -> None:

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, plain, shown, stdout_console, write_stdout
-
-
-class ShowFormat(StrEnum):
-    """Output formats of ``policy show``."""
-
-    text = "text"
-    json = "json"
+from nexusctl.cli._common import (
+    TextOrJson,
+    handle_errors,
+    plain,
+    shown,
+    stdout_console,
+    write_stdout,
+)
 
 
 @policy_app.command("show")
@@ -25,8 +24,8 @@ class ShowFormat(StrEnum):
 def show(
     policy: Annotated[Path, typer.Argument(help="The RoutingPolicy file to summarise.")],
     output_format: Annotated[
-        ShowFormat, typer.Option("--format", help="text (tables) or json (one document).")
-    ] = ShowFormat.text,
+        TextOrJson, typer.Option("--format", help="text (tables) or json (one document).")
+    ] = TextOrJson.text,
 ) -> None:
     """Summarise a policy: routes in order, residency, guardrails, escalation, tenants.
 
@@ -36,7 +35,7 @@ def show(
     from nexusctl.policy.summary import summarize
 
     summary = summarize(load_policy(policy, policy.as_posix()))
-    if output_format is ShowFormat.json:
+    if output_format is TextOrJson.json:
         write_stdout(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     _render(summary)

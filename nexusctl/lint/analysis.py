@@ -15,7 +15,6 @@ from fractions import Fraction
 from nexusctl.policy.catalog import Deployment, GpuTimePricing, LatencyPoint, ModelCatalog
 from nexusctl.policy.routing import (
     Guardrail,
-    GuardrailDeny,
     IntRange,
     Match,
     Route,
@@ -138,16 +137,6 @@ def allowed_tiers(route: Route) -> list[Tier]:
     return [t for t in TIER_ORDER if t in route.tiers and tier_rank(t) >= floor]
 
 
-def denies(deny: GuardrailDeny, deployment: Deployment) -> bool:
-    """True when a guardrail's deny list covers ``deployment``."""
-    return (
-        deployment.provider in deny.providers
-        or deployment.region in deny.regions
-        or deployment.tier in deny.tiers
-        or deployment.id in deny.deployments
-    )
-
-
 def unconditional_guardrails(policy: RoutingPolicy, match: Match | None) -> list[Guardrail]:
     """Guardrails that apply to every request matching ``match``."""
     return [g for g in policy.spec.guardrails if implies(match, g.when)]
@@ -185,7 +174,7 @@ def route_pool(
             continue
         if min_input is not None and dep.context_window <= min_input:
             continue
-        if any(denies(g.deny, dep) for g in guardrails):
+        if any(g.denies(dep) for g in guardrails):
             continue
         kept.append(dep)
     return Pool(tuple(kept), tuple(tiers), tuple(g.id for g in guardrails))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from nexusctl.errors import ExitCode
+
 Severity = Literal["error", "warning", "note"]
 SEVERITY_RANK: dict[Severity, int] = {"note": 0, "warning": 1, "error": 2}
 
@@ -239,11 +241,12 @@ class LintReport:
         floor = SEVERITY_RANK[fail_on]
         return tuple(f for f in self.findings if SEVERITY_RANK[f.severity] >= floor)
 
-    def exit_code(self, fail_on: Severity) -> int:
-        """3 for invalid input, 1 for findings at or above ``fail_on``, else 0."""
+    def exit_code(self, fail_on: Severity) -> ExitCode:
+        """INVALID_INPUT (3) when a file did not load, FINDINGS (1) for findings at or above
+        ``fail_on``, else OK (0)."""
         if self.invalid_input:
-            return 3
-        return 1 if self.failing(fail_on) else 0
+            return ExitCode.INVALID_INPUT
+        return ExitCode.FINDINGS if self.failing(fail_on) else ExitCode.OK
 
 
 def finding(

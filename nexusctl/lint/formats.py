@@ -70,7 +70,7 @@ def to_json(report: LintReport, fail_on: Severity) -> str:
     document = {
         "tool": {"name": "nexusctl", "version": __version__},
         "failOn": fail_on,
-        "exitCode": report.exit_code(fail_on),
+        "exitCode": int(report.exit_code(fail_on)),
         "summary": {
             "policies": list(report.policies),
             "catalogs": list(report.catalogs),

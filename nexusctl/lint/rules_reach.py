@@ -21,7 +21,6 @@ from nexusctl.lint.analysis import (
     chain_paths,
     conjoin,
     cost_pusd,
-    denies,
     implies,
     receiving_classes,
     reference_input,
@@ -87,7 +86,7 @@ def check_guardrail_fallbacks(ctx: PolicyContext) -> Iterator[Finding]:
                 continue
             for chains, dep_id in paths:
                 dep = catalog.deployment(dep_id)
-                if dep is None or not denies(guardrail.deny, dep):
+                if dep is None or not guardrail.denies(dep):
                     continue
                 path = " -> ".join([f"route '{route.id}'", *(f"chain '{c}'" for c in chains)])
                 yield finding(
