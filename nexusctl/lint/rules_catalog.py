@@ -49,20 +49,16 @@ def check_price_sources(ctx: CatalogContext) -> Iterator[Finding]:
             continue
         key = ("spec", "deployments", index, "pricing", "source")
         source = pricing.source
-        if table_ref is None:
-            yield finding(
-                "NXL007",
-                f"deployment '{dep.id}' takes its price from table '{source.table}', "
-                "but the catalog declares no priceTable",
-                ctx.at(*key, "table"),
-                dep.id,
+        if table_ref is None or source.table != table_ref.name:
+            declared = (
+                "the catalog declares no priceTable"
+                if table_ref is None
+                else f"the catalog's price table is '{table_ref.name}'"
             )
-            continue
-        if source.table != table_ref.name:
             yield finding(
                 "NXL007",
                 f"deployment '{dep.id}' takes its price from table '{source.table}', "
-                f"but the catalog's price table is '{table_ref.name}'",
+                f"but {declared}",
                 ctx.at(*key, "table"),
                 dep.id,
             )
