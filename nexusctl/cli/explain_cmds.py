@@ -28,8 +28,10 @@ EXPLAIN_HELP = (
     "for stdin. The output lists the matched route, the tier floor and what raised it, every "
     "deployment with the rule that eliminated it (or why it was passed over), the decode "
     "choice (speculative draft length) and the predicted latency and cost.\n\n"
+    "The request is read strictly: counts are JSON integers, a key appears once, every bad "
+    "field is named in one message; @file must be a regular file of at most 1 MiB.\n\n"
     "Exit codes: 0 decided (routed, escalated or refused: all are decisions), 3 invalid "
-    "policy or request, 4 cannot read the request file."
+    "policy or request (or a request file that is missing, not a regular file or too large)."
 )
 
 

@@ -189,7 +189,8 @@ def check_cost_caps(ctx: PolicyContext) -> Iterator[Finding]:
         size = reference_input(route)
 
         def cost(dep: Deployment, size: int = size) -> Fraction | None:
-            return cost_pusd(dep, size, REFERENCE_OUTPUT_TOKENS)
+            value = cost_pusd(dep, size, REFERENCE_OUTPUT_TOKENS)
+            return None if value is None else Fraction(value)
 
         def cost_text(scope: str, best: str, value: Fraction, cap: Fraction = cap) -> str:
             return (
