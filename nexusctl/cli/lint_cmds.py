@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -77,9 +76,10 @@ def lint(
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
     3 a file could not be loaded (reported as NXL000) or no policy was found.
     """
+    from nexusctl.clock import SystemClock
     from nexusctl.lint import formats, lint_paths
 
-    report = lint_paths(paths, today=dt.datetime.now(dt.UTC).date(), previous=previous)
+    report = lint_paths(paths, today=SystemClock().now().date(), previous=previous)
     level: Severity = fail_on.value
     if output_format is LintFormat.json:
         write_stdout(formats.to_json(report, level))
