@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
-import re
 from typing import Any
 
 #: RFC 7493 §2.2: integers outside ±(2^53 - 1) are not interoperable (and not RFC 8785).
 MAX_SAFE_INTEGER = 2**53 - 1
 DEFAULT_MAX_DEPTH = 32
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+#: Bytes that are neither a bracket nor a quote: dropped to get the document's skeleton.
+_NOT_SKELETON = bytes(b for b in range(256) if b not in b'[]{}"')
 _STEP = [0] * 256
 _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
@@ -50,7 +48,7 @@ def loads_strict(raw: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any
             ±(2^53-1), a non-finite number (NaN, Infinity, 1e400) or a duplicate key (named).
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    brackets = _STRING.sub(b'""', data).translate(None, _NOT_BRACKETS)
+    brackets = _brackets(data)
     if len(brackets) > 2 * max_depth:
         depth = max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
         if depth > max_depth:
@@ -73,7 +71,22 @@ def loads_strict(raw: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any
         raise JsonLimitError(f"not JSON: {exc}") from None
 
 
+def _brackets(data: bytes) -> bytes:
+    """The document's brackets outside strings, in order, with C-speed byte operations only.
+
+    Escaped backslashes, then escaped quotes, are removed; what is left of every string is a
+    plain ``"..."`` run; once everything but brackets and quotes is dropped, the pieces between
+    quotes alternate outside / inside a string.
+    """
+    if b"\\" in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = data.translate(None, _NOT_SKELETON)
+    return b"".join(skeleton.split(b'"')[::2])  # even pieces lie outside strings
+
+
 def _safe_int(text: str) -> int:
+    if len(text) < 16:  # |value| < 10^15 < 2^53: the common case, no further check
+        return int(text)
     # Refuse on length first: int() of a 100k-digit string is itself the slow part.
     if len(text.lstrip("-")) > 16 or abs(value := int(text)) > MAX_SAFE_INTEGER:
         shown = text if len(text) <= 24 else f"{text[:12]}...({len(text.lstrip('-'))} digits)"
@@ -83,7 +96,7 @@ def _safe_int(text: str) -> int:
 
 def _finite_float(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
+    if value - value != 0.0:  # inf - inf is NaN; every finite value gives 0.0
         shown = text if len(text) <= 24 else f"{text[:12]}..."
         raise JsonLimitError(f"number {shown} is too large (not a finite number)")
     return value
@@ -94,9 +107,11 @@ def _no_constant(name: str) -> Any:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise JsonLimitError(f"duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonLimitError(f"duplicate key {key!r}")
+            seen.add(key)
     return out

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-from nexusctl.decode import decode_factors, predict, ttft_us
+from nexusctl.decode import DecodeFactors, decode_factors, predict, ttft_us
 from nexusctl.policy.catalog import Deployment, ModelCatalog
 from nexusctl.policy.routing import (
     Guardrail,
@@ -229,13 +229,28 @@ def chain_paths(policy: RoutingPolicy, chain_id: str) -> Iterator[tuple[list[str
         current = chain.then
 
 
+_FACTORS: dict[int, tuple[Deployment, DecodeFactors]] = {}
+
+
+def _factors(dep: Deployment) -> DecodeFactors:
+    """``decode_factors`` once per deployment object (the rules ask for each one many times)."""
+    hit = _FACTORS.get(id(dep))
+    if hit is not None and hit[0] is dep:
+        return hit[1]
+    if len(_FACTORS) > 4096:
+        _FACTORS.clear()
+    factors = decode_factors(dep)
+    _FACTORS[id(dep)] = (dep, factors)
+    return factors
+
+
 def best_latency_us(dep: Deployment, input_tokens: int, output_tokens: int) -> int:
     """Fastest predicted latency at the reference load over the decode options it offers.
 
     The router's own model (``nexusctl.decode``: integer decode factors, speculative decoding
     per Leviathan, Kalman, Matias, ICML 2023), so lint and the router never disagree.
     """
-    factors = decode_factors(dep)
+    factors = _factors(dep)
     point = factors.points[factors.point_index(REFERENCE_LOAD)]
     first = ttft_us(point, input_tokens)
     return min(
@@ -250,7 +265,7 @@ def cost_pusd(dep: Deployment, input_tokens: int, output_tokens: int) -> int | N
     Per-token: tokens x micro-USD per Mtok. GPU time: the replica's busy time shared by its
     ``maxLoad`` requests, cheapest over the decode options. Both from ``nexusctl.decode``.
     """
-    factors = decode_factors(dep)
+    factors = _factors(dep)
     if factors.pricing_kind == "none":
         return None
     return min(

@@ -46,3 +46,14 @@ def test_syntax_errors_carry_a_location() -> None:
     with pytest.raises(JsonLimitError) as caught:
         loads_strict('{\n  "a": ,\n}')
     assert (caught.value.line, caught.value.column) == (2, 8)
+
+
+@pytest.mark.parametrize(
+    "inner",
+    ['"\\\\"', '"\\"[[[["', '"\\\\\\"[[[["', '"a\\\\\\\\"', '"\\u005b[[["', '"]]]]}}}}"'],
+)
+def test_escaped_quotes_and_backslashes_do_not_fool_the_depth_scan(inner: str) -> None:
+    text = "[" * 31 + inner + "]" * 31
+    assert loads_strict(text) is not None
+    with pytest.raises(JsonLimitError, match="nested deeper"):
+        loads_strict("[" * 33 + inner + "]" * 33)
