@@ -228,3 +228,15 @@ def test_the_checks_see_imports_inside_functions(tmp_path: Path) -> None:
     assert "typer" in found
     deferred = [i for i in INTERNAL if i.path.startswith("cli/") and i.target == "nexusctl.lint"]
     assert deferred, "the CLI's deferred import of nexusctl.lint was not seen"
+
+
+def test_schema_registry_names_public_modules_only() -> None:
+    """The registry imports models by name; those names obey the private-module rule too."""
+    from nexusctl.schema._registry import EXPORTED_MODELS
+
+    private = [
+        target
+        for _, target in EXPORTED_MODELS
+        if any(part.startswith("_") for part in target.partition(":")[0].split(".")[2:])
+    ]
+    assert not private, f"schema registry targets in private modules: {private}"
