@@ -9,6 +9,7 @@ pipes: a CliRunner has no pipe to break.
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import pytest
 
@@ -55,3 +56,33 @@ def test_head_reads_the_first_line_and_the_command_ends_quietly() -> None:
     assert stderr.decode() == ""
     # 0 when the whole summary fit the pipe before head left, 141 when it was cut short.
     assert writer.returncode in {0, 141}
+
+
+RAISE_BROKEN_PIPE = """
+import sys
+import typer
+from nexusctl.cli._common import handle_errors
+
+@handle_errors
+def command() -> None:
+    raise BrokenPipeError(32, "Broken pipe")  # as from a pipe to a child process
+
+try:
+    command()
+except typer.Exit as exc:
+    sys.exit(exc.exit_code)
+"""
+
+
+@pytest.mark.parametrize(("reader_left", "code"), [(True, 141), (False, 70)])
+def test_only_a_closed_stdout_is_a_quiet_end(reader_left: bool, code: int) -> None:
+    """A broken pipe to anything else (a child process) is still reported as a bug."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RAISE_BROKEN_PIPE], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    if reader_left:
+        proc.stdout.close()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == code
+    assert ("internal error: BrokenPipeError" in stderr.decode()) == (not reader_left)
