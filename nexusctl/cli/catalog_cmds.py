@@ -84,9 +84,13 @@ def prices(
 def _print_text(result: PriceCheck, *, written: bool) -> None:
     err = stderr_console()
     for problem in result.problems:
-        err.print(f"error: {plain(problem.location)}: {plain(problem.message)}", markup=False)
+        err.print(
+            f"error: {plain(problem.location)}: {plain(problem.message)}",
+            markup=False,
+            highlight=False,
+        )
     if problem_hints := sorted({p.hint for p in result.problems if p.hint}):
-        err.print(f"hint: {plain('; '.join(problem_hints))}", markup=False)
+        err.print(f"hint: {plain('; '.join(problem_hints))}", markup=False, highlight=False)
     shown = result.catalog.source.path
     if not result.diffs:
         if not result.problems:
