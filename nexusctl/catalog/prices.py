@@ -120,18 +120,37 @@ def table_prices(entry: Any, key: str, deployment: str, where: Location) -> dict
     return prices
 
 
+@dataclass(frozen=True)
+class PriceProblem:
+    """A deployment whose table entry cannot be compared: its key is missing, or malformed."""
+
+    deployment: str
+    key: str
+    message: str
+    location: Location
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class PriceComparison:
+    """Every difference and every problem between a catalog and a table, in catalog order."""
+
+    diffs: list[PriceDiff]
+    problems: list[PriceProblem]
+
+
 def compare_prices(
     loaded: LoadedCatalog, table: dict[str, Any], table_name: str = "the price table"
-) -> list[PriceDiff]:
-    """Return every per-token price of ``loaded`` that differs from ``table``, in catalog order.
+) -> PriceComparison:
+    """Compare every per-token price of ``loaded`` with ``table``, all deployments in one pass.
 
-    Only deployments priced ``per_token`` with a ``source.key`` take part.
-
-    Raises:
-        PolicyLoadError: a deployment's ``source.key`` is not in the table (exit 3), or the
-            entry is malformed; the location is the ``key`` line of the catalog.
+    Only deployments priced ``per_token`` with a ``source.key`` take part. A key the table
+    lacks, or an entry that is malformed, is a problem of that deployment; the comparison goes
+    on, so one run reports every changed price and every missing key (a newer table that
+    dropped a model does not hide what changed for the others).
     """
     diffs: list[PriceDiff] = []
+    problems: list[PriceProblem] = []
     for index, dep in enumerate(loaded.catalog.spec.deployments):
         pricing = dep.pricing
         if not isinstance(pricing, TokenPricing) or pricing.source is None:
@@ -140,12 +159,21 @@ def compare_prices(
         key = pricing.source.key
         where = loaded.source.locate((*base, "source", "key"))
         if key not in table:
-            raise PolicyLoadError(
-                where,
-                f"deployment '{dep.id}': key '{key}' is not in {table_name}",
-                hint="check source.key against the table, or pass the right table with --table",
+            problems.append(
+                PriceProblem(
+                    dep.id,
+                    key,
+                    f"deployment '{dep.id}': key '{key}' is not in {table_name}",
+                    where,
+                    "check source.key against the table, or pass the right table with --table",
+                )
             )
-        wanted = table_prices(table[key], key, dep.id, where)
+            continue
+        try:
+            wanted = table_prices(table[key], key, dep.id, where)
+        except PolicyLoadError as exc:
+            problems.append(PriceProblem(dep.id, key, exc.detail, where))
+            continue
         for yaml_name, attr, _, _ in PRICE_FIELDS:
             have = getattr(pricing, attr)
             if have != wanted[yaml_name]:
@@ -159,7 +187,7 @@ def compare_prices(
                         location=loaded.source.locate((*base, yaml_name)),
                     )
                 )
-    return diffs
+    return PriceComparison(diffs, problems)
 
 
 def default_table(loaded: LoadedCatalog) -> Path:

@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from nexusctl.catalog._edit import apply_price_diffs
-from nexusctl.catalog.prices import PriceDiff, compare_prices, default_table, read_price_table
-from nexusctl.errors import EnvironmentError_, InputError
+from nexusctl.catalog.prices import (
+    PriceDiff,
+    PriceProblem,
+    compare_prices,
+    default_table,
+    read_price_table,
+)
+from nexusctl.document import MAX_BYTES
+from nexusctl.errors import EnvironmentError_, InputError, PolicyLoadError
+from nexusctl.files import read_bounded
 from nexusctl.policy.loader import LoadedCatalog, load_catalog
 
 
@@ -22,19 +30,24 @@ class PriceCheck:
     table_path: Path
     table: dict[str, Any]
     diffs: list[PriceDiff]
+    problems: list[PriceProblem]
 
 
 def check_prices(catalog_path: Path, table_path: Path | None = None) -> PriceCheck:
     """Load the catalog and the table (default: the catalog's spec.priceTable) and compare.
 
+    Missing keys and malformed entries are collected in ``problems``, not raised, so one
+    run reports all of them together with every changed price.
+
     Raises:
-        PolicyLoadError: the catalog or table is malformed, or a source.key is missing.
+        PolicyLoadError: the catalog or the table as a whole is malformed or unreadable.
         InputError: no table given and the catalog names none.
     """
     loaded = load_catalog(catalog_path)
     path = table_path if table_path is not None else default_table(loaded)
     table = read_price_table(path)
-    return PriceCheck(loaded, path, table, compare_prices(loaded, table, f"price table {path}"))
+    compared = compare_prices(loaded, table, f"price table {path}")
+    return PriceCheck(loaded, path, table, compared.diffs, compared.problems)
 
 
 def write_prices(check: PriceCheck) -> None:
@@ -45,16 +58,22 @@ def write_prices(check: PriceCheck) -> None:
     on any failure the catalog is untouched.
 
     Raises:
-        PolicyLoadError: the YAML around a price cannot be rewritten safely.
+        PolicyLoadError: the comparison found problems (nothing is written then; the first is
+            raised, the count in the hint), or the YAML around a price cannot be rewritten.
         EnvironmentError_: the file cannot be read or replaced.
     """
+    if check.problems:
+        first = check.problems[0]
+        more = len(check.problems) - 1
+        raise PolicyLoadError(
+            first.location,
+            first.message + "; the catalog was not changed",
+            hint=f"{more} more problem(s)" if more else first.hint,
+        )
     if not check.diffs:
         return
     path = check.catalog.path
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise EnvironmentError_(f"cannot read {path}: {exc.strerror or exc}") from None
+    raw = read_bounded(path, MAX_BYTES, what="catalog")
     text = raw.decode("utf-8")
     new_text = apply_price_diffs(text, check.catalog.source.path, check.diffs)
     try:
@@ -70,7 +89,7 @@ def write_prices(check: PriceCheck) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         rewritten = load_catalog(tmp, root=path.parent, display=check.catalog.source.path)
-        left = compare_prices(rewritten, check.table)
+        left = compare_prices(rewritten, check.table).diffs
         if left:
             raise InputError(
                 f"{check.catalog.source.path}: rewriting the prices did not converge "

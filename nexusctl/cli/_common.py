@@ -1,10 +1,20 @@
-"""What every command shares: error-to-exit-code mapping, consoles, output formats."""
+"""What every command shares: error-to-exit-code mapping, consoles, output formats.
+
+A reader that closes stdout early (``nexusctl ... | head``) ends the command quietly, the way a
+C tool killed by SIGPIPE does: stdout is pointed at ``/dev/null`` (so the interpreter's final
+flush cannot fail) and the exit status is 141 (128 + SIGPIPE), what a shell reports for
+``git log | head`` under ``pipefail``. Never 0: a gate that failed after its report was cut
+short must not look like a pass. (Python docs, "Note on SIGPIPE".)
+"""
 
 from __future__ import annotations
 
 import functools
+import os
+import select
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
@@ -20,6 +30,17 @@ R = TypeVar("R")
 _state = {"debug": False}
 
 
+class TextOrJson(StrEnum):
+    """The ``--format`` of commands that print for people (text) or programs (one JSON document)."""
+
+    text = "text"
+    json = "json"
+
+
+#: Exit status when the reader closed stdout: 128 + SIGPIPE, as a shell reports a C tool's.
+STDOUT_CLOSED = 141
+
+
 def set_debug(enabled: bool) -> None:
     """Remember whether --debug was given (show tracebacks for errors)."""
     _state["debug"] = enabled
@@ -29,7 +50,33 @@ def stdout_console() -> Console:
     """A console for results on stdout (created lazily so test runners can capture it)."""
     from rich.console import Console
 
-    return Console(soft_wrap=True)
+    class _StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise stdout_closed()
+
+    return _StdoutConsole(soft_wrap=True)
+
+
+def stdout_closed() -> typer.Exit:
+    """Point stdout at /dev/null (the reader left) and return the quiet Exit to raise."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real descriptor (a test runner's buffer): nothing to do
+        pass
+    return typer.Exit(STDOUT_CLOSED)
+
+
+def _stdout_broken() -> bool:
+    """True when stdout is a pipe whose reader has gone (not some other pipe we wrote to)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(event & select.POLLERR for _, event in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows) or no descriptor
+        return True
 
 
 def stderr_console() -> Console:
@@ -58,26 +105,49 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         except NexusError as exc:
             if _state["debug"]:
                 raise
-            hint = _escape(exc.hint) if exc.hint else None
-            raise fail(_escape(str(exc)), exc.exit_code, hint) from None
+            hint = shown(exc.hint) if exc.hint else None
+            raise fail(shown(str(exc)), exc.exit_code, hint) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except BrokenPipeError as exc:
+            if not _stdout_broken():
+                if _state["debug"]:
+                    raise
+                raise _internal(exc) from exc
+            raise stdout_closed() from None
         except Exception as exc:
             if _state["debug"]:
                 raise
-            raise fail(
-                f"internal error: {type(exc).__name__}: {_escape(str(exc))}",
-                ExitCode.INTERNAL,
-                "this is a bug in nexusctl; run again with --debug for the traceback",
-            ) from exc
+            raise _internal(exc) from exc
 
     return wrapper
 
 
-def _escape(text: str) -> str:
+def _internal(exc: Exception) -> typer.Exit:
+    return fail(
+        f"internal error: {type(exc).__name__}: {shown(str(exc))}",
+        ExitCode.INTERNAL,
+        "this is a bug in nexusctl; run again with --debug for the traceback",
+    )
+
+
+def plain(text: object) -> str:
+    """User text for plain output: control characters shown as visible escapes (``\\x1b``).
+
+    Policy text can carry terminal escapes (YAML's ``"\\e[2J"``); printed raw, they would
+    clear the screen or rewrite lines. Every text renderer passes user strings through here
+    (or ``shown``); JSON output escapes them by itself.
+    """
+    from nexusctl.document.text import escape_controls
+
+    return escape_controls(str(text))
+
+
+def shown(text: object) -> str:
+    """User text for rich markup: ``plain`` plus rich's markup escaping (``[`` in a name)."""
     from rich.markup import escape
 
-    return escape(text)
+    return escape(plain(text))
 
 
 def write_stdout(text: str) -> None:

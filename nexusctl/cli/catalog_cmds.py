@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nexusctl.cli._apps import catalog_app
-from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._common import TextOrJson, handle_errors, plain, stderr_console, write_stdout
 from nexusctl.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -26,18 +26,13 @@ class PriceFormat(StrEnum):
     litellm = "litellm"
 
 
-class OutputFormat(StrEnum):
-    """How the differences are printed."""
-
-    text = "text"
-    json = "json"
-
-
 PRICES_HELP = (
     "Compare per-token prices with a LiteLLM price table, or write the table's prices.\n\n"
     "Every deployment with pricing.kind per_token and a source.key takes part. USD-per-token "
     "figures become exact integer micro-USD per million tokens (USD/token x 10^12); a figure "
     "that is not a whole number in that unit is refused, never rounded.\n\n"
+    "One run reports every changed price and every problem (a source.key the table lacks, "
+    "an entry that is not an exact price); --write changes nothing while any problem remains.\n\n"
     "Exit codes: 0 in sync (or written), 1 differences found (--check), 3 invalid catalog or "
     "table (a source.key missing from the table, a price that is not an exact number), "
     "4 cannot read or write."
@@ -67,9 +62,7 @@ def prices(
             "--write: update the catalog in place (comments and layout kept).",
         ),
     ] = False,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="text or json.")
-    ] = OutputFormat.text,
+    output: Annotated[TextOrJson, typer.Option("--format", help="text or json.")] = TextOrJson.text,
 ) -> None:
     """Compare per-token prices with a price table, or write the table's prices in place."""
     from nexusctl.catalog import check_prices, write_prices
@@ -78,18 +71,30 @@ def prices(
     result = check_prices(catalog, table)
     if write:
         write_prices(result)
-    if output is OutputFormat.json:
+    if output is TextOrJson.json:
         write_stdout(_as_json(result, written=write))
     else:
         _print_text(result, written=write)
+    if result.problems:
+        raise typer.Exit(int(ExitCode.INVALID_INPUT))
     if result.diffs and not write:
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
 def _print_text(result: PriceCheck, *, written: bool) -> None:
+    err = stderr_console()
+    for problem in result.problems:
+        err.print(
+            f"error: {plain(problem.location)}: {plain(problem.message)}",
+            markup=False,
+            highlight=False,
+        )
+    if problem_hints := sorted({p.hint for p in result.problems if p.hint}):
+        err.print(f"hint: {plain('; '.join(problem_hints))}", markup=False, highlight=False)
     shown = result.catalog.source.path
     if not result.diffs:
-        write_stdout(f"{shown}: prices in sync with {_shown(result.table_path)}")
+        if not result.problems:
+            write_stdout(plain(f"{shown}: prices in sync with {_shown(result.table_path)}"))
         return
     rows = [("deployment", "field", "catalog", "table", "location")]
     rows += [
@@ -100,12 +105,14 @@ def _print_text(result: PriceCheck, *, written: bool) -> None:
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
-    write_stdout("\n".join(lines))
+    write_stdout(plain("\n".join(lines)))
     verb = "updated from" if written else "differ from"
-    stderr_console().print(
-        f"{len(result.diffs)} price(s) {verb} {_shown(result.table_path)} "
-        "(micro-USD per million tokens)"
-        + ("" if written else "; run with --write to update the catalog"),
+    err.print(
+        plain(
+            f"{len(result.diffs)} price(s) {verb} {_shown(result.table_path)} "
+            "(micro-USD per million tokens)"
+            + ("" if written else "; run with --write to update the catalog")
+        ),
         markup=False,
         highlight=False,
     )
@@ -130,7 +137,7 @@ def _as_json(result: PriceCheck, *, written: bool) -> str:
         "catalog": result.catalog.source.path,
         "table": _shown(result.table_path),
         "unit": "micro-USD per million tokens",
-        "inSync": not result.diffs,
+        "inSync": not result.diffs and not result.problems,
         "written": bool(written and result.diffs),
         "differences": [
             {
@@ -141,6 +148,15 @@ def _as_json(result: PriceCheck, *, written: bool) -> str:
                 "location": str(d.location),
             }
             for d in result.diffs
+        ],
+        "problems": [
+            {
+                "deployment": p.deployment,
+                "key": p.key,
+                "message": p.message,
+                "location": str(p.location),
+            }
+            for p in result.problems
         ],
     }
     return json.dumps(doc, indent=2, sort_keys=True)

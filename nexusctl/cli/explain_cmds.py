@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
-from nexusctl.errors import InputError
+from nexusctl.cli._common import TextOrJson, handle_errors, shown, stdout_console, write_stdout
 
 if TYPE_CHECKING:
     from nexusctl.policy.loader import LoadedPolicy
     from nexusctl.router.decision import Decision
-
-
-class ExplainFormat(StrEnum):
-    """How the decision is printed."""
-
-    text = "text"
-    json = "json"
 
 
 EXPLAIN_HELP = (
@@ -37,8 +28,10 @@ EXPLAIN_HELP = (
     "for stdin. The output lists the matched route, the tier floor and what raised it, every "
     "deployment with the rule that eliminated it (or why it was passed over), the decode "
     "choice (speculative draft length) and the predicted latency and cost.\n\n"
+    "The request is read strictly: counts are JSON integers, a key appears once, every bad "
+    "field is named in one message; @file must be a regular file of at most 1 MiB.\n\n"
     "Exit codes: 0 decided (routed, escalated or refused: all are decisions), 3 invalid "
-    "policy or request, 4 cannot read the request file."
+    "policy or request (or a request file that is missing, not a regular file or too large)."
 )
 
 
@@ -59,8 +52,8 @@ def explain(
         ),
     ] = 1,
     output: Annotated[
-        ExplainFormat, typer.Option("--format", help="text (tables) or json (one document).")
-    ] = ExplainFormat.text,
+        TextOrJson, typer.Option("--format", help="text (tables) or json (one document).")
+    ] = TextOrJson.text,
 ) -> None:
     """Show where the router sends one request, and why."""
     from nexusctl.policy.loader import load_policy
@@ -71,29 +64,23 @@ def explain(
     routing_request = parse_request(text, source)
     loaded = load_policy(policy)
     decision = route(loaded, routing_request, load)
-    if output is ExplainFormat.json:
+    if output is TextOrJson.json:
         document = explain_document(loaded, routing_request, decision)
         write_stdout(json.dumps(document, indent=2, ensure_ascii=False))
         return
     _render(loaded, decision)
 
 
-def _read_request(value: str) -> tuple[str, str]:
-    """Return the request text and a name for messages."""
-    from nexusctl.errors import EnvironmentError_
+def _read_request(value: str) -> tuple[bytes | str, str]:
+    """Return the request (inline text, or bytes read bounded) and a name for messages."""
+    from nexusctl.files import read_bounded
+    from nexusctl.router.explain import MAX_REQUEST_BYTES
 
     if value == "-":
-        return sys.stdin.read(), "request (stdin)"
+        return sys.stdin.buffer.read(MAX_REQUEST_BYTES + 1), "request (stdin)"
     if value.startswith("@"):
         path = Path(value[1:])
-        try:
-            return path.read_text(encoding="utf-8"), str(path)
-        except FileNotFoundError:
-            raise InputError(f"request file not found: {path}") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{path}: request file is not UTF-8 text") from None
-        except OSError as exc:
-            raise EnvironmentError_(f"cannot read request file {path}: {exc.strerror}") from None
+        return read_bounded(path, MAX_REQUEST_BYTES, what="request file"), str(path)
     return value, "request"
 
 
@@ -117,16 +104,19 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
         console.width = max(console.width, 150)  # files and pipes: keep table rows whole
     meta = loaded.policy.metadata
     style = {"routed": "green", "escalated": "yellow", "refused": "red"}[decision.outcome]
-    summary = Table(title=f"Decision under {meta.name} v{meta.version}", show_header=False)
+    summary = Table(title=f"Decision under {shown(meta.name)} v{meta.version}", show_header=False)
     summary.add_column("field", style="bold")
     summary.add_column("value")
-    summary.add_row("request", decision.request_id)
-    summary.add_row("route", decision.route_id)
+    summary.add_row("request", shown(decision.request_id))
+    summary.add_row("route", shown(decision.route_id))
     summary.add_row("outcome", f"[{style}]{decision.outcome}[/]")
     if decision.deployment_id is not None:
         summary.add_row(
             "deployment",
-            f"{decision.deployment_id} ({decision.tier}, {decision.provider}, {decision.region})",
+            shown(
+                f"{decision.deployment_id} ({decision.tier}, {decision.provider}, "
+                f"{decision.region})"
+            ),
         )
         strategy = (
             f"speculative decoding, draft length {decision.draft_tokens}"
@@ -144,12 +134,13 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
         summary.add_row("predicted cost", f"{money(decision.predicted_cost_pusd)} (cap {cap})")
     floor = decision.tier_floor or "none"
     raised = ", ".join(decision.tier_floor_raised_by) or "-"
-    summary.add_row("tier floor", f"{floor} (raised by: {raised})")
+    summary.add_row("tier floor", shown(f"{floor} (raised by: {raised})"))
     if decision.reason is not None:
-        summary.add_row("reason", f"{decision.reason}: {reasons.describe(decision.reason)}")
+        summary.add_row("reason", shown(f"{decision.reason}: {reasons.describe(decision.reason)}"))
     if decision.escalation_rule is not None:
         summary.add_row(
-            "escalation", f"rule {decision.escalation_rule} -> {decision.escalation_target}"
+            "escalation",
+            shown(f"rule {decision.escalation_rule} -> {decision.escalation_target}"),
         )
     console.print(summary)
 
@@ -164,10 +155,10 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
     status_style = {"chosen": "bold green", "considered": "cyan", "eliminated": "dim"}
     for c in decision.candidates:
         table.add_row(
-            c.deployment_id,
+            shown(c.deployment_id),
             c.tier,
             f"[{status_style[c.status]}]{c.status}[/]",
-            c.reason or "-",
+            shown(c.reason or "-"),
             "-" if c.draft_tokens is None else str(c.draft_tokens),
             "-" if c.predicted_latency_us is None else f"{c.predicted_latency_us / 1000:,.1f}",
             usd(c.predicted_cost_pusd) or "-",
@@ -179,5 +170,5 @@ def _render(loaded: LoadedPolicy, decision: Decision) -> None:
         legend.add_column("code", style="bold", no_wrap=True)
         legend.add_column("meaning")
         for code in codes:
-            legend.add_row(code, reasons.describe(code.partition(":")[0]))
+            legend.add_row(shown(code), reasons.describe(code.partition(":")[0]))
         console.print(legend)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,7 +12,14 @@ if TYPE_CHECKING:
     from nexusctl.lint import LintReport, Severity
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, stderr_console, stdout_console, write_stdout
+from nexusctl.cli._common import (
+    handle_errors,
+    plain,
+    shown,
+    stderr_console,
+    stdout_console,
+    write_stdout,
+)
 
 
 class FailOn(StrEnum):
@@ -70,9 +76,10 @@ def lint(
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it, 2 usage error,
     3 a file could not be loaded (reported as NXL000) or no policy was found.
     """
+    from nexusctl.clock import SystemClock
     from nexusctl.lint import formats, lint_paths
 
-    report = lint_paths(paths, today=dt.datetime.now(dt.UTC).date(), previous=previous)
+    report = lint_paths(paths, today=SystemClock().now().date(), previous=previous)
     level: Severity = fail_on.value
     if output_format is LintFormat.json:
         write_stdout(formats.to_json(report, level))
@@ -87,13 +94,11 @@ def lint(
     if report.notes:
         err = stderr_console()
         for note in report.notes:
-            err.print(f"note: {note}", markup=False, highlight=False)
-    raise typer.Exit(report.exit_code(level))
+            err.print(f"note: {plain(note)}", markup=False, highlight=False)
+    raise typer.Exit(int(report.exit_code(level)))
 
 
 def _print_text(report: LintReport) -> None:
-    from rich.markup import escape
-
     from nexusctl.lint.findings import RULES
     from nexusctl.lint.formats import summary_line
 
@@ -101,8 +106,8 @@ def _print_text(report: LintReport) -> None:
     for item in report.findings:
         style = _STYLE[item.severity]
         out.print(
-            f"{escape(item.location)}: [{style}]{item.severity}[/] [bold]{item.rule}[/] "
-            f"{escape(item.message)} [dim]\\[{RULES[item.rule].name}][/]",
+            f"{shown(item.location)}: [{style}]{item.severity}[/] [bold]{item.rule}[/] "
+            f"{shown(item.message)} [dim]\\[{RULES[item.rule].name}][/]",
             highlight=False,
         )
     out.print(summary_line(report), markup=False, highlight=False)

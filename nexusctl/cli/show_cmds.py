@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from nexusctl.cli._apps import policy_app
-from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
-
-
-class ShowFormat(StrEnum):
-    """Output formats of ``policy show``."""
-
-    text = "text"
-    json = "json"
+from nexusctl.cli._common import (
+    TextOrJson,
+    handle_errors,
+    plain,
+    shown,
+    stdout_console,
+    write_stdout,
+)
 
 
 @policy_app.command("show")
@@ -25,8 +24,8 @@ class ShowFormat(StrEnum):
 def show(
     policy: Annotated[Path, typer.Argument(help="The RoutingPolicy file to summarise.")],
     output_format: Annotated[
-        ShowFormat, typer.Option("--format", help="text (tables) or json (one document).")
-    ] = ShowFormat.text,
+        TextOrJson, typer.Option("--format", help="text (tables) or json (one document).")
+    ] = TextOrJson.text,
 ) -> None:
     """Summarise a policy: routes in order, residency, guardrails, escalation, tenants.
 
@@ -36,25 +35,25 @@ def show(
     from nexusctl.policy.summary import summarize
 
     summary = summarize(load_policy(policy, policy.as_posix()))
-    if output_format is ShowFormat.json:
+    if output_format is TextOrJson.json:
         write_stdout(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     _render(summary)
 
 
 def _render(summary: dict[str, Any]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     out = stdout_console()
     meta = summary["policy"]
     out.print(
-        f"[bold]{meta['name']}[/] v{meta['version']}  owner {meta['owner'] or '-'}  "
-        f"({meta['path']}, catalog {meta['catalog']}: {meta['deployments']} deployments)",
+        f"[bold]{shown(meta['name'])}[/] v{meta['version']}  owner {shown(meta['owner'] or '-')}  "
+        f"({shown(meta['path'])}, catalog {shown(meta['catalog'])}: "
+        f"{meta['deployments']} deployments)",
         highlight=False,
     )
     if meta["description"]:
-        out.print(meta["description"], markup=False, highlight=False)
+        out.print(plain(meta["description"]), markup=False, highlight=False)
 
     from rich import box
 
@@ -76,12 +75,12 @@ def _render(summary: dict[str, Any]) -> None:
         if route["deployments"] is not None:
             tiers += f"; only {', '.join(route['deployments'])}"
         routes.add_row(
-            f"{'*' if route['default'] else index} {route['id']}",
-            escape(route["match"]),
-            escape(tiers),
+            f"{'*' if route['default'] else index} {shown(route['id'])}",
+            shown(route["match"]),
+            shown(tiers),
             f"{route['sloMs']:,} ms",
-            route["maxCostUsd"] or "none",
-            escape(" > ".join(route["fallback"]) or "none"),
+            shown(route["maxCostUsd"] or "none"),
+            shown(" > ".join(route["fallback"]) or "none"),
         )
     out.print(routes)
     out.print("[dim]* = the default route; tiers: allowed tiers, floor, complexity steps[/]")
@@ -134,7 +133,7 @@ def _render(summary: dict[str, Any]) -> None:
     )
     if summary["limits"]:
         limits = ", ".join(f"{k}={v}" for k, v in summary["limits"].items())
-        out.print(f"Limits: {limits}", markup=False, highlight=False)
+        out.print(f"Limits: {plain(limits)}", markup=False, highlight=False)
     _table(
         out,
         "Lint suppressions",
@@ -147,7 +146,6 @@ def _render(summary: dict[str, Any]) -> None:
 
 
 def _table(out: Any, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
     if not rows:
@@ -158,5 +156,5 @@ def _table(out: Any, title: str, columns: tuple[str, ...], rows: list[tuple[str,
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(escape(str(cell)) for cell in row))
+        table.add_row(*(shown(cell) for cell in row))
     out.print(table)

@@ -18,10 +18,12 @@ from nexusctl.document.model import (
     Model,
 )
 from nexusctl.document.source import MAX_BYTES, MAX_DEPTH, MAX_NODES, PathKey, SourceMap, read_yaml
+from nexusctl.document.text import CONTROL_CHARACTERS, escape_controls, find_controls
 from nexusctl.document.validate import load_document, resolve_inside, validate_document
 
 __all__ = [
     "API_VERSION",
+    "CONTROL_CHARACTERS",
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_NODES",
@@ -33,6 +35,8 @@ __all__ = [
     "Model",
     "PathKey",
     "SourceMap",
+    "escape_controls",
+    "find_controls",
     "load_document",
     "read_yaml",
     "resolve_inside",

@@ -14,13 +14,15 @@ Bounds, all checked before any value is built:
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nexusctl.errors import Location, PolicyLoadError
+from nexusctl.errors import InputError, Location, PolicyLoadError
+from nexusctl.files import read_bounded
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -59,23 +61,19 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[Any, SourceMap]:
     """Read one YAML document from ``path`` into plain Python values and a SourceMap.
 
     Raises:
-        PolicyLoadError: the file is missing, too large, not UTF-8, empty, holds several
+        PolicyLoadError: the file is missing, not a regular file (a FIFO or device is refused,
+            never waited on or read without end), too large, not UTF-8, empty, holds several
             documents, duplicate keys, unsafe tags, nests too deep, or expands beyond the
             node bound.
     """
     shown = display or str(path)
     whole_file = Location(shown, 1, 1)
     try:
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise PolicyLoadError(Location(shown), "file not found") from None
-    except IsADirectoryError:
-        raise PolicyLoadError(Location(shown), "is a directory, expected a YAML file") from None
-    except OSError as exc:
-        raise PolicyLoadError(Location(shown), f"cannot read file: {exc.strerror}") from None
-    if len(raw) > MAX_BYTES:
-        raise PolicyLoadError(whole_file, f"file is larger than the {MAX_BYTES // 1024} KiB cap")
+        raw = read_bounded(path, MAX_BYTES)
+    except InputError as exc:
+        detail = str(exc).removeprefix(f"{path}: ")
+        where = whole_file if "larger than" in detail else Location(shown)
+        raise PolicyLoadError(where, detail) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -255,6 +253,9 @@ def _convert(
             _mark_location(shown, node.start_mark), f"cannot read value: {exc.problem}"
         ) from None
     except ValueError as exc:
+        detail = str(exc)
+        if "integer string conversion" in detail:  # CPython's int-from-text digit limit
+            detail = f"integer with more than {sys.get_int_max_str_digits()} digits"
         raise PolicyLoadError(
-            _mark_location(shown, node.start_mark), f"cannot read value: {exc}"
+            _mark_location(shown, node.start_mark), f"cannot read value: {detail}"
         ) from None

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
-from nexusctl.policy.catalog import Deployment, GpuTimePricing, LatencyPoint, ModelCatalog
+from nexusctl.decode import DecodeFactors, decode_factors, predict, ttft_us
+from nexusctl.policy.catalog import Deployment, ModelCatalog
 from nexusctl.policy.routing import (
     Guardrail,
-    GuardrailDeny,
     IntRange,
     Match,
     Route,
@@ -138,16 +138,6 @@ def allowed_tiers(route: Route) -> list[Tier]:
     return [t for t in TIER_ORDER if t in route.tiers and tier_rank(t) >= floor]
 
 
-def denies(deny: GuardrailDeny, deployment: Deployment) -> bool:
-    """True when a guardrail's deny list covers ``deployment``."""
-    return (
-        deployment.provider in deny.providers
-        or deployment.region in deny.regions
-        or deployment.tier in deny.tiers
-        or deployment.id in deny.deployments
-    )
-
-
 def unconditional_guardrails(policy: RoutingPolicy, match: Match | None) -> list[Guardrail]:
     """Guardrails that apply to every request matching ``match``."""
     return [g for g in policy.spec.guardrails if implies(match, g.when)]
@@ -185,7 +175,7 @@ def route_pool(
             continue
         if min_input is not None and dep.context_window <= min_input:
             continue
-        if any(denies(g.deny, dep) for g in guardrails):
+        if any(g.denies(dep) for g in guardrails):
             continue
         kept.append(dep)
     return Pool(tuple(kept), tuple(tiers), tuple(g.id for g in guardrails))
@@ -239,54 +229,49 @@ def chain_paths(policy: RoutingPolicy, chain_id: str) -> Iterator[tuple[list[str
         current = chain.then
 
 
-def _point(dep: Deployment, load: int) -> LatencyPoint:
-    for point in dep.latency.points:
-        if load <= point.max_load:
-            return point
-    return dep.latency.points[-1]
+_FACTORS: dict[int, tuple[Deployment, DecodeFactors]] = {}
 
 
-def plain_latency_us(dep: Deployment, input_tokens: int, output_tokens: int) -> int:
-    """Predicted latency at the reference load without speculation, microseconds."""
-    point = _point(dep, REFERENCE_LOAD)
-    ttft = point.ttft_base_us + point.ttft_per_1k_input_us * input_tokens // 1000
-    return ttft + output_tokens * point.tpot_us
+def _factors(dep: Deployment) -> DecodeFactors:
+    """``decode_factors`` once per deployment object (the rules ask for each one many times)."""
+    hit = _FACTORS.get(id(dep))
+    if hit is not None and hit[0] is dep:
+        return hit[1]
+    if len(_FACTORS) > 4096:
+        _FACTORS.clear()
+    factors = decode_factors(dep)
+    _FACTORS[id(dep)] = (dep, factors)
+    return factors
 
 
 def best_latency_us(dep: Deployment, input_tokens: int, output_tokens: int) -> int:
-    """Fastest predicted latency at the reference load, with speculation when offered.
+    """Fastest predicted latency at the reference load over the decode options it offers.
 
-    Speculative decoding (Leviathan, Kalman, Matias, ICML 2023): a target step yields
-    E = (1 - a^(g+1)) / (1 - a) tokens and costs (g*c + 1) target-step times, so the
-    effective time per output token is TPOT * (g*c + 1) / E, minimised over g in 1..gmax.
+    The router's own model (``nexusctl.decode``: integer decode factors, speculative decoding
+    per Leviathan, Kalman, Matias, ICML 2023), so lint and the router never disagree.
     """
-    point = _point(dep, REFERENCE_LOAD)
-    ttft = point.ttft_base_us + point.ttft_per_1k_input_us * input_tokens // 1000
-    tpot = float(point.tpot_us)
-    spec = dep.speculative
-    if spec is not None and spec.disable_above_load >= REFERENCE_LOAD:
-        alpha, ratio = spec.acceptance_rate, spec.draft_cost_ratio
-        for gamma in range(1, spec.max_draft_tokens + 1):
-            expected = (1 - alpha ** (gamma + 1)) / (1 - alpha)
-            tpot = min(tpot, point.tpot_us * (gamma * ratio + 1) / expected)
-    return ttft + math.ceil(output_tokens * tpot)
+    factors = _factors(dep)
+    point = factors.points[factors.point_index(REFERENCE_LOAD)]
+    first = ttft_us(point, input_tokens)
+    return min(
+        first + output_tokens * point.tpot_eff_us[gamma]
+        for gamma in factors.draft_lengths(REFERENCE_LOAD)
+    )
 
 
-def cost_pusd(dep: Deployment, input_tokens: int, output_tokens: int) -> Fraction | None:
-    """Cost of the reference request in pico-USD (exact), or None when unpriced.
+def cost_pusd(dep: Deployment, input_tokens: int, output_tokens: int) -> int | None:
+    """Cheapest predicted cost of the reference request in pico-USD, or None when unpriced.
 
-    Per-token: tokens x micro-USD per Mtok is exactly pico-USD. GPU time, at the lowest load
-    point: gpus x gpuHour x latency / 3600 / maxLoad (the replica is shared by maxLoad
-    requests), with gpuHour in micro-USD and latency in microseconds.
+    Per-token: tokens x micro-USD per Mtok. GPU time: the replica's busy time shared by its
+    ``maxLoad`` requests, cheapest over the decode options. Both from ``nexusctl.decode``.
     """
-    pricing = dep.pricing
-    if pricing is None:
+    factors = _factors(dep)
+    if factors.pricing_kind == "none":
         return None
-    if isinstance(pricing, GpuTimePricing):
-        point = dep.latency.points[0]
-        latency = plain_latency_us(dep, input_tokens, output_tokens)
-        return Fraction(pricing.gpus * pricing.gpu_hour * latency, 3600 * point.max_load)
-    return Fraction(input_tokens * pricing.input + output_tokens * pricing.output)
+    return min(
+        predict(factors, REFERENCE_LOAD, input_tokens, 0, output_tokens, 0, gamma)[2]
+        for gamma in factors.draft_lengths(REFERENCE_LOAD)
+    )
 
 
 def reference_input(route: Route) -> int:

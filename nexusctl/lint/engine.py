@@ -35,6 +35,7 @@ from nexusctl.lint.rules_structure import (
     check_references,
     check_shadowed_routes,
 )
+from nexusctl.lint.rules_text import check_policy_text
 from nexusctl.lint.suppressions import apply_suppressions
 from nexusctl.policy.loader import (
     LoadedCatalog,
@@ -60,6 +61,7 @@ POLICY_RULES: tuple[PolicyRule, ...] = (
     check_slos,
     check_empty_routes,
     check_duplicate_ids,
+    check_policy_text,
 )
 
 
@@ -170,7 +172,9 @@ def discover(paths: Sequence[Path]) -> Iterator[_Candidate]:
     for path in paths:
         if not path.exists():
             raise InputError(f"{path.as_posix()}: no such file or directory")
-        found = [_Candidate(path, path.as_posix(), True)] if path.is_file() else list(_walk(path))
+        # Anything but a folder is read as a file, so a FIFO or device is refused by the
+        # bounded reader (NXL000) instead of being walked as an empty folder.
+        found = list(_walk(path)) if path.is_dir() else [_Candidate(path, path.as_posix(), True)]
         for candidate in found:
             real = candidate.path.resolve()
             if real not in seen:

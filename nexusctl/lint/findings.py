@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from nexusctl.errors import ExitCode
+
 Severity = Literal["error", "warning", "note"]
 SEVERITY_RANK: dict[Severity, int] = {"note": 0, "warning": 1, "error": 2}
 
@@ -159,6 +161,15 @@ _RULE_LIST = [
         "reachable through a route's fallback chain closure may be denied by a guardrail that "
         "applies to requests reaching the route.",
     ),
+    Rule(
+        "NXL016",
+        "control-character",
+        "error",
+        "Policy or catalog text holds a terminal control character or a bidirectional override.",
+        "Descriptions, reasons and other text are shown on terminals and in CI logs; an escape "
+        'sequence (YAML\'s "\\e[2J") would clear the screen or rewrite lines, and a '
+        "bidirectional override shows text in another order than it is stored.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
@@ -230,11 +241,12 @@ class LintReport:
         floor = SEVERITY_RANK[fail_on]
         return tuple(f for f in self.findings if SEVERITY_RANK[f.severity] >= floor)
 
-    def exit_code(self, fail_on: Severity) -> int:
-        """3 for invalid input, 1 for findings at or above ``fail_on``, else 0."""
+    def exit_code(self, fail_on: Severity) -> ExitCode:
+        """INVALID_INPUT (3) when a file did not load, FINDINGS (1) for findings at or above
+        ``fail_on``, else OK (0)."""
         if self.invalid_input:
-            return 3
-        return 1 if self.failing(fail_on) else 0
+            return ExitCode.INVALID_INPUT
+        return ExitCode.FINDINGS if self.failing(fail_on) else ExitCode.OK
 
 
 def finding(

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from nexusctl import __version__
+from nexusctl.document.text import escape_controls
 from nexusctl.lint.findings import RULES, Finding, LintReport, Severity
 
 
@@ -30,7 +31,10 @@ def summary_line(report: LintReport) -> str:
 
 def text_line(item: Finding) -> str:
     """``path:line:col: severity RULE message [name]``."""
-    return f"{item.location}: {item.severity} {item.rule} {item.message} [{RULES[item.rule].name}]"
+    return (
+        f"{escape_controls(item.location)}: {item.severity} {item.rule} "
+        f"{escape_controls(item.message)} [{RULES[item.rule].name}]"
+    )
 
 
 def to_text(report: LintReport) -> str:
@@ -66,7 +70,7 @@ def to_json(report: LintReport, fail_on: Severity) -> str:
     document = {
         "tool": {"name": "nexusctl", "version": __version__},
         "failOn": fail_on,
-        "exitCode": report.exit_code(fail_on),
+        "exitCode": int(report.exit_code(fail_on)),
         "summary": {
             "policies": list(report.policies),
             "catalogs": list(report.catalogs),
@@ -86,8 +90,8 @@ _GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
 
 
 def escape_data(value: str) -> str:
-    """Escape a workflow command's message (GitHub: %25, %0D, %0A)."""
-    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a workflow command's message (GitHub: %25, %0D, %0A; other controls visible)."""
+    return escape_controls(value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_property(value: str) -> str:

@@ -1,5 +1,6 @@
-"""Catalog rules: unpriced deployments (NXL006), price sources that do not resolve (NXL007)
-and duplicate deployment ids (NXL011). Run once per catalog file, however many policies use it.
+"""Catalog rules: unpriced deployments (NXL006), price sources that do not resolve (NXL007),
+duplicate deployment ids (NXL011) and control characters (NXL016). Run once per catalog file,
+however many policies use it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from nexusctl.lint.context import CatalogContext
 from nexusctl.lint.findings import Finding, finding
 from nexusctl.lint.rules_structure import duplicates
+from nexusctl.lint.rules_text import check_catalog_text
 from nexusctl.policy.catalog import TokenPricing
 
 
@@ -23,6 +25,7 @@ def check_catalog(ctx: CatalogContext) -> Iterator[Finding]:
         [(d.id, ("spec", "deployments", i, "id")) for i, d in enumerate(deployments)],
         lambda key: ctx.at(*key),
     )
+    yield from check_catalog_text(ctx)
 
 
 def check_missing_prices(ctx: CatalogContext) -> Iterator[Finding]:
@@ -46,20 +49,16 @@ def check_price_sources(ctx: CatalogContext) -> Iterator[Finding]:
             continue
         key = ("spec", "deployments", index, "pricing", "source")
         source = pricing.source
-        if table_ref is None:
-            yield finding(
-                "NXL007",
-                f"deployment '{dep.id}' takes its price from table '{source.table}', "
-                "but the catalog declares no priceTable",
-                ctx.at(*key, "table"),
-                dep.id,
+        if table_ref is None or source.table != table_ref.name:
+            declared = (
+                "the catalog declares no priceTable"
+                if table_ref is None
+                else f"the catalog's price table is '{table_ref.name}'"
             )
-            continue
-        if source.table != table_ref.name:
             yield finding(
                 "NXL007",
                 f"deployment '{dep.id}' takes its price from table '{source.table}', "
-                f"but the catalog's price table is '{table_ref.name}'",
+                f"but {declared}",
                 ctx.at(*key, "table"),
                 dep.id,
             )

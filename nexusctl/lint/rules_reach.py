@@ -12,6 +12,7 @@ denied by any guardrail that applies to some request that can reach the route.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 
 from nexusctl.lint.analysis import (
@@ -21,7 +22,6 @@ from nexusctl.lint.analysis import (
     chain_paths,
     conjoin,
     cost_pusd,
-    denies,
     implies,
     receiving_classes,
     reference_input,
@@ -32,35 +32,63 @@ from nexusctl.lint.analysis import (
 from nexusctl.lint.context import PolicyContext, Where
 from nexusctl.lint.findings import Finding, finding
 from nexusctl.policy.catalog import Deployment
-from nexusctl.policy.routing import Route
+from nexusctl.policy.routing import Guardrail, Route
+
+
+@dataclass(frozen=True)
+class _FallbackPath:
+    """One route -> chain [-> chain...] -> deployment path a gateway may replay blindly."""
+
+    position: int
+    route: Route
+    key: tuple[str | int, ...]
+    chains: tuple[str, ...]
+    deployment: Deployment
+
+    def describe(self) -> str:
+        hops = [f"route '{self.route.id}'", *(f"chain '{c}'" for c in self.chains)]
+        return " -> ".join([*hops, self.deployment.id])
+
+    def finding(self, ctx: PolicyContext, rule: str, message: str, owner: str) -> Finding:
+        """A finding at the route's ``fallback`` key, about every id on the path."""
+        return finding(
+            rule,
+            f"{message} via {self.describe()}",
+            ctx.at(*self.key, "fallback"),
+            self.route.id,
+            *self.chains,
+            self.deployment.id,
+            owner,
+        )
+
+
+def _fallback_paths(ctx: PolicyContext) -> Iterator[_FallbackPath]:
+    """Every fallback path of every route (default last) to a deployment the catalog has."""
+    policy = ctx.loaded.policy
+    catalog = ctx.loaded.catalog.catalog
+    for position, (route, key) in enumerate(all_routes(policy)):
+        if route.fallback is None:
+            continue
+        for chains, dep_id in chain_paths(policy, route.fallback):
+            dep = catalog.deployment(dep_id)
+            if dep is not None:
+                yield _FallbackPath(position, route, key, tuple(chains), dep)
 
 
 def check_residency_fallbacks(ctx: PolicyContext) -> Iterator[Finding]:
     """NXL005: every route -> chain -> deployment path that leaves a class's regions."""
     policy = ctx.loaded.policy
-    catalog = ctx.loaded.catalog.catalog
     classes = {c.id: c for c in policy.spec.residency_classes}
-    for position, (route, key) in enumerate(all_routes(policy)):
-        if route.fallback is None:
-            continue
-        reaching = receiving_classes(policy, position)
-        for chains, dep_id in chain_paths(policy, route.fallback):
-            dep = catalog.deployment(dep_id)
-            if dep is None:
-                continue
-            for class_id in reaching:
-                regions = classes[class_id].regions
-                if dep.region in regions:
-                    continue
-                path = " -> ".join([f"route '{route.id}'", *(f"chain '{c}'" for c in chains)])
-                yield finding(
+    for path in _fallback_paths(ctx):
+        dep = path.deployment
+        for class_id in receiving_classes(policy, path.position):
+            regions = classes[class_id].regions
+            if dep.region not in regions:
+                yield path.finding(
+                    ctx,
                     "NXL005",
                     f"residency class '{class_id}' (regions {', '.join(regions)}) can reach "
-                    f"deployment '{dep_id}' in region '{dep.region}' via {path} -> {dep_id}",
-                    ctx.at(*key, "fallback"),
-                    route.id,
-                    *chains,
-                    dep_id,
+                    f"deployment '{dep.id}' in region '{dep.region}'",
                     class_id,
                 )
 
@@ -73,31 +101,22 @@ def check_guardrail_fallbacks(ctx: PolicyContext) -> Iterator[Finding]:
     every such request.
     """
     policy = ctx.loaded.policy
-    catalog = ctx.loaded.catalog.catalog
     routes = all_routes(policy)
-    for position, (route, key) in enumerate(routes):
-        if route.fallback is None:
-            continue
-        paths = list(chain_paths(policy, route.fallback))
+
+    def applies(guardrail: Guardrail, position: int) -> bool:
+        both = conjoin(routes[position][0].match, guardrail.when)
+        return both is not None and not any(
+            implies(both, earlier.match) for earlier, _ in routes[:position]
+        )
+
+    for path in _fallback_paths(ctx):
         for guardrail in policy.spec.guardrails:
-            both = conjoin(route.match, guardrail.when)
-            if both is None or any(
-                implies(both, earlier.match) for earlier, _ in routes[:position]
-            ):
-                continue
-            for chains, dep_id in paths:
-                dep = catalog.deployment(dep_id)
-                if dep is None or not denies(guardrail.deny, dep):
-                    continue
-                path = " -> ".join([f"route '{route.id}'", *(f"chain '{c}'" for c in chains)])
-                yield finding(
+            if guardrail.denies(path.deployment) and applies(guardrail, path.position):
+                yield path.finding(
+                    ctx,
                     "NXL015",
-                    f"guardrail '{guardrail.id}' denies deployment '{dep_id}', yet requests it "
-                    f"applies to can reach it via {path} -> {dep_id}",
-                    ctx.at(*key, "fallback"),
-                    route.id,
-                    *chains,
-                    dep_id,
+                    f"guardrail '{guardrail.id}' denies deployment '{path.deployment.id}', yet "
+                    "requests it applies to can reach it",
                     guardrail.id,
                 )
 
@@ -170,7 +189,8 @@ def check_cost_caps(ctx: PolicyContext) -> Iterator[Finding]:
         size = reference_input(route)
 
         def cost(dep: Deployment, size: int = size) -> Fraction | None:
-            return cost_pusd(dep, size, REFERENCE_OUTPUT_TOKENS)
+            value = cost_pusd(dep, size, REFERENCE_OUTPUT_TOKENS)
+            return None if value is None else Fraction(value)
 
         def cost_text(scope: str, best: str, value: Fraction, cap: Fraction = cap) -> str:
             return (

@@ -63,7 +63,7 @@ def to_sarif(report: LintReport, fail_on: Severity, root_uri: str | None = None)
         "invocations": [
             {
                 "executionSuccessful": not report.invalid_input,
-                "exitCode": report.exit_code(fail_on),
+                "exitCode": int(report.exit_code(fail_on)),
             }
         ],
         "artifacts": [

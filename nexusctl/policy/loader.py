@@ -8,7 +8,6 @@ opened).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,9 @@ from nexusctl.document import (
     resolve_inside,
     validate_document,
 )
-from nexusctl.errors import Location, PolicyLoadError
+from nexusctl.document.strict_json import JsonLimitError, loads_strict
+from nexusctl.errors import InputError, Location, PolicyLoadError
+from nexusctl.files import read_bounded
 from nexusctl.policy.catalog import ModelCatalog
 from nexusctl.policy.routing import RoutingPolicy
 
@@ -125,23 +126,30 @@ def policy_from_document(
 def load_price_table(path: Path) -> dict[str, Any]:
     """Read a LiteLLM-format price table (a JSON object of model key -> entry).
 
+    The file is read bounded (a regular file, at most 64 MiB) and parsed strictly (nesting,
+    integer size, finite numbers, unique keys): a hostile table is refused, never a crash.
+
     Raises:
-        PolicyLoadError: unreadable, too large, not JSON, or not an object.
+        PolicyLoadError: unreadable, not a regular file, too large, not JSON within those
+            bounds, or not an object.
     """
     where = Location(str(path))
     try:
-        if path.stat().st_size > MAX_PRICE_TABLE_BYTES:
-            raise PolicyLoadError(where, "price table is larger than the 64 MiB cap")
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except FileNotFoundError:
-        raise PolicyLoadError(where, "price table not found") from None
-    except UnicodeDecodeError:
-        raise PolicyLoadError(where, "price table is not valid UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise PolicyLoadError(
-            Location(str(path), exc.lineno, exc.colno), f"price table is not JSON: {exc.msg}"
-        ) from None
+        raw = read_bounded(path, MAX_PRICE_TABLE_BYTES, what="price table")
+    except InputError as exc:
+        raise PolicyLoadError(where, _without_path(str(exc), path)) from None
+    try:
+        data = loads_strict(raw)
+    except JsonLimitError as exc:
+        if exc.line is None:
+            raise PolicyLoadError(where, f"price table refused: {exc}") from None
+        at = Location(str(path), exc.line, exc.column)
+        raise PolicyLoadError(at, f"price table is {exc}") from None
     if not isinstance(data, dict):
         raise PolicyLoadError(where, "price table must be a JSON object keyed by model")
     return data
+
+
+def _without_path(message: str, path: Path) -> str:
+    """``files`` messages start with the path; a located error shows it already."""
+    return message.removeprefix(f"{path}: ")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
 from nexusctl.document import API_VERSION, Identifier, Metadata, MicroUsd, Model
 from nexusctl.policy.vocabulary import Capability, DataClass, RiskClass, Tier
+
+if TYPE_CHECKING:
+    from nexusctl.policy.catalog import Deployment
 
 
 class IntRange(Model):
@@ -131,6 +134,21 @@ class Guardrail(Model):
     description: str | None = None
     when: Match | None = Field(default=None, description="Requests it applies to (default: all).")
     deny: GuardrailDeny
+
+    def denies(self, deployment: Deployment) -> bool:
+        """True when this guardrail's deny list covers ``deployment`` (whatever the request).
+
+        The one statement of deny semantics: any listed provider, region, tier or deployment
+        id puts the deployment out. The router compiles it into per-deployment masks; lint
+        proves fallback chains against it.
+        """
+        deny = self.deny
+        return (
+            deployment.provider in deny.providers
+            or deployment.region in deny.regions
+            or deployment.tier in deny.tiers
+            or deployment.id in deny.deployments
+        )
 
 
 class Limits(Model):

@@ -11,3 +11,7 @@ TIER_ORDER: tuple[Tier, ...] = ("small", "mid", "frontier")
 Capability = Literal["tools", "json", "vision", "audio", "reasoning", "streaming", "long_context"]
 DataClass = Literal["public", "internal", "confidential", "restricted"]
 RiskClass = Literal["low", "medium", "high"]
+
+#: Upper bound on any token count of a request (2^40): far above any context window, far below
+#: int64 overflow in any cost or latency product a reader computes.
+MAX_TOKENS = 1 << 40

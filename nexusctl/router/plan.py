@@ -12,10 +12,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from nexusctl.decode.factors import DecodeFactors, decode_factors
-from nexusctl.policy.catalog import Deployment, ModelCatalog
+from nexusctl.policy.catalog import ModelCatalog
 from nexusctl.policy.loader import LoadedPolicy
 from nexusctl.policy.request import RoutingRequest
-from nexusctl.policy.routing import EscalationRule, GuardrailDeny, Match, Route, RoutingPolicy
+from nexusctl.policy.routing import EscalationRule, Match, Route, RoutingPolicy
 from nexusctl.policy.vocabulary import TIER_ORDER, Tier
 from nexusctl.router import reasons
 from nexusctl.router.decision import Candidate
@@ -244,15 +244,6 @@ class RouterPlan:
         return self.routes[-1]
 
 
-def _denies(guardrail_deny: GuardrailDeny, dep: Deployment) -> bool:
-    return (
-        dep.provider in guardrail_deny.providers
-        or dep.region in guardrail_deny.regions
-        or dep.tier in guardrail_deny.tiers
-        or dep.id in guardrail_deny.deployments
-    )
-
-
 def _rule_in_scope(rule: EscalationRule, route_id: str) -> bool:
     return rule.routes is None or route_id in rule.routes
 
@@ -337,7 +328,7 @@ def build_plan(policy: RoutingPolicy, catalog: ModelCatalog) -> RouterPlan:
             id=g.id,
             reason=g.description or g.id,
             when=compile_match(g.when),
-            denies=tuple(_denies(g.deny, d) for d in ordered),
+            denies=tuple(g.denies(d) for d in ordered),
         )
         for g in policy.spec.guardrails
     )

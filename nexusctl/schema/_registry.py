@@ -17,7 +17,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("ModelCatalog", "nexusctl.policy.catalog:ModelCatalog"),
     ("TrafficEnrichment", "nexusctl.traffic.enrich:EnrichmentSpec"),
     ("TrustPolicy", "nexusctl.signing.trust:TrustPolicy"),
-    ("PolicyBundleManifest", "nexusctl.bundle._manifest:BundleManifest"),
+    ("PolicyBundleManifest", "nexusctl.bundle:BundleManifest"),
     ("SimulationGates", "nexusctl.simulate.gates:SimulationGates"),
     ("SimulationResult", "nexusctl.simulate.result:SimulationResult"),
     ("RoutingDiffPredicate", "nexusctl.statements:RoutingDiffPredicate"),

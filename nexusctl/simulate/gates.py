@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field
 
@@ -34,18 +34,23 @@ GateName = Literal[
     "escalation_share_max_pct",
 ]
 GATE_NAMES: tuple[str, ...] = get_args(GateName)
+
+#: A threshold: a finite number. NaN would make every comparison false (a gate that can never
+#: fail or never pass) and YAML's ``.nan``/``.inf`` read as floats, so both are refused here,
+#: as the ``--gate`` flag path refuses them.
+Threshold = Annotated[float, Field(allow_inf_nan=False)]
 Source = Literal["file", "flag", "default", "policy"]
 
 
 class GateThresholds(Model):
     """Thresholds; an absent gate is not checked (except residency, on by default)."""
 
-    spend_change_max_pct: float | None = Field(
+    spend_change_max_pct: Threshold | None = Field(
         default=None,
         description="Candidate spend may change by at most this % of baseline spend "
         "(negative: require a saving).",
     )
-    changed_decisions_max_pct: float | None = Field(
+    changed_decisions_max_pct: Threshold | None = Field(
         default=None, ge=0, le=100, description="At most this % of decisions may change."
     )
     residency_violations_max: int | None = Field(
@@ -54,27 +59,27 @@ class GateThresholds(Model):
         description="Most candidate residency violations allowed (default 0; list the gate "
         "in 'disable' to switch it off).",
     )
-    frontier_share_max_pct: float | None = Field(
+    frontier_share_max_pct: Threshold | None = Field(
         default=None,
         ge=0,
         le=100,
         description="Candidate frontier share at most this % (default: the candidate "
         "policy's limits.frontierShareMaxPct).",
     )
-    slo_attainment_drop_max_points: float | None = Field(
+    slo_attainment_drop_max_points: Threshold | None = Field(
         default=None,
         ge=0,
         le=100,
         description="Overall SLO attainment may drop by at most this many percentage points.",
     )
-    pgr_min: float | None = Field(
+    pgr_min: Threshold | None = Field(
         default=None,
         description="Candidate performance gap recovered (RouteLLM PGR) at least this.",
     )
-    accuracy_min: float | None = Field(
+    accuracy_min: Threshold | None = Field(
         default=None, ge=0, le=1, description="Candidate accuracy on labelled requests, 0..1."
     )
-    escalation_share_max_pct: float | None = Field(
+    escalation_share_max_pct: Threshold | None = Field(
         default=None,
         ge=0,
         le=100,

@@ -114,7 +114,7 @@ def test_file_over_the_size_cap_is_refused(tmp_path: Path) -> None:
     code, out, _ = lint(str(big))
     assert code == 3
     assert out.splitlines()[0] == (
-        f"{big.as_posix()}:1:1: error NXL000 file is larger than the 1024 KiB cap [invalid-input]"
+        f"{big.as_posix()}:1:1: error NXL000 file is larger than the 1 MiB cap [invalid-input]"
     )
 
 

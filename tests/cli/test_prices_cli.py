@@ -228,3 +228,36 @@ def test_invalid_catalog_exits_3_with_its_location(small: Path) -> None:
 def test_usage_errors_exit_2(small: Path, args: list[str]) -> None:
     result = prices(str(small), *args)
     assert result.exit_code == 2
+
+
+def test_newer_table_reports_every_missing_key_and_every_change(small: Path) -> None:
+    """The first deployment's key is gone from the newer table; the later change still shows."""
+    table = small.parent / "prices-newer-table.json"
+    before = small.read_bytes()
+    text = prices(str(small), "--from", "litellm", "--table", str(table), "--check")
+    assert text.exit_code == 3
+    assert [line.split()[:4] for line in text.stdout.splitlines()[1:]] == [
+        ["flow-style", "input", "2000000", "2500000"],
+        ["flow-style", "cachedInput", "-", "500000"],
+    ]
+    assert text.stderr.splitlines()[0] == (
+        f"error: {small}:26:11: deployment 'block-style': key 'acme/model-a' is not in "
+        f"price table {table}"
+    )
+
+    doc = json.loads(
+        prices(str(small), "--from", "litellm", "--table", str(table), "--format", "json").stdout
+    )
+    assert doc["inSync"] is False
+    assert [(d["deployment"], d["field"]) for d in doc["differences"]] == [
+        ("flow-style", "input"),
+        ("flow-style", "cachedInput"),
+    ]
+    assert [(p["deployment"], p["key"]) for p in doc["problems"]] == [
+        ("block-style", "acme/model-a")
+    ]
+
+    write = prices(str(small), "--from", "litellm", "--table", str(table), "--write")
+    assert write.exit_code == 3
+    assert "the catalog was not changed" in write.stderr
+    assert small.read_bytes() == before

@@ -137,7 +137,7 @@ def test_router_explain_inline_and_stdin() -> None:
         ("bad-negative-tokens", "field 'inputTokens'"),
         ("bad-unknown-field", "unknown field 'prompt'"),
         ("bad-missing-tenant", "missing required field 'tenant'"),
-        ("bad-not-json", "not valid JSON"),
+        ("bad-not-json", "not JSON"),
         ("bad-not-object", "expected a JSON object"),
         ("bad-cached-exceeds-input", "cachedInputTokens (50) exceeds inputTokens (5)"),
     ],

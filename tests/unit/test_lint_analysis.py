@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from nexusctl.lint.analysis import (
     cost_pusd,
     implies,
     is_catch_all,
-    plain_latency_us,
     receiving_classes,
     reference_input,
     route_pool,
@@ -74,12 +72,27 @@ def test_costs_are_exact_pico_usd() -> None:
     assert mini is not None
     assert onprem is not None
     # 1000 x 165000 + 500 x 660000 micro-USD/Mtok = pico-USD
-    assert cost_pusd(mini, 1000, 500) == Fraction(495_000_000)
-    # 8 GPUs x 2.5 USD/h x 15.13 s / 3600 / maxLoad 1
-    latency = plain_latency_us(onprem, 1000, 500)
-    assert latency == 30_000 + 100_000 + 500 * 30_000
-    assert cost_pusd(onprem, 1000, 500) == Fraction(8 * 2_500_000 * latency, 3600)
+    assert cost_pusd(mini, 1000, 500) == 495_000_000
+    # 8 GPUs x 2.5 USD/h x busy time / 3600 / maxLoad 1, cheapest over the draft lengths:
+    # without speculation 15.13 s of busy time; with alpha=0.7, c=0.05 and draft length 2
+    # the replica is busy 7.66 s and the extra draft arithmetic still leaves it cheaper.
+    plain = 8 * 2_500_000 * (30_000 + 100_000 + 500 * 30_000) // 3600
+    assert cost_pusd(onprem, 1000, 500) == 59_973_744_444 < plain == 84_055_555_555
     assert usd(cost_pusd(mini, 1000, 500) or 0) == "$0.000495"
+
+
+def test_reference_figures_are_the_routers_own_predictions() -> None:
+    """Lint's budget rules use the router's decode model, so the two never disagree."""
+    from nexusctl.decode import decode_factors, predict
+
+    loaded = load_policy(POLICIES / "retail-chat.yaml")
+    for dep in loaded.catalog.catalog.spec.deployments:
+        factors = decode_factors(dep)
+        if factors.pricing_kind == "none":
+            continue
+        options = [predict(factors, 1, 1000, 0, 500, 0, g) for g in factors.draft_lengths(1)]
+        assert best_latency_us(dep, 1000, 500) == min(latency for _, latency, _ in options)
+        assert cost_pusd(dep, 1000, 500) == min(cost for _, _, cost in options)
 
 
 def test_speculation_shortens_the_best_latency() -> None:
