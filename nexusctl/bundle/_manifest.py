@@ -17,14 +17,14 @@ from pydantic import (
 
 from nexusctl.canonical import canonical_bytes, sha256_hex
 from nexusctl.document import API_VERSION, Identifier, Model
-from nexusctl.errors import VerificationError
-from nexusctl.statements import (
+from nexusctl.document.strict_json import (
     MAX_SAFE_INTEGER,
     JsonLimitError,
     JsonTooLargeError,
-    Reason,
     loads_strict,
 )
+from nexusctl.errors import VerificationError
+from nexusctl.statements import Reason
 
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "signature.sigstore.json"

@@ -40,15 +40,30 @@ class JsonLimitError(ValueError):
         self.column = column
 
 
-def loads_strict(raw: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
+class JsonTooLargeError(JsonLimitError):
+    """The JSON holds more objects and arrays than the caller allows."""
+
+
+def loads_strict(
+    raw: bytes | str, *, max_depth: int = DEFAULT_MAX_DEPTH, max_containers: int | None = None
+) -> Any:
     """Parse ``raw`` (UTF-8 JSON) within the bounds; return plain Python values.
 
+    ``max_containers`` bounds the number of objects and arrays (``None``: only the byte length
+    the caller already capped bounds it): a huge count of tiny objects costs far more memory
+    than its bytes.
+
     Raises:
+        JsonTooLargeError: more objects and arrays than ``max_containers``.
         JsonLimitError: not UTF-8 JSON, nested deeper than ``max_depth``, an integer outside
             ±(2^53-1), a non-finite number (NaN, Infinity, 1e400) or a duplicate key (named).
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     brackets = _brackets(data)
+    if max_containers is not None:
+        opened = brackets.count(b"[") + brackets.count(b"{")
+        if opened > max_containers:
+            raise JsonTooLargeError(f"more than {max_containers} JSON objects and arrays")
     if len(brackets) > 2 * max_depth:
         depth = max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
         if depth > max_depth:

@@ -14,8 +14,9 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+from nexusctl.document.strict_json import JsonLimitError, loads_strict
 from nexusctl.errors import VerificationError
-from nexusctl.statements import JsonLimitError, Reason, loads_strict
+from nexusctl.statements import Reason
 
 MEDIA_TYPES = frozenset(
     {

@@ -49,12 +49,6 @@ from nexusctl.statements.slsa import (
     RunDetails,
     SlsaProvenance,
 )
-from nexusctl.statements.strict_json import (
-    MAX_SAFE_INTEGER,
-    JsonLimitError,
-    JsonTooLargeError,
-    loads_strict,
-)
 
 #: Attestation kind (its file name under ``attestations/``) -> the predicate model it carries.
 ATTESTATION_KINDS: dict[str, type[BaseModel]] = {
@@ -64,7 +58,6 @@ ATTESTATION_KINDS: dict[str, type[BaseModel]] = {
 
 __all__ = [
     "ATTESTATION_KINDS",
-    "MAX_SAFE_INTEGER",
     "MODEL_SIGNING_PREDICATE",
     "ROUTING_DIFF_PREDICATE",
     "SLSA_PROVENANCE_PREDICATE",
@@ -74,8 +67,6 @@ __all__ = [
     "BuildDefinition",
     "BuildMetadata",
     "Builder",
-    "JsonLimitError",
-    "JsonTooLargeError",
     "ModelSigningPredicate",
     "Reason",
     "ResourceDescriptor",
@@ -86,7 +77,6 @@ __all__ = [
     "SlsaProvenance",
     "Statement",
     "StatementError",
-    "loads_strict",
     "parse_statement",
     "predicate_type_of",
     "statement_bytes",

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from nexusctl.canonical import canonical_bytes
 from nexusctl.document import Model
-from nexusctl.statements.strict_json import JsonLimitError, loads_strict
+from nexusctl.document.strict_json import JsonLimitError, loads_strict
 
 STATEMENT_TYPE: Literal["https://in-toto.io/Statement/v1"] = "https://in-toto.io/Statement/v1"
 

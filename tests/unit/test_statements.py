@@ -7,21 +7,23 @@ import json
 import pytest
 
 from nexusctl.canonical import canonical_bytes
+from nexusctl.document.strict_json import (
+    MAX_SAFE_INTEGER,
+    JsonLimitError,
+    JsonTooLargeError,
+    loads_strict,
+)
 from nexusctl.errors import VerificationError
 from nexusctl.statements import (
     ATTESTATION_KINDS,
-    MAX_SAFE_INTEGER,
     ROUTING_DIFF_PREDICATE,
     SLSA_PROVENANCE_PREDICATE,
-    JsonLimitError,
-    JsonTooLargeError,
     ModelSigningPredicate,
     Reason,
     ResourceDescriptor,
     RoutingDiffPredicate,
     SlsaProvenance,
     StatementError,
-    loads_strict,
     parse_statement,
     predicate_type_of,
     statement_bytes,
