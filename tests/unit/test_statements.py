@@ -128,7 +128,7 @@ def test_reason_codes_are_their_documented_strings() -> None:
         (b'{"a": 1, "a": 2}', "duplicate key"),
         (b"[NaN]", "NaN"),
         (b"[Infinity]", "Infinity"),
-        (b"\xff\xfe\x00", "not JSON"),
+        (b"\xff\xfe\x00", "not UTF-8"),
         (b'{"a": ', "not JSON"),
     ],
 )
