@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nexusctl.simulate._accumulate import micro_usd
+from nexusctl.simulate._money import micro_usd
 from nexusctl.simulate._latency import (
     BUCKETS,
     QUANTILES,

@@ -102,7 +102,9 @@ def test_replay_refuses_a_cost_that_would_leave_int64(tmp_path: Path) -> None:
 
 def test_replay_refuses_tokens_above_the_cap() -> None:
     policy = REPO / "policies" / "nebula" / "retail-chat.yaml"
-    with pytest.raises(TrafficError, match=r"rows 2 \(1-based\): input_tokens exceeds 1099511627776"):
+    with pytest.raises(
+        TrafficError, match=r"rows 2 \(1-based\): input_tokens exceeds 1099511627776"
+    ):
         list(replay(load_policy(policy), pq.read_table(INT64_MAX_TOKENS)))
     result = CliRunner().invoke(
         app,

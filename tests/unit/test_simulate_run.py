@@ -11,7 +11,7 @@ import pytest
 
 from nexusctl.errors import InputError, TrafficError, UsageError
 from nexusctl.policy.loader import load_policy
-from nexusctl.simulate._accumulate import micro_usd
+from nexusctl.simulate._money import micro_usd
 from nexusctl.simulate.run import SimulationRequest, catalog_changes, simulate
 from tests.assets.simulate.simulate_fake_engine import FakeEngine, cost_pusd, traffic_table
 

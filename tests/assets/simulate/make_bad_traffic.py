@@ -37,7 +37,9 @@ def main() -> None:
     # priced at a high enough rate they leave int64; their sum does at ordinary prices.
     near_cap = [{"input_tokens": (1 << 40) - 1 - i, "output_tokens": 100} for i in range(300)]
     pq.write_table(traffic_table(near_cap), HERE / "tokens-near-cap.parquet")
-    pq.write_table(traffic_table([{}, {"input_tokens": (1 << 63) - 1}]), HERE / "tokens-int64-max.parquet")
+    pq.write_table(
+        traffic_table([{}, {"input_tokens": (1 << 63) - 1}]), HERE / "tokens-int64-max.parquet"
+    )
 
 
 if __name__ == "__main__":
