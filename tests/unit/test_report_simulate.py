@@ -7,12 +7,12 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from nexusctl.simulate._format import usd
 from nexusctl.simulate.gates import GateSetting, evaluate_gates
-from nexusctl.simulate.report_html import render_html
-from nexusctl.simulate.report_json import render_json
-from nexusctl.simulate.report_junit import render_junit
-from nexusctl.simulate.report_markdown import render_markdown
+from nexusctl.simulate.reports._format import usd
+from nexusctl.simulate.reports.report_html import render_html
+from nexusctl.simulate.reports.report_json import render_json
+from nexusctl.simulate.reports.report_junit import render_junit
+from nexusctl.simulate.reports.report_markdown import render_markdown
 from nexusctl.simulate.result import SimulationResult
 from tests.assets.simulate.simulate_results import make_result
 

@@ -21,7 +21,7 @@ from nexusctl.policy.loader import LoadedPolicy
 from nexusctl.replay import ReplayEngine, RouterReplay
 from nexusctl.simulate._codes import encode, np_filled, np_valid
 from nexusctl.simulate._streams import pair_by_fan_out
-from nexusctl.simulate.report_json import render_json
+from nexusctl.simulate.reports.report_json import render_json
 from nexusctl.simulate.run import SimulationRequest, simulate
 from tests.unit.test_replay_differential import generated_traffic
 
