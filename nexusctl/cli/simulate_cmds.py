@@ -147,20 +147,26 @@ def simulate(
     5 a bundle does not match its manifest.
     """
     from nexusctl.errors import UsageError
-    from nexusctl.simulate.job import SimulationJob, check_verdict, file_attestation, run_job
+    from nexusctl.simulate.job import check_verdict, file_attestation, run_job
+    from nexusctl.simulate.run import SimulationRequest
 
     signer = None
     if attest is not None:
         signer = make_signer(key, certificate, chain, keyless, trust_config, identity_token)
     elif key or certificate or chain or keyless:
         raise UsageError("signing options need --attest FILE")
-    job = SimulationJob(
-        baseline, candidate, traffic, decisions, gates, tuple(gate or ()), allow_empty,
-        allow_catalog_change,
-    )  # fmt: skip
+    request = SimulationRequest(
+        baseline=baseline,
+        candidate=candidate,
+        traffic=traffic,
+        decisions=decisions,
+        gate_flags=tuple(gate or ()),
+        allow_empty=allow_empty,
+        allow_catalog_change=allow_catalog_change,
+    )
     bar = _ProgressBar()
     try:
-        run = run_job(job, on_start=bar.start, progress=bar.advance)
+        run = run_job(request, gates, on_start=bar.start, progress=bar.advance)
     finally:
         bar.stop()
     _emit(run.result, report_format, output)

@@ -1,8 +1,8 @@
 """Simulation: replay recorded traffic under two policies, diff the decisions, gate the diff.
 
-Public names: ``simulate`` and ``SimulationRequest`` (run.py), ``SimulationJob``,
-``run_job``, ``file_attestation`` and ``check_verdict`` (job.py: one CLI invocation, bundle
-folders resolved, the attestation filed), ``SimulationResult`` (the JSON document,
+Public names: ``simulate`` and ``SimulationRequest`` (run.py), ``run_job``,
+``file_attestation`` and ``check_verdict`` (job.py: one CLI invocation, bundle folders
+resolved, the attestation filed), ``SimulationResult`` (the JSON document,
 result.py), ``SimulationGates``, ``load_gates``, ``resolve_gates``, ``evaluate_gates``
 (gates.py), the reports (``reports``: ``ReportFormat``, ``render``, ``terminal_view``), and
 ``routing_diff_predicate`` with ``PREDICATE_TYPE`` (attest.py, the signed routing-diff

@@ -1,6 +1,6 @@
 """One `simulate` invocation in the core: resolve the inputs, run, file the attestation.
 
-The CLI parses its options into a ``SimulationJob``, calls ``run_job``, renders the result,
+The CLI parses its options into a ``SimulationRequest``, calls ``run_job``, renders the result,
 then (with ``--attest``) calls ``file_attestation`` and ``check_verdict``. A policy may be
 given as a RoutingPolicy file or as a bundle folder: a bundle is checked against its
 manifest before anything in it is read, and its digest is bound into the attestation.
@@ -8,7 +8,8 @@ manifest before anything in it is read, and its digest is bound into the attesta
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from nexusctl.errors import EnvironmentError_, GateFailed
 if TYPE_CHECKING:
     from nexusctl.signing.signers import Signer
     from nexusctl.simulate.result import SimulationResult
+    from nexusctl.simulate.run import SimulationRequest
 
 #: Where a routing-diff attestation is filed inside a candidate bundle (attestations/<kind>).
 ATTESTATION_KIND = "routing-diff"
@@ -54,20 +56,6 @@ class PolicySource:
 
 
 @dataclass(frozen=True)
-class SimulationJob:
-    """What the user asked for, as given (paths may be bundle folders; gates a file path)."""
-
-    baseline: Path
-    candidate: Path
-    traffic: Path
-    decisions: Path | None = None
-    gates: Path | None = None
-    gate_flags: Sequence[str] = ()
-    allow_empty: bool = False
-    allow_catalog_change: bool = False
-
-
-@dataclass(frozen=True)
 class SimulationRun:
     """A finished simulation and where its policies came from."""
 
@@ -77,12 +65,16 @@ class SimulationRun:
 
 
 def run_job(
-    job: SimulationJob,
+    request: SimulationRequest,
+    gates: Path | None = None,
     *,
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> SimulationRun:
-    """Resolve bundles and the gate file, then simulate (see ``run.simulate``).
+    """Resolve bundle folders and load the ``gates`` file, then simulate (``run.simulate``).
+
+    ``request.baseline`` and ``request.candidate`` are as the user gave them: policy files
+    or bundle folders.
 
     Raises:
         VerificationError: a bundle does not match its manifest.
@@ -90,21 +82,17 @@ def run_job(
         InputError, TrafficError, UsageError: as ``run.simulate``.
     """
     from nexusctl.simulate.gates import load_gates
-    from nexusctl.simulate.run import SimulationRequest, simulate
+    from nexusctl.simulate.run import simulate
 
-    baseline = PolicySource.resolve(job.baseline)
-    candidate = PolicySource.resolve(job.candidate)
-    request = SimulationRequest(
+    baseline = PolicySource.resolve(request.baseline)
+    candidate = PolicySource.resolve(request.candidate)
+    resolved = dataclasses.replace(
+        request,
         baseline=baseline.policy,
         candidate=candidate.policy,
-        traffic=job.traffic,
-        decisions=job.decisions,
-        gate_file=load_gates(job.gates) if job.gates is not None else None,
-        gate_flags=tuple(job.gate_flags),
-        allow_empty=job.allow_empty,
-        allow_catalog_change=job.allow_catalog_change,
+        gate_file=load_gates(gates) if gates is not None else request.gate_file,
     )
-    result = simulate(request, on_start=on_start, progress=progress)
+    result = simulate(resolved, on_start=on_start, progress=progress)
     return SimulationRun(result, baseline, candidate)
 
 
