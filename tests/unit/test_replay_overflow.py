@@ -89,15 +89,9 @@ def test_replay_refuses_a_cost_that_would_leave_int64(tmp_path: Path) -> None:
     policy = _policies(tmp_path, input_price=9_000_000_000)
     with pytest.raises(TrafficError, match=r"rows 1, 2, 3, 4, 5 and 295 more .*64-bit range"):
         list(replay(load_policy(policy), pq.read_table(NEAR_CAP)))
-    result = CliRunner().invoke(
-        app,
-        ["simulate", "-b", str(policy), "-c", str(policy), "-t", str(NEAR_CAP)],
-        prog_name="nexusctl",
-    )
-    assert result.exit_code == 3, result.output
-    assert "would exceed the 64-bit range" in result.stderr
-    assert "input_tokens" in result.stderr
-    assert result.stdout == ""
+    stderr = _simulate_refused(policy, NEAR_CAP)
+    assert "would exceed the 64-bit range" in stderr
+    assert "deployment " in stderr
 
 
 def test_replay_refuses_tokens_above_the_cap() -> None:
@@ -106,10 +100,14 @@ def test_replay_refuses_tokens_above_the_cap() -> None:
         TrafficError, match=r"rows 2 \(1-based\): input_tokens exceeds 1099511627776"
     ):
         list(replay(load_policy(policy), pq.read_table(INT64_MAX_TOKENS)))
-    result = CliRunner().invoke(
-        app,
-        ["simulate", "-b", str(policy), "-c", str(policy), "-t", str(INT64_MAX_TOKENS)],
-        prog_name="nexusctl",
-    )
+    assert "exceeds 1099511627776" in _simulate_refused(policy, INT64_MAX_TOKENS)
+
+
+def _simulate_refused(policy: Path, traffic: Path) -> str:
+    """Run `nexusctl simulate` of ``policy`` against itself; expect exit 3; return stderr."""
+    args = ["simulate", "-b", str(policy), "-c", str(policy), "-t", str(traffic)]
+    result = CliRunner().invoke(app, args, prog_name="nexusctl")
     assert result.exit_code == 3, result.output
     assert "input_tokens" in result.stderr
+    assert result.stdout == ""
+    return result.stderr
