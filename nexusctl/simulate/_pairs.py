@@ -1,11 +1,11 @@
 """Stream recorded traffic through two replays and write the per-request decision pairs.
 
-The traffic Parquet is read once, in bounded batches (``ParquetFile.iter_batches``), and fanned
-out to the baseline replay, the candidate replay (in a worker thread, so the two overlap on two
-cores) and the pair consumer. The three streams are cut into aligned row ranges (the replay may
-re-batch), checked against the running row index, folded into the running aggregates and, when
-asked, written as one Parquet row group per range: memory is bounded by the batch size and the
-replays' own look-behind, never by the row count.
+The traffic Parquet is read once, in bounded batches (``ParquetFile.iter_batches``), and
+handed to the engine's ``replay_pair``, which yields aligned (traffic, baseline, candidate)
+row ranges; a worker thread runs it ahead of the fold. Each range is checked against the
+running row index, folded into the running aggregates and, when asked, written as one
+Parquet row group: memory is bounded by the batch size and the replays' own look-behind,
+never by the row count.
 """
 
 from __future__ import annotations
