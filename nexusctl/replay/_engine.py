@@ -121,11 +121,13 @@ def read_columns(batch: pa.RecordBatch, load: np.ndarray, offset: int) -> _Colum
         if not ok.all():
             _bad_rows(~ok, offset, f"unknown {name} (expected one of {', '.join(allowed)})")
     tokens = {}
+    largest: dict[str, int] = {}
     for name in ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens"):
         values = _numpy(batch, name, offset).astype(np.int64, copy=False)
         if (values < 0).any():
             _bad_rows(values < 0, offset, f"negative {name}")
-        if n and int(values.max()) > MAX_TOKENS:
+        largest[name] = int(values.max()) if n else 0
+        if largest[name] > MAX_TOKENS:
             _bad_rows(values > MAX_TOKENS, offset, f"{name} exceeds {MAX_TOKENS}")
         tokens[name] = values
     if (tokens["cached_input_tokens"] > tokens["input_tokens"]).any():
@@ -155,9 +157,7 @@ def read_columns(batch: pa.RecordBatch, load: np.ndarray, offset: int) -> _Colum
         has_cap=_capabilities(batch.column("capabilities"), n, offset),
         load=load,
         offset=offset,
-        token_max=token_maxima(
-            tokens["input_tokens"], tokens["output_tokens"], tokens["reasoning_tokens"]
-        ),
+        token_max=(largest["input_tokens"], largest["output_tokens"], largest["reasoning_tokens"]),
     )
 
 
