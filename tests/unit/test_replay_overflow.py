@@ -24,6 +24,7 @@ from nexusctl.policy import RoutingRequest, load_policy
 from nexusctl.replay import arrivals_load, decision_schema, replay
 from nexusctl.router import compile_plan, route
 from nexusctl.simulate.run import SimulationRequest, simulate
+from nexusctl.traffic.schema import MAX_TOKENS
 
 REPO = Path(__file__).resolve().parents[2]
 ASSETS = REPO / "tests" / "assets" / "simulate"
@@ -69,6 +70,8 @@ def _scalar_costs(policy: Path, traffic: pa.Table) -> list[int | None]:
 def test_replay_near_token_cap_is_exact_and_sums_exactly(tmp_path: Path) -> None:
     policy = _policies(tmp_path, input_price=None)
     traffic = pq.read_table(NEAR_CAP)
+    largest = max(traffic.column("input_tokens").to_pylist())
+    assert MAX_TOKENS - 300 <= largest <= MAX_TOKENS, "regenerate with make_bad_traffic.py"
     decisions = pa.Table.from_batches(list(replay(load_policy(policy), traffic)))
     assert decisions.schema == decision_schema()
     costs = decisions.column("predicted_cost_pusd").to_pylist()
@@ -97,10 +100,10 @@ def test_replay_refuses_a_cost_that_would_leave_int64(tmp_path: Path) -> None:
 def test_replay_refuses_tokens_above_the_cap() -> None:
     policy = REPO / "policies" / "nebula" / "retail-chat.yaml"
     with pytest.raises(
-        TrafficError, match=r"rows 2 \(1-based\): input_tokens exceeds 1099511627776"
+        TrafficError, match=rf"rows 2 \(1-based\): input_tokens exceeds {MAX_TOKENS}"
     ):
         list(replay(load_policy(policy), pq.read_table(INT64_MAX_TOKENS)))
-    assert "exceeds 1099511627776" in _simulate_refused(policy, INT64_MAX_TOKENS)
+    assert f"exceeds {MAX_TOKENS}" in _simulate_refused(policy, INT64_MAX_TOKENS)
 
 
 def _simulate_refused(policy: Path, traffic: Path) -> str:
