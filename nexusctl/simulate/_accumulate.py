@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING, Any
 from nexusctl.simulate._codes import SideCodes, count_pairs, encode, np_filled, np_int, np_valid
 from nexusctl.simulate._codes import shared as shared_codes
 from nexusctl.simulate._latency import BUCKETS, latency_stats
-from nexusctl.simulate._money import Amounts, SpendCounts, SpendGroups, micro_usd, pct
+from nexusctl.simulate._money import (
+    Amounts,
+    SpendCounts,
+    SpendGroups,
+    micro_usd,
+    pct,
+    spend_row,
+)
 from nexusctl.simulate._quality import QualityCounts
 from nexusctl.simulate._side import HISTOGRAM_LE_MS, SideTotals
 from nexusctl.simulate.result import (
@@ -104,8 +111,8 @@ class Accumulator:
             self.spend[group].add("baseline", codes, labels, b_cost, r_cost)
             self.spend[group].add("candidate", codes, labels, c_cost)
         residency = encode(req.column("residency_class"))
-        self.sides["baseline"].add(req, base, b, *residency)
-        self.sides["candidate"].add(req, cand, c, *residency)
+        self.sides["baseline"].add(req, base, b, residency)
+        self.sides["candidate"].add(req, cand, c, residency)
         self.quality.add(req, b, c)
 
     # -- results -------------------------------------------------------------------------
@@ -125,17 +132,15 @@ class Accumulator:
 
     def spend_result(self) -> Spend:
         """Spend totals and groups, with the price / routing split."""
-        total = self.spend_total
-        base, cand = micro_usd(total.baseline), micro_usd(total.candidate)
-        repriced = micro_usd(total.repriced)
+        total = spend_row("(all)", self.spend_total)
         return Spend(
-            baseline=base,
-            candidate=cand,
-            baseline_repriced=repriced,
-            change=cand - base,
-            change_pct=pct(cand - base, base),
-            price_effect=repriced - base,
-            routing_effect=cand - repriced,
+            baseline=total.baseline,
+            candidate=total.candidate,
+            baseline_repriced=micro_usd(self.spend_total.repriced),
+            change=total.change,
+            change_pct=pct(total.change, total.baseline),
+            price_effect=total.price_effect,
+            routing_effect=total.routing_effect,
             unrepriced_requests=self.unrepriced,
             by_tenant=self.spend["tenant"].rows(),
             by_app=self.spend["app"].rows(),

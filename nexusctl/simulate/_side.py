@@ -21,6 +21,8 @@ EXAMPLES = 100
 HISTOGRAM_LE_MS = (250, 500, 1000, 2000, 3000, 5000, 8000, 12000, 20000, 40000, 80000)
 #: (outcome, reason, escalation rule, escalation target) of a request not routed.
 ReasonKey = tuple[Literal["escalated", "refused"], str, str | None, str | None]
+#: A label column as integer codes and the labels they index (``_codes.encode``).
+Coded = tuple["np.ndarray", list[str]]
 
 
 def _edges_us() -> np.ndarray:
@@ -61,15 +63,11 @@ class SideTotals:
         self.examples: list[ResidencyViolation] = []
         self.frontier = 0
 
-    def add(
-        self,
-        req: pa.Table,
-        table: pa.Table,
-        codes: SideCodes,
-        residency_codes: np.ndarray,
-        residency_labels: list[str],
-    ) -> None:
-        """Fold one batch of this side's decisions in (``req``: the aligned traffic)."""
+    def add(self, req: pa.Table, table: pa.Table, codes: SideCodes, residency: Coded) -> None:
+        """Fold one batch of this side's decisions in.
+
+        ``req`` is the aligned traffic, ``residency`` its residency classes as codes and labels.
+        """
         import numpy as np
 
         latency = np_filled(table.column("predicted_latency_us"), 0)
@@ -113,15 +111,10 @@ class SideTotals:
         if len(not_routed):
             self._count_reasons(table, codes, not_routed)
         self.frontier += int((codes.tier_rank == FRONTIER).sum())
-        self._add_residency(req, table, codes, residency_codes, residency_labels)
+        self._add_residency(req, table, codes, residency)
 
     def _add_residency(
-        self,
-        req: pa.Table,
-        table: pa.Table,
-        codes: SideCodes,
-        residency_codes: np.ndarray,
-        residency_labels: list[str],
+        self, req: pa.Table, table: pa.Table, codes: SideCodes, residency: Coded
     ) -> None:
         """Count residency violations, re-derived from the catalog and this policy.
 
@@ -133,7 +126,7 @@ class SideTotals:
         import pyarrow.compute as pc
 
         dep = table.column("deployment_id")
-        residency = req.column("residency_class")
+        residency_codes, residency_labels = residency
         n_classes, n_deps = len(self.class_ids), len(self.dep_ids)
         # Re-code the batch's own dictionaries onto the catalog / policy (no string hashing).
         dep_map = np.array(
@@ -155,7 +148,7 @@ class SideTotals:
         for r, rid, cls, d, code in zip(
             pc.take(table.column("row"), picked).to_pylist(),
             pc.take(req.column("request_id"), picked).to_pylist(),
-            pc.take(residency, picked).to_pylist(),
+            pc.take(req.column("residency_class"), picked).to_pylist(),
             pc.take(dep, picked).to_pylist(),
             dep_code[picked_rows].tolist(),
             strict=True,
