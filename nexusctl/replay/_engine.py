@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nexusctl.errors import TrafficError
+from nexusctl.errors import InputError, TrafficError
 from nexusctl.policy.vocabulary import TIER_ORDER
 from nexusctl.router.plan import CompiledMatch, RouterPlan
 from nexusctl.traffic.schema import MAX_TOKENS
@@ -335,6 +335,7 @@ def check_int64(
 
     Raises:
         TrafficError: a row's arithmetic could wrap (named by its 1-based row number).
+        InputError: the deployment's figures overflow whatever the request.
     """
     import numpy as np
 
@@ -342,6 +343,12 @@ def check_int64(
     top_in, top_out, top_reasoning = token_max
     if all(c + a * top_in + b * top_out + r * top_reasoning <= _BIG for _, c, a, b, r in bounds):
         return
+    for what, c, _, _, _ in bounds:
+        if c > _BIG:  # no request needed: the catalog's own figures overflow
+            raise InputError(
+                f"deployment {f.deployment_id}: its catalog figures alone put the predicted "
+                f"{what} beyond the 64-bit range"
+            )
     inp, out, reasoning = (np.asarray(t, dtype=np.float64) for t in tokens)
     for what, c, a, b, r in bounds:
         estimate = c + a * inp + b * out + r * reasoning

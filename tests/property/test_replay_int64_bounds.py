@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nexusctl.decode.factors import DecodeFactors, PointFactors
-from nexusctl.errors import TrafficError
+from nexusctl.errors import InputError, TrafficError
 from nexusctl.replay._engine import check_int64
 from nexusctl.traffic.schema import MAX_TOKENS
 
@@ -89,14 +89,15 @@ def test_replay_int64_guard_is_sound(
     arrays = tuple(np.array([v], dtype=np.int64) for v in (inp, out, reasoning))
     worst = max(intermediates(f, inp, cached, out, reasoning))
     if worst > INT64_MAX:
-        with pytest.raises(TrafficError, match="64-bit range"):
+        # TrafficError names the rows; InputError (its parent) blames the catalog alone.
+        with pytest.raises(InputError, match="64-bit range"):
             check_int64(f, (inp, out, reasoning), arrays, np.array([0]), 0)
         return
     # Within range the guard may still refuse (its bounds are conservative), but only with
     # the overflow message; mostly it accepts.
     try:
         check_int64(f, (inp, out, reasoning), arrays, np.array([0]), 0)
-    except TrafficError as refused:
+    except InputError as refused:
         message = str(refused)
     else:
         message = "accepted"
@@ -116,3 +117,16 @@ def test_replay_int64_guard_names_the_row() -> None:
     zeros = np.zeros(2, dtype=np.int64)
     with pytest.raises(TrafficError, match=r"rows 8 \(1-based\).*deployment pricey.*cost"):
         check_int64(f, (MAX_TOKENS, 0, 0), (inp, zeros, zeros), np.array([3, 6]), 1)
+
+
+def test_replay_int64_guard_blames_the_catalog_when_no_request_is_needed() -> None:
+    f = DecodeFactors(
+        deployment_id="slow",
+        points=(PointFactors(1, 1 << 63, 0, 1, (1,), (1000,)),),
+        max_draft_tokens=0,
+        disable_above_load=0,
+        pricing_kind="per_token",
+    )
+    zeros = np.zeros(1, dtype=np.int64)
+    with pytest.raises(InputError, match=r"deployment slow: its catalog figures alone .*latency"):
+        check_int64(f, (0, 0, 0), (zeros, zeros, zeros), np.array([0]), 0)
