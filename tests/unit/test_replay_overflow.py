@@ -32,7 +32,7 @@ NEAR_CAP = ASSETS / "tokens-near-cap.parquet"
 INT64_MAX_TOKENS = ASSETS / "tokens-int64-max.parquet"
 
 
-def _policies(tmp_path: Path, input_price: int | None) -> Path:
+def _policies(tmp_path: Path, input_price: int | None, max_cost: int | None = None) -> Path:
     """retail-chat without cost caps, every per-token deployment's context window at 2^41.
 
     With ``input_price`` those deployments' input price is set to it (micro-USD per Mtok).
@@ -48,9 +48,11 @@ def _policies(tmp_path: Path, input_price: int | None) -> Path:
             if input_price is not None:
                 pricing["input"] = input_price
     catalog.write_text(yaml.safe_dump(document, sort_keys=False))
-    # No per-request cost cap: the huge requests must be priced and routed, not capped out.
+    # No per-request cost cap (or one above int64 in pico-USD): the huge requests must be
+    # priced and routed, not capped out.
     policy = folder / "retail-chat.yaml"
-    policy.write_text(re.sub(r"\n\s*maxCost: \d+", "", policy.read_text()))
+    cap = "" if max_cost is None else rf"\g<1>maxCost: {max_cost}"
+    policy.write_text(re.sub(r"(\n\s*)maxCost: \d+", cap, policy.read_text()))
     return policy
 
 
@@ -85,6 +87,16 @@ def test_replay_near_token_cap_is_exact_and_sums_exactly(tmp_path: Path) -> None
     assert result.spend.baseline == (total + 500_000) // 1_000_000  # micro-USD, no tie here
     by_tenant = {row.key: row.baseline for row in result.spend.by_tenant}
     assert by_tenant == {"retail-banking": result.spend.baseline}
+
+
+def test_replay_limits_above_int64_decide_like_the_scalar_router(tmp_path: Path) -> None:
+    # 10^13 micro-USD is 10^19 pico-USD, above 2^63 - 1: no cost reaches it.
+    policy = _policies(tmp_path, input_price=None, max_cost=10**13)
+    traffic = pq.read_table(NEAR_CAP)
+    decisions = pa.Table.from_batches(list(replay(load_policy(policy), traffic)))
+    costs = decisions.column("predicted_cost_pusd").to_pylist()
+    assert costs == _scalar_costs(policy, traffic)
+    assert decisions.column("outcome").to_pylist() == ["routed"] * traffic.num_rows
 
 
 def test_replay_refuses_a_cost_that_would_leave_int64(tmp_path: Path) -> None:
