@@ -316,6 +316,10 @@ def int64_bounds(f: DecodeFactors) -> list[tuple[str, int, int, int, int]]:
             ("cost (pico-USD)", rate * base, -(-rate * per_1k // 1000), per_gen, per_gen),
             ("load divisor", 3600 * max(p.max_load for p in f.points), 0, 0, 0),
         ]
+    # Each figure becomes an int64 array element too.
+    figures = [per_1k, tpot, f.price_input, f.price_cached_input, f.price_output]
+    figures += [f.price_reasoning, f.gpu_rate, max(max(p.gpu_tpot_ns) for p in f.points)]
+    bounds.append(("figure (price, rate or time)", max(figures), 0, 0, 0))
     return bounds
 
 
