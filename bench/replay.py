@@ -111,7 +111,7 @@ def _run_child(traffic: Path, profile: bool) -> dict[str, object]:
 def _child(traffic: Path, profile: bool) -> None:
     sys.path.insert(0, str(REPO))
     from nexusctl.simulate import run
-    from nexusctl.simulate.report_json import render_json
+    from nexusctl.simulate.reports.report_json import render_json
 
     phases = {"replay_and_diff_s": 0.0, "other_s": 0.0, "json_s": 0.0}
     original = run.stream_pairs

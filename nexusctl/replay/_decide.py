@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from nexusctl.replay._engine import (
+    _BIG,
     _NO_TIER,
     CAPABILITY_NAMES,
     _Choice,
@@ -56,9 +57,12 @@ def decide_batch(
     per_route = [route_idx == rp.index for rp in routes]
 
     # Route limits and the tier floor (route minTier raised by complexity thresholds).
-    slo_us = np.array([rp.slo_us for rp in routes], dtype=np.int64)[route_idx]
+    # A limit above int64 is clamped to 2^63 - 1: every latency and cost is at most that
+    # (check_int64), so the comparisons decide the same as with the scalar router's ints.
+    slo_us = np.array([min(rp.slo_us, _BIG) for rp in routes], dtype=np.int64)[route_idx]
     has_cap = np.array([rp.cap_pusd is not None for rp in routes])[route_idx]
-    cap_pusd = np.array([rp.cap_pusd or 0 for rp in routes], dtype=np.int64)[route_idx]
+    caps = [min(rp.cap_pusd or 0, _BIG) for rp in routes]
+    cap_pusd = np.array(caps, dtype=np.int64)[route_idx]
     floor = np.array([rp.min_tier_rank for rp in routes], dtype=np.int64)[route_idx]
     for rp, rows in zip(routes, per_route, strict=True):
         for at_least, rank in rp.thresholds:

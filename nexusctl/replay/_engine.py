@@ -12,13 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nexusctl.errors import TrafficError
+from nexusctl.errors import InputError, TrafficError
 from nexusctl.policy.vocabulary import TIER_ORDER
 from nexusctl.router.plan import CompiledMatch, RouterPlan
+from nexusctl.traffic.schema import MAX_TOKENS
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+
+    from nexusctl.decode.factors import DecodeFactors
 
 CAPABILITY_NAMES = ("tools", "json", "vision", "audio", "reasoning", "streaming", "long_context")
 DATA_CLASSES = ("public", "internal", "confidential", "restricted")
@@ -43,6 +46,9 @@ TRAFFIC_COLUMNS = (
 LABEL_COLUMNS = ("tenant", "app", "use_case", "data_class", "residency_class", "risk_class")
 _BIG = (1 << 63) - 1
 _NO_TIER = len(TIER_ORDER)
+#: A row whose float64 upper bound stays below this cannot reach 2^63 - 1 exactly: the float
+#: sum of three products errs by far less than the 0.25 % between the two.
+_FLOAT_SCREEN = 9.2e18
 
 
 @dataclass
@@ -60,6 +66,10 @@ class _Columns:
     confidence: np.ndarray  # NaN where null
     has_cap: dict[str, np.ndarray]
     load: np.ndarray
+    #: Row number of the batch's first row (0-based), for error messages.
+    offset: int = 0
+    #: The batch's largest (input, output, reasoning) token counts: the overflow screen.
+    token_max: tuple[int, int, int] = (0, 0, 0)
 
 
 def _numpy(batch: pa.RecordBatch, name: str, offset: int) -> np.ndarray:
@@ -111,10 +121,14 @@ def read_columns(batch: pa.RecordBatch, load: np.ndarray, offset: int) -> _Colum
         if not ok.all():
             _bad_rows(~ok, offset, f"unknown {name} (expected one of {', '.join(allowed)})")
     tokens = {}
+    largest: dict[str, int] = {}
     for name in ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens"):
         values = _numpy(batch, name, offset).astype(np.int64, copy=False)
         if (values < 0).any():
             _bad_rows(values < 0, offset, f"negative {name}")
+        largest[name] = int(values.max()) if n else 0
+        if largest[name] > MAX_TOKENS:
+            _bad_rows(values > MAX_TOKENS, offset, f"{name} exceeds {MAX_TOKENS}")
         tokens[name] = values
     if (tokens["cached_input_tokens"] > tokens["input_tokens"]).any():
         _bad_rows(
@@ -142,7 +156,16 @@ def read_columns(batch: pa.RecordBatch, load: np.ndarray, offset: int) -> _Colum
         confidence=confidence,
         has_cap=_capabilities(batch.column("capabilities"), n, offset),
         load=load,
+        offset=offset,
+        token_max=(largest["input_tokens"], largest["output_tokens"], largest["reasoning_tokens"]),
     )
+
+
+def token_maxima(inp: np.ndarray, out: np.ndarray, reasoning: np.ndarray) -> tuple[int, int, int]:
+    """The largest input, output and reasoning token counts (0 for no rows)."""
+    if not len(inp):
+        return 0, 0, 0
+    return int(inp.max()), int(out.max()), int(reasoning.max())
 
 
 def _capabilities(column: pa.Array, n: int, offset: int) -> dict[str, np.ndarray]:
@@ -263,6 +286,86 @@ def count_below(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     return below
 
 
+def int64_bounds(f: DecodeFactors) -> list[tuple[str, int, int, int, int]]:
+    """Linear upper bounds of every intermediate value the decode model computes for ``f``.
+
+    Each entry is ``(what, constant, per input token, per output token, per reasoning
+    token)`` with non-negative integer coefficients: for a request, the bound is at least
+    every product and partial sum the per-request arithmetic forms (TTFT, latency, cost,
+    GPU busy time), whatever the load and draft length. When it fits in int64 the vectorised
+    arithmetic is exact, as the scalar router's Python integers are.
+    """
+    base = max(p.ttft_base_us for p in f.points)
+    per_1k = max(p.ttft_per_1k_input_us for p in f.points)
+    tpot = max(max(p.tpot_eff_us) for p in f.points)
+    # ttft = base + per_1k x input // 1000; the floors only lower what follows, so a ceiling
+    # of each coefficient divided by 1000 bounds the sums, and the products come separately.
+    bounds = [
+        ("TTFT (microseconds)", 0, per_1k, 0, 0),
+        ("latency (microseconds)", base, -(-per_1k // 1000), tpot, tpot),
+    ]
+    if f.pricing_kind == "per_token":
+        per_input = max(f.price_input, f.price_cached_input)
+        bounds.append(("cost (pico-USD)", 0, per_input, f.price_output, f.price_reasoning))
+    elif f.pricing_kind == "gpu_time":
+        gpu = max(max(p.gpu_tpot_ns) for p in f.points)
+        rate = f.gpu_rate
+        per_gen = -(-rate * gpu // 1000)
+        bounds += [
+            ("GPU busy time (nanoseconds)", 0, 0, gpu, gpu),
+            ("cost (pico-USD)", rate * base, -(-rate * per_1k // 1000), per_gen, per_gen),
+            ("load divisor", 3600 * max(p.max_load for p in f.points), 0, 0, 0),
+        ]
+    # Each figure becomes an int64 array element too.
+    figures = [per_1k, tpot, f.price_input, f.price_cached_input, f.price_output]
+    figures += [f.price_reasoning, f.gpu_rate, max(max(p.gpu_tpot_ns) for p in f.points)]
+    bounds.append(("figure (price, rate or time)", max(figures), 0, 0, 0))
+    return bounds
+
+
+def check_int64(
+    f: DecodeFactors,
+    token_max: tuple[int, int, int],
+    tokens: tuple[np.ndarray, np.ndarray, np.ndarray],
+    rows: np.ndarray,
+    offset: int,
+) -> None:
+    """Refuse the rows whose predicted latency or cost on ``f`` could leave the int64 range.
+
+    ``tokens`` are the (input, output, reasoning) counts of ``rows`` (indices into the batch
+    that starts at row ``offset``); ``token_max`` bounds them (the batch's maxima). The
+    common case is one comparison per bound in Python integers; only when the maxima could
+    overflow are the rows screened one by one (float64 upper bounds, conservatively).
+
+    Raises:
+        TrafficError: a row's arithmetic could wrap (named by its 1-based row number).
+        InputError: the deployment's figures overflow whatever the request.
+    """
+    import numpy as np
+
+    bounds = int64_bounds(f)
+    top_in, top_out, top_reasoning = token_max
+    if all(c + a * top_in + b * top_out + r * top_reasoning <= _BIG for _, c, a, b, r in bounds):
+        return
+    for what, c, _, _, _ in bounds:
+        if c > _BIG:  # no request needed: the catalog's own figures overflow
+            raise InputError(
+                f"deployment {f.deployment_id}: its catalog figures alone put the predicted "
+                f"{what} beyond the 64-bit range"
+            )
+    inp, out, reasoning = (np.asarray(t, dtype=np.float64) for t in tokens)
+    for what, c, a, b, r in bounds:
+        estimate = c + a * inp + b * out + r * reasoning
+        bad = estimate >= _FLOAT_SCREEN
+        if bad.any():
+            _bad_rows(
+                np.isin(np.arange(int(rows.max()) + 1), rows[bad]),
+                offset,
+                f"input_tokens, output_tokens or reasoning_tokens too large for deployment "
+                f"{f.deployment_id}: its predicted {what} would exceed the 64-bit range",
+            )
+
+
 def _better(
     mask: np.ndarray, k1: np.ndarray, k2: np.ndarray, b1: np.ndarray, b2: np.ndarray
 ) -> np.ndarray:
@@ -295,6 +398,7 @@ def controller(
     slo = slo_us[rows]
     cap = cap_pusd[rows]
     is_capped = capped[rows]
+    check_int64(f, cols.token_max, (inp, out, reasoning), rows, cols.offset)
     max_loads = np.array([p.max_load for p in f.points], dtype=np.int64)
     point = np.minimum(count_below(max_loads, load), len(max_loads) - 1)
     base = np.array([p.ttft_base_us for p in f.points], dtype=np.int64)[point]

@@ -232,12 +232,16 @@ def reprice(
     depend on the draft length).
 
     Raises:
-        TrafficError: the two inputs differ in length or lack a column.
+        TrafficError: the two inputs differ in length or lack a column, or a cost could
+            leave the 64-bit range.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from nexusctl.replay._engine import check_int64, token_maxima
+
+    has_rows = "row" in decisions.schema.names
     if decisions.num_rows != traffic.num_rows:
         raise TrafficError(
             f"decisions ({decisions.num_rows} rows) and traffic ({traffic.num_rows}) differ"
@@ -258,6 +262,8 @@ def reprice(
     gamma = ints(decisions, "draft_tokens")
     load = np.maximum(ints(decisions, "load"), 1)
     dep_col = decisions.column("deployment_id")
+    token_max = token_maxima(inp, out, reasoning)
+    first_row = int(decisions.column("row")[0].as_py()) if n and has_rows else 0
     result = np.zeros(n, dtype=np.int64)
     valid = np.zeros(n, dtype=bool)
     for dep in sorted(catalog.spec.deployments, key=lambda d: d.id):
@@ -265,6 +271,8 @@ def reprice(
         if not rows.any():
             continue
         f = decode_factors(dep)
+        picked = np.flatnonzero(rows)
+        check_int64(f, token_max, (inp[picked], out[picked], reasoning[picked]), picked, first_row)
         if f.pricing_kind == "per_token":
             result[rows] = (
                 (inp[rows] - cached[rows]) * f.price_input

@@ -1,23 +1,21 @@
 """Stream recorded traffic through two replays and write the per-request decision pairs.
 
-The traffic Parquet is read once, in bounded batches (``ParquetFile.iter_batches``), and fanned
-out to the baseline replay, the candidate replay (in a worker thread, so the two overlap on two
-cores) and the pair consumer. The three streams are cut into aligned row ranges (the replay may
-re-batch), checked against the running row index, folded into the running aggregates and, when
-asked, written as one Parquet row group per range: memory is bounded by the batch size and the
-replays' own look-behind, never by the row count.
+The traffic Parquet is read once, in bounded batches (``ParquetFile.iter_batches``), and
+handed to the engine's ``replay_pair``, which yields aligned (traffic, baseline, candidate)
+row ranges; a worker thread runs it ahead of the fold. Each range is checked against the
+running row index, folded into the running aggregates and, when asked, written as one
+Parquet row group: memory is bounded by the batch size and the replays' own look-behind,
+never by the row count.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexusctl.errors import TrafficError
+from nexusctl.simulate._streams import in_thread
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -25,8 +23,8 @@ if TYPE_CHECKING:
 
     from nexusctl.policy.catalog import ModelCatalog
     from nexusctl.policy.loader import LoadedPolicy
+    from nexusctl.replay import ReplayEngine
     from nexusctl.simulate._accumulate import Accumulator
-    from nexusctl.simulate._engine import ReplayEngine
 
 BATCH_ROWS = 65_536
 
@@ -203,27 +201,12 @@ def _stream(
     import pyarrow as pa
 
     columns = check_traffic_schema(traffic.schema_arrow, str(shown))
-    replay_pair = getattr(engine, "replay_pair", None)
-    streams: Iterator[tuple[Any, Any, Any]]
-    if replay_pair is not None:
-        # One read of each batch feeds both policies (the engine shares the load and the
-        # column checks); a worker thread replays the next batch while this one is folded.
-        # Only the columns the replay and the diff read (extra columns are not copied).
-        wanted = [n for n in columns if n in REQUEST_COLUMNS or n in REPLAY_ONLY_COLUMNS]
-        source = _checked_batches(_dictionary_reader(traffic, shown), wanted, str(shown))
-        streams = _in_thread(replay_pair(baseline, candidate, source))
-    else:
-        source = _checked_batches(traffic, columns, str(shown))
-        feed_pairs, feed_base, feed_cand = _fan_out(source, 3)
-        # The candidate replay runs in a worker thread: NumPy and Arrow release the GIL in
-        # their kernels, so the two replays overlap on a second core.
-        streams = _aligned(
-            (
-                feed_pairs,
-                engine.replay(baseline, feed_base),
-                _in_thread(engine.replay(candidate, feed_cand)),
-            )
-        )
+    # One read of each batch feeds both policies; a worker thread replays the next batch
+    # while this one is folded. Only the columns the replay and the diff read (extra columns
+    # are not copied), label columns as dictionaries.
+    wanted = [n for n in columns if n in REQUEST_COLUMNS or n in REPLAY_ONLY_COLUMNS]
+    source = _checked_batches(_dictionary_reader(traffic, shown), wanted, str(shown))
+    streams = in_thread(engine.replay_pair(baseline, candidate, source))
     done = 0
     for req, base, cand in streams:
         n = req.num_rows
@@ -329,144 +312,3 @@ def _arrow_type(name: str) -> Any:
         "bool": pa.bool_(),
     }
     return types[name]
-
-
-class _FanOut:
-    """Hand every item of one iterator to ``n`` consumers, keeping only what some still need.
-
-    ``itertools.tee`` frees its buffer in blocks of 57 items, so three lock-step consumers of
-    65,536-row batches would keep millions of rows alive; this drops an item as soon as the
-    slowest consumer has taken it.
-    """
-
-    _END = object()
-
-    def __init__(self, source: Iterator[Any], n: int) -> None:
-        self._lock = threading.Lock()
-        self._source = source
-        self._buffer: deque[Any] = deque()
-        self._first = 0  # index of self._buffer[0] in the source
-        self._positions = [0] * n
-
-    def _next(self, consumer: int) -> Any:
-        with self._lock:
-            return self._next_locked(consumer)
-
-    def _next_locked(self, consumer: int) -> Any:
-        position = self._positions[consumer]
-        if position - self._first == len(self._buffer):
-            self._buffer.append(next(self._source, self._END))
-        item = self._buffer[position - self._first]
-        if item is self._END:
-            return item
-        self._positions[consumer] = position + 1
-        while self._buffer and min(self._positions) > self._first:
-            self._buffer.popleft()
-            self._first += 1
-        return item
-
-    def consumer(self, index: int) -> Iterator[Any]:
-        while (item := self._next(index)) is not self._END:
-            yield item
-
-
-def _in_thread(stream: Iterator[Any], depth: int = 2) -> Iterator[Any]:
-    """Iterate ``stream`` in a worker thread, at most ``depth`` items ahead of the consumer.
-
-    The worker's exception is re-raised in the consumer; a consumer that stops early (an
-    error elsewhere) makes the worker stop at its next item.
-    """
-    items: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def work() -> None:
-        try:
-            for item in stream:
-                while not stop.is_set():
-                    try:
-                        items.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            items.put(("end", None))
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            items.put(("error", exc))
-
-    worker = threading.Thread(target=work, name="nexusctl-replay", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, value = items.get()
-            if kind == "item":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                return
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                items.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.1)
-
-
-def _fan_out(source: Iterator[Any], n: int) -> tuple[Iterator[Any], ...]:
-    fan = _FanOut(source, n)
-    return tuple(fan.consumer(i) for i in range(n))
-
-
-class _Buffer:
-    """Record batches from one stream, handed out by row count across batch boundaries."""
-
-    def __init__(self, stream: Iterator[pa.RecordBatch]) -> None:
-        self._stream = stream
-        self._pending: deque[pa.RecordBatch] = deque()
-        self.available = 0
-        self.exhausted = False
-
-    def fill(self) -> None:
-        while self.available == 0 and not self.exhausted:
-            batch = next(self._stream, None)
-            if batch is None:
-                self.exhausted = True
-            elif batch.num_rows:
-                self._pending.append(batch)
-                self.available += batch.num_rows
-
-    def take(self, n: int) -> pa.Table:
-        import pyarrow as pa
-
-        parts: list[pa.RecordBatch] = []
-        need = n
-        while need:
-            head = self._pending[0]
-            if head.num_rows <= need:
-                parts.append(self._pending.popleft())
-                need -= head.num_rows
-            else:
-                parts.append(head.slice(0, need))
-                self._pending[0] = head.slice(need)
-                need = 0
-        self.available -= n
-        return pa.Table.from_batches(parts)
-
-
-def _aligned(
-    streams: tuple[Iterator[pa.RecordBatch], ...],
-) -> Iterator[tuple[pa.Table, ...]]:
-    """Yield equal-length row ranges from each stream, in order, until all are exhausted."""
-    buffers = [_Buffer(s) for s in streams]
-    while True:
-        for buf in buffers:
-            buf.fill()
-        n = min(buf.available for buf in buffers)
-        if n == 0:
-            if any(buf.available for buf in buffers):
-                counts = ", ".join(str(buf.available) for buf in buffers)
-                raise RuntimeError(f"replay streams ended at different rows ({counts} left)")
-            return
-        yield tuple(buf.take(n) for buf in buffers)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from nexusctl.errors import InputError, TrafficError, UsageError
 from nexusctl.policy.catalog import ModelCatalog
 from nexusctl.policy.loader import LoadedPolicy, load_policy
+from nexusctl.replay.engine import ReplayEngine, RouterReplay
 from nexusctl.simulate._accumulate import Accumulator
-from nexusctl.simulate._engine import ReplayEngine, RouterReplay
 from nexusctl.simulate._pairs import check_traffic_schema, stream_pairs
 from nexusctl.simulate.gates import SimulationGates, evaluate_gates, resolve_gates
 from nexusctl.simulate.result import PolicyRef, SimulationResult, TrafficRef, Verdict

@@ -9,7 +9,6 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nexusctl.simulate._accumulate import micro_usd
 from nexusctl.simulate._latency import (
     BUCKETS,
     QUANTILES,
@@ -17,6 +16,7 @@ from nexusctl.simulate._latency import (
     latency_bucket,
     latency_stats,
 )
+from nexusctl.simulate._money import micro_usd
 
 LATENCIES = st.integers(min_value=0, max_value=10**13)
 

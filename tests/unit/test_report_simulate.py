@@ -7,12 +7,14 @@ import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
 
-from nexusctl.simulate._format import usd
+import pytest
+
 from nexusctl.simulate.gates import GateSetting, evaluate_gates
-from nexusctl.simulate.report_html import render_html
-from nexusctl.simulate.report_json import render_json
-from nexusctl.simulate.report_junit import render_junit
-from nexusctl.simulate.report_markdown import render_markdown
+from nexusctl.simulate.reports._format import usd
+from nexusctl.simulate.reports.report_html import render_html
+from nexusctl.simulate.reports.report_json import render_json
+from nexusctl.simulate.reports.report_junit import render_junit
+from nexusctl.simulate.reports.report_markdown import render_markdown
 from nexusctl.simulate.result import SimulationResult
 from tests.assets.simulate.simulate_results import make_result
 
@@ -133,3 +135,23 @@ def test_attestation_predicate_has_no_floats_and_is_canonicalisable() -> None:
     assert [g["value"] for g in data["gates"]] == ["5.000000", "0.000000", "0.800000"]
     assert data["passed"] is False
     assert canonical_bytes(data)
+
+
+def test_render_dispatches_every_file_format_and_leaves_text_to_the_terminal_view() -> None:
+    from nexusctl.simulate.reports import ReportFormat, render
+    from nexusctl.simulate.reports.terminal import Line, Table, terminal_view
+
+    result = _gated()
+    assert render(result, ReportFormat.json) == render_json(result)
+    assert render(result, ReportFormat.markdown) == render_markdown(result)
+    assert render(result, ReportFormat.html) == render_html(result)
+    assert render(result, ReportFormat.junit) == render_junit(result)
+    with pytest.raises(ValueError, match="terminal_view"):
+        render(result, ReportFormat.text)
+    view = terminal_view(result)
+    assert isinstance(view[0], Line)
+    assert view[0].verdict is result.verdict.passed
+    gates = next(b for b in view if isinstance(b, Table) and b.title == "Gates")
+    assert [row[0].text for row in gates.rows] == [g.name for g in result.verdict.gates]
+    tones = {row[0].text: row[3].tone for row in gates.rows}
+    assert tones == {g.name: "pass" if g.passed else "fail" for g in result.verdict.gates}

@@ -11,7 +11,7 @@ import pytest
 
 from nexusctl.errors import InputError, TrafficError, UsageError
 from nexusctl.policy.loader import load_policy
-from nexusctl.simulate._accumulate import micro_usd
+from nexusctl.simulate._money import micro_usd
 from nexusctl.simulate.run import SimulationRequest, catalog_changes, simulate
 from tests.assets.simulate.simulate_fake_engine import FakeEngine, cost_pusd, traffic_table
 
@@ -289,7 +289,7 @@ def test_micro_usd_rounds_half_to_even(pico: int, micro: int) -> None:
 
 
 def test_fan_out_keeps_only_what_a_consumer_still_needs() -> None:
-    from nexusctl.simulate._pairs import _FanOut
+    from nexusctl.simulate._streams import _FanOut
 
     fan = _FanOut(iter(range(1000)), 3)
     consumers = [fan.consumer(i) for i in range(3)]
@@ -303,15 +303,15 @@ def test_fan_out_keeps_only_what_a_consumer_still_needs() -> None:
 
 
 def test_in_thread_yields_in_order_and_reraises_the_workers_error() -> None:
-    from nexusctl.simulate._pairs import _in_thread
+    from nexusctl.simulate._streams import in_thread
 
-    assert list(_in_thread(iter(range(100)))) == list(range(100))
+    assert list(in_thread(iter(range(100)))) == list(range(100))
 
     def failing() -> Iterator[int]:
         yield 1
         raise TrafficError("row 2 is bad")
 
-    stream = _in_thread(failing())
+    stream = in_thread(failing())
     assert next(stream) == 1
     with pytest.raises(TrafficError, match="row 2 is bad"):
         next(stream)
@@ -320,7 +320,7 @@ def test_in_thread_yields_in_order_and_reraises_the_workers_error() -> None:
 def test_in_thread_stops_its_worker_when_the_consumer_stops() -> None:
     import threading
 
-    from nexusctl.simulate._pairs import _in_thread
+    from nexusctl.simulate._streams import in_thread
 
     produced: list[int] = []
 
@@ -331,7 +331,7 @@ def test_in_thread_stops_its_worker_when_the_consumer_stops() -> None:
             yield i
             i += 1
 
-    stream = _in_thread(endless(), depth=2)
+    stream = in_thread(endless(), depth=2)
     assert next(stream) == 0
     stream.close()  # what an exception in the consumer's loop does
     assert not [t for t in threading.enumerate() if t.name == "nexusctl-replay"]

@@ -1,7 +1,8 @@
-"""simulate's fast path (one read feeding both replays, dictionary-coded labels) changes nothing.
+"""simulate's fast path (one read feeding both replays) changes nothing.
 
-The real engine offers ``replay_pair``; an engine without it takes the generic path (fan-out,
-plain strings). Both must give the same result document and the same decisions file.
+The real engine's ``replay_pair`` decides both policies from one read of each batch; an engine
+that replays one policy at a time pairs its replays by fan-out (``pair_by_fan_out``). Both
+must give the same result document and the same decisions file.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import pytest
 
 from nexusctl.policy.catalog import ModelCatalog
 from nexusctl.policy.loader import LoadedPolicy
+from nexusctl.replay import ReplayEngine, RouterReplay
 from nexusctl.simulate._codes import encode, np_filled, np_valid
-from nexusctl.simulate._engine import RouterReplay
-from nexusctl.simulate.report_json import render_json
+from nexusctl.simulate._streams import pair_by_fan_out
+from nexusctl.simulate.reports.report_json import render_json
 from nexusctl.simulate.run import SimulationRequest, simulate
 from tests.unit.test_replay_differential import generated_traffic
 
@@ -27,7 +29,7 @@ POLICIES = Path(__file__).resolve().parents[2] / "policies" / "nebula"
 
 
 class GenericEngine:
-    """The router's replay behind the plain Protocol only (no ``replay_pair``)."""
+    """The router's replay, one policy at a time, paired by fan-out."""
 
     def __init__(self) -> None:
         self._real = RouterReplay()
@@ -35,8 +37,22 @@ class GenericEngine:
     def replay(self, loaded: LoadedPolicy, traffic: Iterable[Any]) -> Iterator[Any]:
         return self._real.replay(loaded, traffic)
 
+    def replay_pair(
+        self, baseline: LoadedPolicy, candidate: LoadedPolicy, traffic: Iterable[Any]
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        return pair_by_fan_out(self, baseline, candidate, traffic)
+
     def reprice(self, decisions: Any, traffic: Any, catalog: ModelCatalog) -> Any:
         return self._real.reprice(decisions, traffic, catalog)
+
+
+def test_engines_implement_the_whole_interface() -> None:
+    from tests.assets.simulate.simulate_fake_engine import FakeEngine
+
+    engines: list[ReplayEngine] = [RouterReplay(), GenericEngine(), FakeEngine()]
+    for engine in engines:
+        for method in ("replay", "replay_pair", "reprice"):
+            assert callable(getattr(type(engine), method, None)), (engine, method)
 
 
 @pytest.mark.parametrize("candidate", ["retail-chat.candidate.yaml", "candidates/retail-chat.yaml"])

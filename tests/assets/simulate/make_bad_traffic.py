@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[2]))
 
+from nexusctl.traffic.schema import MAX_TOKENS  # noqa: E402
 from tests.assets.simulate.simulate_fake_engine import traffic_table  # noqa: E402
 
 
@@ -33,6 +34,13 @@ def main() -> None:
     index = table.schema.get_field_index("input_tokens")
     table = table.set_column(index, "input_tokens", pa.array(["1000"] * 4))
     pq.write_table(table, HERE / "wrong-type.parquet")
+    # Token counts just under the readers' cap (nexusctl.traffic.schema.MAX_TOKENS, 2^40):
+    # priced at a high enough rate they leave int64; their sum does at ordinary prices.
+    near_cap = [{"input_tokens": MAX_TOKENS - 1 - i, "output_tokens": 100} for i in range(300)]
+    pq.write_table(traffic_table(near_cap), HERE / "tokens-near-cap.parquet")
+    pq.write_table(
+        traffic_table([{}, {"input_tokens": (1 << 63) - 1}]), HERE / "tokens-int64-max.parquet"
+    )
 
 
 if __name__ == "__main__":

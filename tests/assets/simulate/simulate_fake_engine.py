@@ -11,6 +11,9 @@ can be tested against decisions whose every value the test can predict:
   ``violate_residency`` every ``ca`` request goes to an EU deployment instead;
 * cost: (input - cached) x input price + cached x cached price + output x output price,
   pico-USD, from the catalog given; latency from the first latency point; load 1; no draft.
+
+It implements the whole ``nexusctl.replay.ReplayEngine`` interface; its ``replay_pair`` is
+simulate's generic fan-out over ``replay`` (the real engine shares one read instead).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import pyarrow as pa
 
 from nexusctl.policy.catalog import ModelCatalog, TokenPricing
 from nexusctl.policy.loader import LoadedPolicy
+from nexusctl.simulate._streams import pair_by_fan_out
 
 DEPLOYMENTS = {
     ("eu", "small"): "mistral-eu-small",
@@ -90,6 +94,11 @@ class FakeEngine:
                 table = table.slice(self.chunk)
             pending = table.to_batches()
         yield from pending
+
+    def replay_pair(
+        self, baseline: LoadedPolicy, candidate: LoadedPolicy, traffic: Iterable[pa.RecordBatch]
+    ) -> Iterator[tuple[Any, Any, Any]]:
+        return pair_by_fan_out(self, baseline, candidate, traffic)
 
     def reprice(self, decisions: Any, traffic: Any, catalog: ModelCatalog) -> pa.Array:
         self.reprice_calls += 1

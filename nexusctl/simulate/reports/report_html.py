@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from html import escape
 
-from nexusctl.simulate import _format as fmt
-from nexusctl.simulate import _svg
+from nexusctl.simulate.reports import _format as fmt
+from nexusctl.simulate.reports import _svg
 from nexusctl.simulate.result import SimulationResult, SpendRow
 
 _CSS = """

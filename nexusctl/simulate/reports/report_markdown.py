@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from nexusctl.simulate import _format as fmt
+from nexusctl.simulate.reports import _format as fmt
 from nexusctl.simulate.result import SimulationResult, SpendRow
 
 TOP_ROUTES = 10

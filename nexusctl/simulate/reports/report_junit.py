@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from nexusctl.simulate import _format as fmt
+from nexusctl.simulate.reports import _format as fmt
 from nexusctl.simulate.result import SimulationResult
 
 

@@ -1,0 +1,50 @@
+"""Reports of a simulation: the formats of `simulate --format`, rendered from one result.
+
+``render(result, format)`` returns the document of a file format (JSON, Markdown, HTML,
+JUnit XML); ``terminal_view(result)`` (``terminal.py``) returns the terminal summary as
+plain data, which the CLI draws with rich. The human formatting they share is ``_format``.
+Nothing here imports pydantic, rich or the renderers until a report is rendered.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nexusctl.simulate.result import SimulationResult
+
+
+class ReportFormat(enum.StrEnum):
+    """Output formats of `nexusctl simulate`."""
+
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    html = "html"
+    junit = "junit"
+
+
+def render(result: SimulationResult, report_format: ReportFormat) -> str:
+    """Return the report document of ``result`` in a file format.
+
+    Raises:
+        ValueError: ``text``, which is drawn from ``terminal_view`` rather than rendered.
+    """
+    from nexusctl.simulate.reports.report_html import render_html
+    from nexusctl.simulate.reports.report_json import render_json
+    from nexusctl.simulate.reports.report_junit import render_junit
+    from nexusctl.simulate.reports.report_markdown import render_markdown
+
+    renderers = {
+        ReportFormat.json: render_json,
+        ReportFormat.markdown: render_markdown,
+        ReportFormat.html: render_html,
+        ReportFormat.junit: render_junit,
+    }
+    if report_format not in renderers:
+        raise ValueError(f"{report_format.value} is drawn from terminal_view(), not rendered")
+    return renderers[report_format](result)
+
+
+__all__ = ["ReportFormat", "render"]
