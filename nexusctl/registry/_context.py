@@ -1,0 +1,181 @@
+"""What every registry operation starts from: the clone, its config, its replayed state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nexusctl.errors import InputError, UsageError
+from nexusctl.registry._state import State
+from nexusctl.registry._store import CONFIG, Store, config_name
+from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
+from nexusctl.registry.records import PromotionPredicate, read_unverified
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from nexusctl.signing.signers import KeySigner
+    from nexusctl.signing.trust import ResolvedEnvironment, TrustPolicy
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A registry key holder: the signer and the id the config gives its public key."""
+
+    id: str
+    signer: KeySigner
+    private: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def from_key(cls, key_path: Path, config: RegistryConfig) -> Actor:
+        """Load ``key_path`` and find its public key among the config's keys.
+
+        Raises:
+            InputError: unreadable key.
+            VerificationError: the key is not one the registry config names.
+        """
+        from nexusctl.errors import VerificationError
+        from nexusctl.signing import KeySigner
+        from nexusctl.signing.keys import load_private_key
+
+        private = load_private_key(key_path)
+        own = _spki(private.public_key())
+        for key in config.spec.keys:
+            from nexusctl.signing.keys import load_public_key
+
+            if _spki(load_public_key(key.pem.encode(), key.id)) == own:
+                return cls(key.id, KeySigner(private), private)
+        raise VerificationError(
+            f"{key_path}: this key is not named in the registry config",
+            reason="untrusted-signer",
+        )
+
+    def require(self, allowed: list[str], role: str) -> None:
+        """Refuse unless this actor's id is in ``allowed``.
+
+        Raises:
+            VerificationError: ``untrusted-signer``.
+        """
+        from nexusctl.errors import VerificationError
+
+        if self.id not in allowed:
+            raise VerificationError(
+                f"key '{self.id}' is not allowed to {role}",
+                reason="untrusted-signer",
+                hint="allowed: " + (", ".join(allowed) or "nobody"),
+            )
+
+
+def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@dataclass
+class Registry:
+    """A clone with its current config and state (records parsed without signature checks)."""
+
+    store: Store
+    state: State
+    config: LoadedConfig
+    _trust: dict[str, ResolvedEnvironment] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: Path) -> Registry:
+        """Open the registry at ``root`` and replay its log.
+
+        Raises:
+            InputError: not a registry, or an empty log.
+            VerificationError: a malformed record.
+        """
+        store = Store(root)
+        state = State()
+        for path in store.record_paths():
+            raw = path.read_bytes()
+            predicate = read_unverified(raw, path.name)
+            state.apply(predicate, "sha256:" + hashlib.sha256(raw).hexdigest(), predicate.actor)
+        if state.sequence == 0:
+            raise InputError(f"{root}: the registry has no records")
+        config = load_config(store.root / CONFIG / config_name(state.config_version))
+        return cls(store, state, config)
+
+    @property
+    def cfg(self) -> RegistryConfig:
+        """The config in effect."""
+        return self.config.config
+
+    def trust_environment(self, name: str) -> ResolvedEnvironment:
+        """Resolve ``name`` in the registry's trust policy (cached).
+
+        Raises:
+            UsageError: the trust policy has no such environment.
+            InputError: the trust policy or a key it names is malformed.
+        """
+        if name not in self._trust:
+            from nexusctl.signing import load_trust_policy, resolve_environment
+
+            path = self.store.root / self.cfg.spec.trust_policy
+            policy: TrustPolicy = load_trust_policy(path)
+            self._trust[name] = resolve_environment(policy, path.parent, name)
+        return self._trust[name]
+
+    def check_signature(self, digest: str, trust_env: str, now: dt.datetime) -> str:
+        """Verify the stored bundle ``digest`` under ``trust_env``; return the signer.
+
+        Raises:
+            VerificationError: the stored bundle fails verification.
+        """
+        from nexusctl.signing import verify_bundle
+
+        report = verify_bundle(
+            self.store.bundle_dir(digest), self.trust_environment(trust_env), now=now
+        )
+        return report.signer
+
+    def find_bundle(self, name: str, version: int) -> str:
+        """Return the digest of published ``name`` v``version``.
+
+        Raises:
+            UsageError: not published.
+        """
+        for digest, ref in self.state.published.items():
+            if ref.name == name and ref.version == version:
+                return digest
+        raise UsageError(f"{name} v{version} is not published in this registry")
+
+    def next_predicate(
+        self, actor: Actor, now: dt.datetime, **fields: object
+    ) -> PromotionPredicate:
+        """Return the predicate of the next record (sequence, chain link, config in effect)."""
+        from nexusctl.clock import format_rfc3339
+
+        return PromotionPredicate.model_validate(
+            {
+                "sequence": self.state.sequence + 1,
+                "time": format_rfc3339(now),
+                "actor": actor.id,
+                "previous_record": self.state.last_digest,
+                "config_version": self.state.config_version,
+                "config_digest": self.state.config_digest,
+                **fields,
+            }
+        )
+
+
+def parse_ref(text: str) -> tuple[str, int]:
+    """Parse ``NAME@VERSION`` (``retail-chat@3`` or ``retail-chat@v3``).
+
+    Raises:
+        UsageError: not in that form.
+    """
+    name, sep, version = text.rpartition("@")
+    version = version.removeprefix("v")
+    if not sep or not name or not version.isdigit():
+        raise UsageError(f"'{text}' is not NAME@VERSION (e.g. retail-chat@3)")
+    return name, int(version)

@@ -1,0 +1,90 @@
+"""The registry state replayed from the record log: what is published, live, approved.
+
+Every command derives state the same way (``replay``); ``registry verify`` replays with
+signature checks and re-runs each gate, queries replay without them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from nexusctl.clock import parse_rfc3339
+from nexusctl.registry.records import BundleRef, PromotionPredicate
+
+
+@dataclass(frozen=True)
+class LiveEntry:
+    """A bundle live in an environment, since when, by which record."""
+
+    version: int
+    digest: str
+    since: dt.datetime
+    sequence: int
+
+    def to_json(self) -> dict[str, object]:
+        """Return the form written to ``live/<env>.json``."""
+        from nexusctl.clock import format_rfc3339
+
+        return {
+            "version": self.version,
+            "digest": self.digest,
+            "since": format_rfc3339(self.since),
+            "record": self.sequence,
+        }
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approve record: who approved what, until when (record digest is the evidence)."""
+
+    digest: str
+    signer: str
+    predicate: PromotionPredicate
+
+
+@dataclass
+class State:
+    """Registry state after some prefix of the log."""
+
+    sequence: int = 0
+    last_digest: str | None = None
+    config_version: int = 0
+    config_digest: str = ""
+    published: dict[str, BundleRef] = field(default_factory=dict)
+    live: dict[str, dict[str, LiveEntry]] = field(default_factory=dict)
+    #: env -> name -> version -> digest, every version ever live there.
+    ever_live: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
+    approvals: list[Approval] = field(default_factory=list)
+
+    def live_in(self, env: str, name: str) -> LiveEntry | None:
+        """Return what is live for ``name`` in ``env``, if anything."""
+        return self.live.get(env, {}).get(name)
+
+    def apply(self, predicate: PromotionPredicate, digest: str, signer: str) -> None:
+        """Advance the state by one (already checked) record whose file digest is ``digest``."""
+        self.sequence = predicate.sequence
+        self.last_digest = digest
+        self.config_version = predicate.config_version
+        self.config_digest = predicate.config_digest
+        bundle = predicate.bundle
+        if predicate.event == "publish" and bundle is not None:
+            self.published[bundle.digest] = bundle
+        elif predicate.event == "approve":
+            self.approvals.append(Approval(digest, signer, predicate))
+        elif predicate.event in ("promote", "rollback") and bundle is not None:
+            env = predicate.environment or ""
+            entry = LiveEntry(
+                bundle.version, bundle.digest, parse_rfc3339(predicate.time), predicate.sequence
+            )
+            self.live.setdefault(env, {})[bundle.name] = entry
+            versions = self.ever_live.setdefault(env, {}).setdefault(bundle.name, {})
+            versions[bundle.version] = bundle.digest
+
+    def live_document(self, env: str) -> dict[str, object]:
+        """Return ``live/<env>.json``'s content for ``env``."""
+        entries = self.live.get(env, {})
+        return {
+            "environment": env,
+            "live": {name: entries[name].to_json() for name in sorted(entries)},
+        }
