@@ -109,6 +109,15 @@ class Store:
             return []
         return sorted(p for p in folder.glob("v*.yaml") if p.is_file())
 
+    def head(self) -> str | None:
+        """Return the commit HEAD names (None in a repository with no commit yet)."""
+        from git import GitCommandError
+
+        try:
+            return str(self.repo.git.rev_parse("--verify", "--quiet", "HEAD"))
+        except GitCommandError:
+            return None
+
     # -- writing ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -121,6 +130,7 @@ class Store:
                 self.undo_uncommitted()
                 yield
             finally:
+                self.repo.close()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def undo_uncommitted(self) -> bool:
@@ -128,7 +138,7 @@ class Store:
         status = self.repo.git.status("--porcelain", "--untracked-files=all")
         if not status.strip():
             return False
-        if self.repo.head.is_valid():
+        if self.head() is not None:
             self.repo.git.reset("--hard", "HEAD")
         self.repo.git.clean("-fdq")
         return True
@@ -168,7 +178,7 @@ class Store:
             "GIT_AUTHOR_DATE": stamp,
             "GIT_COMMITTER_DATE": stamp,
         }
-        before = self.repo.head.commit.hexsha if self.repo.head.is_valid() else None
+        before = self.head()
         try:
             self.repo.git.add("--all")
             with self.repo.git.custom_environment(**env):
@@ -176,7 +186,7 @@ class Store:
         except GitCommandError as exc:
             raise EnvironmentError_(f"git commit failed: {exc.stderr.strip()}") from None
         self.push(before)
-        return self.repo.head.commit.hexsha
+        return self.head() or ""
 
     def push(self, before: str | None) -> None:
         """Push the current branch to ``origin`` if configured; on rejection undo to ``before``.
@@ -189,7 +199,7 @@ class Store:
 
         if "origin" not in [r.name for r in self.repo.remotes]:
             return
-        branch = self.repo.active_branch.name
+        branch = str(self.repo.git.symbolic_ref("--short", "HEAD"))
         try:
             self.repo.git.push("--quiet", "origin", f"HEAD:refs/heads/{branch}")
         except GitCommandError as exc:
@@ -213,7 +223,7 @@ class Store:
         """
         from git import GitCommandError
 
-        branch = self.repo.active_branch.name
+        branch = str(self.repo.git.symbolic_ref("--short", "HEAD"))
         try:
             self.repo.git.pull("--ff-only", "--quiet", "origin", branch)
         except GitCommandError as exc:
@@ -223,4 +233,6 @@ class Store:
                     "this clone and the remote have diverged; refusing to merge registry history"
                 ) from None
             raise EnvironmentError_(f"git pull failed: {text.strip()}") from None
-        return self.repo.head.commit.hexsha
+        finally:
+            self.repo.close()
+        return self.head() or ""

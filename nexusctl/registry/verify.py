@@ -137,7 +137,7 @@ class _Replay:
         except RegistryGateFailed as exc:
             raise VerificationError(f"{what}: {exc}", reason=f"gate-{exc.gate}") from None
         except VerificationError as exc:
-            if exc.reason.startswith(("gate", "config", "bundle", "untrusted")):
+            if exc.reason.startswith(("gate", "config", "bundle", "untrusted", "trust")):
                 raise VerificationError(f"{what}: {exc}", reason=exc.reason) from None
             raise VerificationError(f"{what}: {exc}", reason="gate-signature") from None
         self.state.apply(predicate, digest, signer)
@@ -215,7 +215,12 @@ class _Replay:
     def _signature(self, digest: str, trust_env: str, moment: Any) -> str:
         key = (digest, trust_env)
         if key not in self.signatures:
-            self.signatures[key] = self.reg.check_signature(digest, trust_env, moment)
+            try:
+                self.signatures[key] = self.reg.check_signature(digest, trust_env, moment)
+            except InputError as exc:
+                raise VerificationError(
+                    f"the stored trust policy is unusable: {exc}", reason="trust-policy-changed"
+                ) from None
         return self.signatures[key]
 
     def _evidence(self, digest: str, what: str) -> Evidence:
@@ -308,6 +313,7 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str) -> None:
 def _check_tuf(store: Store, env: str, state: State) -> None:
     from tuf.api.exceptions import UnsignedMetadataError
     from tuf.api.metadata import Metadata, Root, Targets, Timestamp
+    from tuf.api.serialization import DeserializationError
 
     folder = store.root / TUF / env / "metadata"
     live = state.live.get(env, {})
@@ -325,7 +331,7 @@ def _check_tuf(store: Store, env: str, state: State) -> None:
         targets = Metadata[Targets].from_bytes((folder / f"{version}.targets.json").read_bytes())
         root.verify_delegate("timestamp", timestamp)
         root.verify_delegate("targets", targets)
-    except (OSError, ValueError, KeyError, UnsignedMetadataError) as exc:
+    except (OSError, ValueError, KeyError, DeserializationError, UnsignedMetadataError) as exc:
         raise VerificationError(f"{TUF}/{env}: {exc}", reason="tuf-mismatch") from None
     listed = {
         path.removesuffix(".tar"): target.unrecognized_fields.get("custom", {}).get("digest")
