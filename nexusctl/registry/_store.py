@@ -128,6 +128,7 @@ class Store:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
                 self.undo_uncommitted()
+                self.push_pending()
                 yield
             finally:
                 self.repo.close()
@@ -135,8 +136,7 @@ class Store:
 
     def undo_uncommitted(self) -> bool:
         """Drop uncommitted changes (a killed command's partial event); True if any were."""
-        status = self.repo.git.status("--porcelain", "--untracked-files=all")
-        if not status.strip():
+        if not self.dirty():
             return False
         if self.head() is not None:
             self.repo.git.reset("--hard", "HEAD")
@@ -187,6 +187,28 @@ class Store:
             raise EnvironmentError_(f"git commit failed: {exc.stderr.strip()}") from None
         self.push(before)
         return self.head() or ""
+
+    def dirty(self) -> bool:
+        """Return True when the work tree holds changes no commit has (a half-done event)."""
+        return bool(self.repo.git.status("--porcelain", "--untracked-files=all").strip())
+
+    def push_pending(self) -> None:
+        """Push commits a killed command made but did not push (completing its event).
+
+        Raises:
+            ConflictError: the remote moved meanwhile; pull, then the next command pushes.
+        """
+        from git import GitCommandError
+
+        if "origin" not in [r.name for r in self.repo.remotes]:
+            return
+        branch = str(self.repo.git.symbolic_ref("--short", "HEAD"))
+        try:
+            ahead = self.repo.git.rev_list(f"origin/{branch}..HEAD")
+        except GitCommandError:
+            return
+        if ahead.strip():
+            self.push(None)
 
     def push(self, before: str | None) -> None:
         """Push the current branch to ``origin`` if configured; on rejection undo to ``before``.

@@ -56,6 +56,14 @@ def verify_registry(root: Path, known: tuple[int, str] | None = None) -> dict[st
         VerificationError: the first bad record or file, with its reason code.
     """
     store = Store(root)
+    if store.dirty():
+        store.repo.close()
+        raise VerificationError(
+            f"{root}: uncommitted changes (an event was interrupted)",
+            reason="uncommitted-event",
+            hint="the next registry command on this clone undoes it; or `git stash` to inspect",
+        )
+    store.repo.close()
     paths = store.record_paths()
     if not paths:
         raise VerificationError(f"{root}: no records", reason="sequence-gap")
