@@ -88,20 +88,26 @@ class Registry:
 
     @classmethod
     def open(cls, root: Path) -> Registry:
-        """Open the registry at ``root`` and replay its log.
+        """Open the registry at ``root`` and replay its log (from the clone's cache onward).
+
+        The cache (``.git/nexusctl-state.json``, never committed) is used only when the record
+        it ends at is still there with the same digest; ``registry verify`` never uses it.
 
         Raises:
             InputError: not a registry, or an empty log.
             VerificationError: a malformed record.
         """
         store = Store(root)
-        state = State()
-        for path in store.record_paths():
+        paths = store.record_paths()
+        state = _cached_state(store, paths)
+        for path in paths[state.sequence :]:
             raw = path.read_bytes()
             predicate = read_unverified(raw, path.name)
             state.apply(predicate, "sha256:" + hashlib.sha256(raw).hexdigest(), predicate.actor)
         if state.sequence == 0:
             raise InputError(f"{root}: the registry has no records")
+        if len(paths) > 0 and state.sequence == len(paths):
+            _save_cache(store, state, paths)
         config = load_config(store.root / CONFIG / config_name(state.config_version))
         return cls(store, state, config)
 
@@ -179,3 +185,42 @@ def parse_ref(text: str) -> tuple[str, int]:
     if not sep or not name or not version.isdigit():
         raise UsageError(f"'{text}' is not NAME@VERSION (e.g. retail-chat@3)")
     return name, int(version)
+
+
+CACHE_NAME = "nexusctl-state.json"
+
+
+def _cache_path(store: Store) -> Path:
+    return Path(store.repo.git_dir) / CACHE_NAME
+
+
+def _cached_state(store: Store, paths: list[Path]) -> State:
+    import json
+
+    try:
+        doc = json.loads(_cache_path(store).read_bytes())
+        state = State.from_cache(doc)
+    except (OSError, ValueError, KeyError, TypeError):
+        return State()
+    if not 0 < state.sequence <= len(paths):
+        return State()
+    raw = paths[state.sequence - 1].read_bytes()
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != state.last_digest:
+        return State()
+    return state
+
+
+def _save_cache(store: Store, state: State, paths: list[Path]) -> None:
+    import json
+    import os
+    import tempfile
+
+    last = read_unverified(paths[-1].read_bytes(), paths[-1].name)
+    target = _cache_path(store)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nexusctl-state.", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state.to_cache(last.time), handle, separators=(",", ":"))
+        os.replace(tmp, target)
+    except OSError:
+        return  # a cache is an optimisation; failing to write it changes nothing

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from nexusctl.clock import parse_rfc3339
 from nexusctl.registry.records import BundleRef, PromotionPredicate
@@ -80,6 +81,75 @@ class State:
             self.live.setdefault(env, {})[bundle.name] = entry
             versions = self.ever_live.setdefault(env, {}).setdefault(bundle.name, {})
             versions[bundle.version] = bundle.digest
+
+    def to_cache(self, now: str) -> dict[str, Any]:
+        """Return the state as JSON for the clone-local cache (expired approvals dropped).
+
+        Dropping is safe because record times never go backwards (``verify`` enforces it) and
+        an approval past its expiry never counts again.
+        """
+        return {
+            "sequence": self.sequence,
+            "last_digest": self.last_digest,
+            "config_version": self.config_version,
+            "config_digest": self.config_digest,
+            "published": {d: ref.model_dump() for d, ref in self.published.items()},
+            "live": {
+                env: {name: e.to_json() for name, e in entries.items()}
+                for env, entries in self.live.items()
+            },
+            "ever_live": {
+                env: {
+                    name: {str(v): d for v, d in versions.items()}
+                    for name, versions in names.items()
+                }
+                for env, names in self.ever_live.items()
+            },
+            "approvals": [
+                [a.digest, a.signer, a.predicate.model_dump(mode="json")]
+                for a in self.approvals
+                if a.predicate.grant is None
+                or parse_rfc3339(a.predicate.grant.expires) >= parse_rfc3339(now)
+            ],
+        }
+
+    @classmethod
+    def from_cache(cls, doc: dict[str, Any]) -> State:
+        """Rebuild a state from ``to_cache`` output.
+
+        Raises:
+            KeyError, ValueError, TypeError: the cache is malformed (callers then replay).
+        """
+        return cls(
+            sequence=int(doc["sequence"]),
+            last_digest=doc["last_digest"],
+            config_version=int(doc["config_version"]),
+            config_digest=str(doc["config_digest"]),
+            published={d: BundleRef.model_validate(r) for d, r in doc["published"].items()},
+            live={
+                env: {
+                    name: LiveEntry(
+                        int(e["version"]),
+                        str(e["digest"]),
+                        parse_rfc3339(e["since"]),
+                        int(e["record"]),
+                    )
+                    for name, e in entries.items()
+                }
+                for env, entries in doc["live"].items()
+            },
+            ever_live={
+                env: {
+                    name: {int(v): d for v, d in versions.items()}
+                    for name, versions in names.items()
+                }
+                for env, names in doc["ever_live"].items()
+            },
+            approvals=[
+                Approval(digest, signer, PromotionPredicate.model_validate(pred))
+                for digest, signer, pred in doc["approvals"]
+            ],
+        )
 
     def live_document(self, env: str) -> dict[str, object]:
         """Return ``live/<env>.json``'s content for ``env``."""

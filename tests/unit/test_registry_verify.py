@@ -46,9 +46,23 @@ def records(world: World) -> list[Path]:
     return sorted((world.reg / "records").glob("*.json"))
 
 
+def commit(world: World) -> None:
+    """Commit whatever the test changed, as someone with push access would."""
+    import subprocess
+
+    git = ["git", "-C", str(world.reg), "-c", "user.name=Mallory", "-c", "user.email=m@x.invalid"]
+    subprocess.run([*git, "add", "--all"], check=True)
+    subprocess.run([*git, "commit", "--quiet", "--allow-empty", "-m", "tamper"], check=True)
+
+
+def verify(world: World, known: tuple[int, str] | None = None) -> dict[str, object]:
+    commit(world)
+    return verify_registry(world.reg, known)
+
+
 def failure(world: World) -> VerificationError:
     with pytest.raises(VerificationError) as info:
-        verify_registry(world.reg)
+        verify(world)
     return info.value
 
 
@@ -73,7 +87,7 @@ def forge(world: World, signer: str, **changes: object) -> Path:
 
 
 def test_untouched_registry_verifies(world: World) -> None:
-    summary = verify_registry(world.reg)
+    summary = verify(world)
     assert summary["ok"] is True
     assert summary["live"]["prod"]["retail-chat"]["version"] == 3  # type: ignore[index]
 
@@ -175,25 +189,25 @@ def test_promotion_that_skipped_staging_is_refused(world: World) -> None:
 
 
 def test_rewritten_history_is_caught_against_a_kept_state(world: World) -> None:
-    summary = verify_registry(world.reg)
+    summary = verify(world)
     known = (int(summary["records"]), str(summary["head"]))  # type: ignore[call-overload]
     # Rewrite: replace the last record by another validly signed one (and force-push, say).
     records(world)[-1].unlink()
     forge(world, "bob", reason="rewritten")
-    assert verify_registry(world.reg)["ok"] is True  # a fresh verifier cannot tell
+    assert verify(world)["ok"] is True  # a fresh verifier cannot tell
     with pytest.raises(VerificationError) as info:
-        verify_registry(world.reg, known)
+        verify(world, known)
     assert info.value.reason == "history-rewritten"
     records(world)[-1].unlink()
     with pytest.raises(VerificationError) as info:
-        verify_registry(world.reg, known)
+        verify(world, known)
     assert info.value.reason == "history-rewritten"
 
 
 def test_config_change_needs_the_previous_admins_threshold(tmp_path: Path) -> None:
     world = new_world(tmp_path, admin_threshold=2)
     # admin_threshold=2 needs both admins at init.
-    assert verify_registry(world.reg)["config_version"] == 1
+    assert verify(world)["config_version"] == 1
 
 
 def test_config_rotation_counts_only_previous_admins(tmp_path: Path) -> None:
@@ -209,7 +223,7 @@ def test_config_rotation_counts_only_previous_admins(tmp_path: Path) -> None:
     configchange.propose(world.reg, relaxed, world.keys["admin"], world.clock)
     result = configchange.apply(world.reg, world.keys["admin"], world.clock)
     assert result.predicate.config_signatures == ["admin"]  # type: ignore[attr-defined]
-    assert verify_registry(world.reg)["config_version"] == 2
+    assert verify(world)["config_version"] == 2
     # Under v2, alice is the admin; admin's signature no longer counts.
     v3 = tmp_path / "v3.yaml"
     v3.write_text(config_yaml(world.tmp, version=3, admins=("alice",), prod_approvals=0))
@@ -234,7 +248,7 @@ def test_config_apply_refused_below_threshold(tmp_path: Path) -> None:
         "admin2",
     ]
     configchange.apply(world.reg, world.keys["admin2"], world.clock)
-    assert verify_registry(world.reg)["config_version"] == 3
+    assert verify(world)["config_version"] == 3
 
 
 def test_config_record_without_signatures_is_refused(world: World) -> None:
@@ -266,7 +280,7 @@ def test_altered_simulation_evidence_is_refused(world: World) -> None:
     ops.promote(
         world.reg, "retail-chat", 4, "prod", world.keys["ci"], world.clock, attestation=good
     )
-    assert verify_registry(world.reg)["ok"] is True
+    assert verify(world)["ok"] is True
     evidence = next((world.reg / "evidence").glob("*.json"))
     evidence.write_bytes(evidence.read_bytes() + b" ")
     assert failure(world).reason == "gate-simulation"
