@@ -84,7 +84,8 @@ class Registry:
     store: Store
     state: State
     config: LoadedConfig
-    _trust: dict[str, ResolvedEnvironment] = field(default_factory=dict)
+    _trust: dict[str, tuple[ResolvedEnvironment, str]] = field(default_factory=dict)
+    _verified: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path) -> Registry:
@@ -128,8 +129,11 @@ class Registry:
 
             path = self.store.root / self.cfg.spec.trust_policy
             policy: TrustPolicy = load_trust_policy(path)
-            self._trust[name] = resolve_environment(policy, path.parent, name)
-        return self._trust[name]
+            resolved = resolve_environment(policy, path.parent, name)
+            # Environments with the same signers and requirements judge a bundle alike.
+            identity = policy.spec.environments[name].model_dump_json()
+            self._trust[name] = (resolved, identity)
+        return self._trust[name][0]
 
     def check_signature(self, digest: str, trust_env: str, now: dt.datetime) -> str:
         """Verify the stored bundle ``digest`` under ``trust_env``; return the signer.
@@ -139,10 +143,12 @@ class Registry:
         """
         from nexusctl.signing import verify_bundle
 
-        report = verify_bundle(
-            self.store.bundle_dir(digest), self.trust_environment(trust_env), now=now
-        )
-        return report.signer
+        env = self.trust_environment(trust_env)
+        key = (digest, self._trust[trust_env][1])
+        if key not in self._verified:
+            report = verify_bundle(self.store.bundle_dir(digest), env, now=now)
+            self._verified[key] = report.signer
+        return self._verified[key]
 
     def find_bundle(self, name: str, version: int) -> str:
         """Return the digest of published ``name`` v``version``.
@@ -191,7 +197,7 @@ CACHE_NAME = "nexusctl-state.json"
 
 
 def _cache_path(store: Store) -> Path:
-    return Path(store.repo.git_dir) / CACHE_NAME
+    return store.git_dir() / CACHE_NAME
 
 
 def _cached_state(store: Store, paths: list[Path]) -> State:

@@ -85,8 +85,9 @@ class State:
     def to_cache(self, now: str) -> dict[str, Any]:
         """Return the state as JSON for the clone-local cache (expired approvals dropped).
 
-        Dropping is safe because record times never go backwards (``verify`` enforces it) and
-        an approval past its expiry never counts again.
+        Dropping is safe because record times never go backwards (``verify`` enforces it), an
+        approval past its expiry never counts again, and a promote approval for a version that
+        was already live in its environment cannot be used (versions only move forward).
         """
         return {
             "sequence": self.sequence,
@@ -108,8 +109,7 @@ class State:
             "approvals": [
                 [a.digest, a.signer, a.predicate.model_dump(mode="json")]
                 for a in self.approvals
-                if a.predicate.grant is None
-                or parse_rfc3339(a.predicate.grant.expires) >= parse_rfc3339(now)
+                if _may_count(self, a, parse_rfc3339(now))
             ],
         }
 
@@ -158,3 +158,13 @@ class State:
             "environment": env,
             "live": {name: entries[name].to_json() for name in sorted(entries)},
         }
+
+
+def _may_count(state: State, approval: Approval, now: dt.datetime) -> bool:
+    record, grant = approval.predicate, approval.predicate.grant
+    if grant is None or parse_rfc3339(grant.expires) < now or record.bundle is None:
+        return False
+    if grant.purpose != "promote":
+        return True
+    env = record.environment or ""
+    return record.bundle.version not in state.ever_live.get(env, {}).get(record.bundle.name, {})

@@ -58,18 +58,31 @@ class Store:
     """A registry clone on disk, with its git repository."""
 
     def __init__(self, root: Path) -> None:
-        from git import InvalidGitRepositoryError, NoSuchPathError, Repo
-
-        self.root = root
-        try:
-            self.repo: Repo = Repo(root)
-        except (InvalidGitRepositoryError, NoSuchPathError):
+        if not (root / ".git").exists():
             raise InputError(
                 f"{root}: not a registry (no git repository)",
                 hint="create one with `nexusctl registry init`",
-            ) from None
+            )
         if not (root / RECORDS).is_dir():
             raise InputError(f"{root}: not a registry (no {RECORDS}/ folder)")
+        self.root = root
+        self._repo: Repo | None = None
+
+    @property
+    def repo(self) -> Repo:
+        """The git repository (opened on first use: read-only queries never import git)."""
+        if self._repo is None:
+            from git import InvalidGitRepositoryError, NoSuchPathError, Repo
+
+            try:
+                self._repo = Repo(self.root)
+            except (InvalidGitRepositoryError, NoSuchPathError):
+                raise InputError(f"{self.root}: not a registry (broken git repository)") from None
+        return self._repo
+
+    def git_dir(self) -> Path:
+        """Return the repository's .git folder (a clone's own files: lock, state cache)."""
+        return self.root / ".git"
 
     @classmethod
     def create(cls, root: Path) -> Store:
@@ -123,7 +136,7 @@ class Store:
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold this clone's lock; undo any half-done event a killed process left behind."""
-        lock_path = Path(self.repo.git_dir) / LOCK_NAME
+        lock_path = self.git_dir() / LOCK_NAME
         with open(lock_path, "a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:

@@ -196,12 +196,14 @@ class LoadedConfig:
         return keys_as_environment(self.config, ids, f"registry:{self.config.metadata.name}")
 
 
-def load_config(path: Path) -> LoadedConfig:
+def load_config(path: Path, *, check_keys: bool = False) -> LoadedConfig:
     """Load and validate a RegistryConfig file, keeping its exact bytes.
+
+    ``check_keys`` also parses every key (done when a config is adopted, not on every read).
 
     Raises:
         PolicyLoadError: YAML or schema error, located at file:line:column.
-        InputError: unreadable, too large, or a key is not an EC public key.
+        InputError: unreadable, too large, or (``check_keys``) a key is not an EC public key.
     """
     from nexusctl.canonical import sha256_hex
     from nexusctl.document import load_document
@@ -209,7 +211,8 @@ def load_config(path: Path) -> LoadedConfig:
 
     raw = read_bounded(path, MAX_CONFIG_BYTES, what="registry config")
     config, _ = load_document(path, RegistryConfig)
-    keys_as_environment(config, None, "check")
+    if check_keys:
+        keys_as_environment(config, None, "check")
     return LoadedConfig(config=config, raw=raw, digest="sha256:" + sha256_hex(raw))
 
 

@@ -125,7 +125,7 @@ def propose(root: Path, new_config: Path, key: Path, clock: Clock) -> int:
     store = Store(root)
     with store.locked():
         reg = Registry.open(root)
-        loaded = load_config(new_config)
+        loaded = load_config(new_config, check_keys=True)
         version = reg.state.config_version + 1
         if loaded.config.metadata.version != version:
             raise InputError(f"{new_config}: metadata.version must be {version}")

@@ -70,7 +70,7 @@ def init_registry(
     """
     from nexusctl.registry.configchange import admin_signatures, copy_trust_policy
 
-    loaded = load_config(config_path)
+    loaded = load_config(config_path, check_keys=True)
     if loaded.config.metadata.version != 1:
         raise InputError(f"{config_path}: the first config must have metadata.version 1")
     actors = [Actor.from_key(k, loaded.config) for k in keys]

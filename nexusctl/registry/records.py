@@ -112,7 +112,7 @@ def verify_record(path: Path, signers: ResolvedEnvironment, what: str) -> tuple[
     """
     from nexusctl.signing.verify import verify_signature_file
 
-    signed = verify_signature_file(path, signers, what=what)
+    signed = verify_signature_file(path, _hinted_first(path, signers), what=what)
     statement = signed.statement
     if statement.get("predicateType") != PROMOTION_PREDICATE:
         raise VerificationError(f"{what}: not a promotion record", reason="wrong-predicate")
@@ -151,3 +151,30 @@ def read_unverified(raw: bytes, what: str) -> PromotionPredicate:
     if not isinstance(statement, dict) or statement.get("predicateType") != PROMOTION_PREDICATE:
         raise VerificationError(f"{what}: not a promotion record", reason="malformed-record")
     return parse_predicate(statement.get("predicate"), what)
+
+
+_HINTS: dict[int, str] = {}
+
+
+def _hinted_first(path: Path, signers: ResolvedEnvironment) -> ResolvedEnvironment:
+    """Order ``signers`` so the key the record's hint names is tried first.
+
+    Only the order changes: acceptance still needs a signature that verifies under a key of
+    ``signers``, so a lying hint costs time, never trust.
+    """
+    import dataclasses
+
+    from nexusctl.signing.keys import key_hint
+
+    try:
+        hint = json.loads(path.read_bytes())["verificationMaterial"]["publicKey"]["hint"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return signers
+    for _, key in signers.keys:
+        if id(key) not in _HINTS:
+            _HINTS[id(key)] = key_hint(key)
+    first = [entry for entry in signers.keys if _HINTS[id(entry[1])] == hint]
+    if not first:
+        return signers
+    rest = [entry for entry in signers.keys if entry not in first]
+    return dataclasses.replace(signers, keys=tuple(first + rest))

@@ -102,7 +102,6 @@ class _Replay:
         self.state = State()
         self.configs: dict[int, LoadedConfig] = {}
         self.reg: Registry = None  # type: ignore[assignment]
-        self.signatures: dict[tuple[str, str], str] = {}
         self.last_time = ""
 
     def config(self, version: int, what: str) -> LoadedConfig:
@@ -221,15 +220,12 @@ class _Replay:
             )
 
     def _signature(self, digest: str, trust_env: str, moment: Any) -> str:
-        key = (digest, trust_env)
-        if key not in self.signatures:
-            try:
-                self.signatures[key] = self.reg.check_signature(digest, trust_env, moment)
-            except InputError as exc:
-                raise VerificationError(
-                    f"the stored trust policy is unusable: {exc}", reason="trust-policy-changed"
-                ) from None
-        return self.signatures[key]
+        try:
+            return self.reg.check_signature(digest, trust_env, moment)
+        except InputError as exc:
+            raise VerificationError(
+                f"the stored trust policy is unusable: {exc}", reason="trust-policy-changed"
+            ) from None
 
     def _evidence(self, digest: str, what: str) -> Evidence:
         path = self.store.evidence_path(digest)
