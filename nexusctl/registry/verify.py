@@ -24,6 +24,7 @@ environment's TUF targets are signed per its root and list exactly the live set
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from nexusctl.canonical import canonical_bytes, sha256_hex
-from nexusctl.clock import parse_rfc3339
+from nexusctl.clock import SYSTEM_CLOCK, Clock, format_rfc3339, parse_rfc3339
 from nexusctl.errors import InputError, VerificationError
 from nexusctl.registry._context import Registry
 from nexusctl.registry._state import State
@@ -41,16 +42,17 @@ from nexusctl.registry.configchange import count_signatures, signature_dir
 from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, run_gates
 from nexusctl.registry.records import PromotionPredicate, verify_record
 
-
-class _Fail(VerificationError):
-    pass
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
-def verify_registry(root: Path, known: tuple[int, str] | None = None) -> dict[str, Any]:
+def verify_registry(
+    root: Path, known: tuple[int, str] | None = None, *, clock: Clock = SYSTEM_CLOCK
+) -> dict[str, Any]:
     """Verify the registry at ``root``; return a summary (records, head, live sets).
 
     ``known`` is a (sequence, record digest) a consumer verified before: the history must
-    still contain it (a rewritten, force-pushed history does not).
+    still contain it (a rewritten, force-pushed history does not). No record may be later
+    than ``clock`` (plus five minutes of skew).
 
     Raises:
         VerificationError: the first bad record or file, with its reason code.
@@ -67,7 +69,7 @@ def verify_registry(root: Path, known: tuple[int, str] | None = None) -> dict[st
     paths = store.record_paths()
     if not paths:
         raise VerificationError(f"{root}: no records", reason="sequence-gap")
-    replay = _Replay(store)
+    replay = _Replay(store, format_rfc3339(clock.now() + CLOCK_SKEW))
     trust_digest = ""
     for index, path in enumerate(paths, 1):
         predicate, digest = replay.record(index, path)
@@ -97,8 +99,9 @@ def verify_registry(root: Path, known: tuple[int, str] | None = None) -> dict[st
 
 
 class _Replay:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, latest: str) -> None:
         self.store = store
+        self.latest = latest
         self.state = State()
         self.configs: dict[int, LoadedConfig] = {}
         self.reg: Registry = None  # type: ignore[assignment]
@@ -136,8 +139,13 @@ class _Replay:
             raise VerificationError(
                 f"{what}: does not link to the record before it", reason="chain-broken"
             )
-        if predicate.time < self.last_time:
+        moment = parse_rfc3339(predicate.time)
+        if self.last_time and moment < parse_rfc3339(self.last_time):
             raise VerificationError(f"{what}: time goes backwards", reason="time-regression")
+        if moment > parse_rfc3339(self.latest):
+            raise VerificationError(
+                f"{what}: dated {predicate.time}, later than now", reason="time-in-future"
+            )
         self.last_time = predicate.time
         try:
             self._event(predicate, signer, what)

@@ -284,3 +284,15 @@ def test_altered_simulation_evidence_is_refused(world: World) -> None:
     evidence = next((world.reg / "evidence").glob("*.json"))
     evidence.write_bytes(evidence.read_bytes() + b" ")
     assert failure(world).reason == "gate-simulation"
+
+
+@pytest.mark.parametrize(
+    ("when", "reason"),
+    [("2000-01-01T00:00:00Z", "time-regression"), ("2099-01-01T00:00:00Z", "time-in-future")],
+)
+def test_records_with_a_wrong_clock_are_refused(world: World, when: str, reason: str) -> None:
+    # A releaser's clock set back (or forward, to fake soak) shows in the signed times.
+    forge(world, "bob", time=when)
+    error = failure(world)
+    assert error.reason == reason
+    assert f"record {len(records(world))} " in str(error)
