@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusctl.errors import InputError, UsageError
 from nexusctl.registry._state import State
-from nexusctl.registry._store import CONFIG, Store, config_name
+from nexusctl.registry._store import CONFIG, RECORDS, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
-from nexusctl.registry.records import PromotionPredicate, read_unverified
+from nexusctl.registry.records import PromotionPredicate, read_unverified, sign_record
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -178,6 +180,57 @@ class Registry:
                 **fields,
             }
         )
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """What an event recorded."""
+
+    sequence: int
+    event: str
+    record: str
+    commit: str
+    predicate: PromotionPredicate
+
+    def to_json(self) -> dict[str, object]:
+        """Return the JSON document the CLI prints."""
+        return {
+            "sequence": self.sequence,
+            "event": self.event,
+            "record": self.record,
+            "commit": self.commit,
+            "predicate": self.predicate.model_dump(mode="json"),
+        }
+
+
+def commit_record(
+    store: Store, predicate: PromotionPredicate, actor: Actor, now: dt.datetime, message: str
+) -> EventResult:
+    record = sign_record(predicate, actor.signer)
+    rel = f"{RECORDS}/{record_name(predicate.sequence)}"
+    store.write(rel, record)
+    commit = store.commit(f"{message} (record {predicate.sequence})", actor.id, now)
+    return EventResult(
+        sequence=predicate.sequence,
+        event=predicate.event,
+        record=rel,
+        commit=commit,
+        predicate=predicate,
+    )
+
+
+@contextlib.contextmanager
+def event_session(root: Path, key: Path) -> Iterator[tuple[Registry, Actor]]:
+    """Hold the clone's lock, replay the log, and identify the actor by ``key``.
+
+    Raises:
+        InputError: not a registry, or an unreadable key.
+        VerificationError: the key is not named in the registry config.
+    """
+    store = Store(root)
+    with store.locked():
+        reg = Registry.open(root)
+        yield reg, Actor.from_key(key, reg.cfg)
 
 
 def parse_ref(text: str) -> tuple[str, int]:

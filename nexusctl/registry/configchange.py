@@ -15,7 +15,13 @@ from nexusctl.canonical import sha256_hex
 from nexusctl.clock import Clock
 from nexusctl.errors import InputError, UsageError, VerificationError
 from nexusctl.files import read_bounded
-from nexusctl.registry._context import Actor, Registry
+from nexusctl.registry._context import (
+    Actor,
+    EventResult,
+    Registry,
+    commit_record,
+    event_session,
+)
 from nexusctl.registry._store import CONFIG, Store, config_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, keys_as_environment, load_config
 from nexusctl.registry.records import CONFIG_SUBJECT
@@ -122,14 +128,12 @@ def propose(root: Path, new_config: Path, key: Path, clock: Clock) -> int:
         InputError: its version is not the current one + 1.
         VerificationError: the key is not a current admin.
     """
-    store = Store(root)
-    with store.locked():
-        reg = Registry.open(root)
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
         loaded = load_config(new_config, check_keys=True)
         version = reg.state.config_version + 1
         if loaded.config.metadata.version != version:
             raise InputError(f"{new_config}: metadata.version must be {version}")
-        actor = Actor.from_key(key, reg.cfg)
         actor.require(reg.cfg.spec.admins.keys, "propose a config change")
         shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
         store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
@@ -145,11 +149,9 @@ def sign_proposal(root: Path, key: Path, clock: Clock) -> list[str]:
         UsageError: nothing is proposed.
         VerificationError: the key is not a current admin.
     """
-    store = Store(root)
-    with store.locked():
-        reg = Registry.open(root)
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
         version, loaded = _proposal(store, reg)
-        actor = Actor.from_key(key, reg.cfg)
         actor.require(reg.cfg.spec.admins.keys, "sign a config change")
         _sign_proposal(store, loaded, actor, version)
         store.commit(f"config sign: v{version} by {actor.id}", actor.id, clock.now())
@@ -157,20 +159,16 @@ def sign_proposal(root: Path, key: Path, clock: Clock) -> list[str]:
         return sorted(p.stem for p in folder.glob("*.json"))
 
 
-def apply(root: Path, key: Path, clock: Clock) -> object:
+def apply(root: Path, key: Path, clock: Clock) -> EventResult:
     """Apply the proposed config if a threshold of the current admins signed it.
 
     Raises:
         UsageError: nothing is proposed.
         VerificationError: ``config-threshold``, or the key is not a current admin.
     """
-    from nexusctl.registry.ops import commit_record
-
-    store = Store(root)
-    with store.locked():
-        reg = Registry.open(root)
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
         version, loaded = _proposal(store, reg)
-        actor = Actor.from_key(key, reg.cfg)
         actor.require(reg.cfg.spec.admins.keys, "apply a config change")
         signed = count_signatures(store.root / signature_dir(version, True), loaded, reg.cfg)
         (store.root / PROPOSED / config_name(version)).rename(

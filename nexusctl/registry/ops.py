@@ -9,22 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from nexusctl.canonical import canonical_bytes
 from nexusctl.clock import Clock, format_rfc3339
 from nexusctl.errors import InputError, UsageError, VerificationError
-from nexusctl.registry._context import Actor, Registry
+from nexusctl.registry._context import Actor, EventResult, Registry, commit_record, event_session
 from nexusctl.registry._store import (
     CONFIG,
     EVIDENCE,
     LIVE,
-    RECORDS,
-    TRUST,
     Store,
     config_name,
-    record_name,
 )
 from nexusctl.registry.config import load_config
 from nexusctl.registry.gates import Evidence, GateInputs, run_gates
@@ -32,31 +28,9 @@ from nexusctl.registry.records import (
     ApprovalGrant,
     BundleRef,
     PromotionPredicate,
-    sign_record,
 )
 
 MAX_ATTESTATION_BYTES = 8 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class EventResult:
-    """What an event recorded."""
-
-    sequence: int
-    event: str
-    record: str
-    commit: str
-    predicate: PromotionPredicate
-
-    def to_json(self) -> dict[str, object]:
-        """Return the JSON document the CLI prints."""
-        return {
-            "sequence": self.sequence,
-            "event": self.event,
-            "record": self.record,
-            "commit": self.commit,
-            "predicate": self.predicate.model_dump(mode="json"),
-        }
 
 
 def init_registry(
@@ -113,10 +87,8 @@ def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResul
     from nexusctl.bundle import check_tree
     from nexusctl.signing import verify_bundle
 
-    store = Store(root)
-    with store.locked():
-        reg = Registry.open(root)
-        actor = Actor.from_key(key, reg.cfg)
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
         actor.require(reg.cfg.spec.releasers, "publish")
         now = clock.now()
         first = reg.cfg.spec.environments[0]
@@ -155,11 +127,9 @@ def approve(
         VerificationError: the key is not an approver for that environment.
         UsageError: unknown environment or unpublished version, or too long an expiry.
     """
-    store = Store(root)
-    with store.locked():
-        reg = Registry.open(root)
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
         env = reg.cfg.environment(env_name)
-        actor = Actor.from_key(key, reg.cfg)
         quorum = env.override_approvers if purpose == "override" else env.approvers
         actor.require(quorum.keys, f"approve {purpose} in '{env_name}'")
         now = clock.now()
@@ -225,11 +195,9 @@ def _move(
     override: bool,
     reason: str | None,
 ) -> EventResult:
-    store = Store(root)
-    with store.locked():
-        reg = Registry.open(root)
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
         env = reg.cfg.environment(env_name)
-        actor = Actor.from_key(key, reg.cfg)
         actor.require(reg.cfg.spec.releasers, "promote or roll back")
         now = clock.now()
         ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
@@ -320,20 +288,4 @@ def load_attestation(
     )
 
 
-def commit_record(
-    store: Store, predicate: PromotionPredicate, actor: Actor, now: dt.datetime, message: str
-) -> EventResult:
-    record = sign_record(predicate, actor.signer)
-    rel = f"{RECORDS}/{record_name(predicate.sequence)}"
-    store.write(rel, record)
-    commit = store.commit(f"{message} (record {predicate.sequence})", actor.id, now)
-    return EventResult(
-        sequence=predicate.sequence,
-        event=predicate.event,
-        record=rel,
-        commit=commit,
-        predicate=predicate,
-    )
-
-
-__all__ = ["TRUST", "EventResult", "approve", "init_registry", "promote", "publish", "rollback"]
+__all__ = ["EventResult", "approve", "init_registry", "promote", "publish", "rollback"]

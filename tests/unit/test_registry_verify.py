@@ -222,7 +222,7 @@ def test_config_rotation_counts_only_previous_admins(tmp_path: Path) -> None:
         configchange.propose(world.reg, relaxed, world.keys["alice"], world.clock)
     configchange.propose(world.reg, relaxed, world.keys["admin"], world.clock)
     result = configchange.apply(world.reg, world.keys["admin"], world.clock)
-    assert result.predicate.config_signatures == ["admin"]  # type: ignore[attr-defined]
+    assert result.predicate.config_signatures == ["admin"]
     assert verify(world)["config_version"] == 2
     # Under v2, alice is the admin; admin's signature no longer counts.
     v3 = tmp_path / "v3.yaml"
