@@ -92,20 +92,30 @@ def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResul
         actor.require(reg.cfg.spec.releasers, "publish")
         now = clock.now()
         first = reg.cfg.spec.environments[0]
-        verify_bundle(bundle_dir, reg.trust_environment(first.trust_environment), now=now)
-        tree = check_tree(bundle_dir)
+        # Copy first, then verify the copy: what is stored is exactly what was verified.
+        incoming = store.root / "bundles" / ".incoming"
+        shutil.rmtree(incoming, ignore_errors=True)
+        if not bundle_dir.is_dir() or bundle_dir.is_symlink():
+            raise InputError(f"{bundle_dir}: not a bundle folder")
+        shutil.copytree(bundle_dir, incoming, symlinks=True)
+        try:
+            verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
+            tree = check_tree(incoming)
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
         ref = BundleRef(
             name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
         )
         for digest, other in reg.state.published.items():
             if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
+                shutil.rmtree(incoming, ignore_errors=True)
                 raise InputError(
                     f"{ref.name} v{ref.version} is already published ({digest}); "
                     "published bundles are never rewritten",
                     hint="bump metadata.version in the policy and bundle it again",
                 )
-        target = store.bundle_dir(ref.digest)
-        shutil.copytree(bundle_dir, target, symlinks=False)
+        incoming.rename(store.bundle_dir(ref.digest))
         predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
         return commit_record(store, predicate, actor, now, f"publish: {ref.name} v{ref.version}")
 

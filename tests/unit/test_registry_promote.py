@@ -188,6 +188,11 @@ def test_publish_refuses_unsigned_and_duplicate_bundles(world: World) -> None:
         ops.publish(reg, unsigned, keys["ci"], c)
     assert info.value.reason == "signature-missing"
     bundle = signed_bundle(tmp, 3, keys["ci"])
+    (bundle / "extra.yaml").symlink_to("/etc/hostname")
+    with pytest.raises(VerificationError) as info:
+        ops.publish(reg, bundle, keys["ci"], c)
+    assert info.value.reason == "symlink"
+    (bundle / "extra.yaml").unlink()
     ops.publish(reg, bundle, keys["ci"], c)
     with pytest.raises(InputError, match="already published"):
         ops.publish(reg, bundle, keys["ci"], c)
