@@ -133,3 +133,26 @@ def test_two_clones_one_wins_the_other_gets_exit_7(setup: dict[str, Path]) -> No
     assert json.loads(out)["records"] == 3  # init + both publishes: nothing lost
     log = git("--git-dir", remote, "log", "--format=%s").splitlines()
     assert log[:2] == ["publish: retail-chat v4 (record 3)", "publish: retail-chat v3 (record 2)"]
+
+
+def test_processes_on_one_clone_are_serialised(setup: dict[str, Path]) -> None:
+    import os
+    import sys
+
+    tmp, reg = setup["tmp"], setup["reg"]
+    nexusctl = str(Path(sys.executable).parent / "nexusctl")
+    bundles = [signed_bundle(tmp, v, setup["ci"]) for v in (3, 4, 5, 6)]
+    procs = [
+        subprocess.Popen(
+            [nexusctl, "registry", "publish", str(b), "--key", str(setup["ci"]), "-r", str(reg)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        for b in bundles
+    ]
+    results = [(*p.communicate(timeout=300), p.returncode) for p in procs]
+    assert [code for _, _, code in results] == [0, 0, 0, 0], results
+    code, out, _ = run("registry", "verify", "-r", reg, "--format", "json")
+    assert code == 0
+    assert json.loads(out)["records"] == 5
