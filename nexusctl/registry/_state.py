@@ -56,7 +56,18 @@ class State:
     live: dict[str, dict[str, LiveEntry]] = field(default_factory=dict)
     #: env -> name -> version -> digest, every version ever live there.
     ever_live: dict[str, dict[str, dict[int, str]]] = field(default_factory=dict)
-    approvals: list[Approval] = field(default_factory=list)
+    #: (environment, name, version) -> approve records for it, in log order.
+    approvals: dict[tuple[str, str, int], list[Approval]] = field(default_factory=dict)
+
+    def approvals_for(self, env: str, bundle: BundleRef) -> list[Approval]:
+        """Return the approve records naming ``bundle``'s name and version in ``env``."""
+        return self.approvals.get((env, bundle.name, bundle.version), [])
+
+    def _add_approval(self, approval: Approval) -> None:
+        record = approval.predicate
+        if record.bundle is not None:
+            key = (record.environment or "", record.bundle.name, record.bundle.version)
+            self.approvals.setdefault(key, []).append(approval)
 
     def live_in(self, env: str, name: str) -> LiveEntry | None:
         """Return what is live for ``name`` in ``env``, if anything."""
@@ -72,7 +83,7 @@ class State:
         if predicate.event == "publish" and bundle is not None:
             self.published[bundle.digest] = bundle
         elif predicate.event == "approve":
-            self.approvals.append(Approval(digest, signer, predicate))
+            self._add_approval(Approval(digest, signer, predicate))
         elif predicate.event in ("promote", "rollback") and bundle is not None:
             env = predicate.environment or ""
             entry = LiveEntry(
@@ -108,7 +119,8 @@ class State:
             },
             "approvals": [
                 [a.digest, a.signer, a.predicate.model_dump(mode="json")]
-                for a in self.approvals
+                for bucket in self.approvals.values()
+                for a in bucket
                 if _may_count(self, a, parse_rfc3339(now))
             ],
         }
@@ -120,7 +132,7 @@ class State:
         Raises:
             KeyError, ValueError, TypeError: the cache is malformed (callers then replay).
         """
-        return cls(
+        state = cls(
             sequence=int(doc["sequence"]),
             last_digest=doc["last_digest"],
             config_version=int(doc["config_version"]),
@@ -145,11 +157,10 @@ class State:
                 }
                 for env, names in doc["ever_live"].items()
             },
-            approvals=[
-                Approval(digest, signer, PromotionPredicate.model_validate(pred))
-                for digest, signer, pred in doc["approvals"]
-            ],
         )
+        for digest, signer, pred in doc["approvals"]:
+            state._add_approval(Approval(digest, signer, PromotionPredicate.model_validate(pred)))
+        return state
 
     def live_document(self, env: str) -> dict[str, object]:
         """Return ``live/<env>.json``'s content for ``env``."""

@@ -191,9 +191,12 @@ class LoadedConfig:
     raw: bytes
     digest: str
 
-    def signers(self, ids: list[str] | None = None) -> ResolvedEnvironment:
-        """Return the config's keys (or the given ids) as a verifier for signed statements."""
-        return keys_as_environment(self.config, ids, f"registry:{self.config.metadata.name}")
+    def signers(self) -> ResolvedEnvironment:
+        """Return all the config's keys as a verifier for signed statements (cached)."""
+        if self.digest not in _SIGNERS:
+            name = f"registry:{self.config.metadata.name}"
+            _SIGNERS[self.digest] = keys_as_environment(self.config, None, name)
+        return _SIGNERS[self.digest]
 
 
 def load_config(path: Path, *, check_keys: bool = False) -> LoadedConfig:
@@ -217,6 +220,7 @@ def load_config(path: Path, *, check_keys: bool = False) -> LoadedConfig:
 
 
 _KEY_CACHE: dict[str, ec.EllipticCurvePublicKey] = {}
+_SIGNERS: dict[str, ResolvedEnvironment] = {}
 
 
 def keys_as_environment(

@@ -198,7 +198,7 @@ def _approvals(
     inputs: GateInputs, purpose: str, keys: list[str], threshold: int, gate: str
 ) -> list[str]:
     valid: dict[str, Approval] = {}
-    for approval in inputs.state.approvals:
+    for approval in inputs.state.approvals_for(inputs.env.name, inputs.bundle):
         if approval.signer in keys and _grants(approval, inputs, purpose):
             valid.setdefault(approval.signer, approval)
     if len(valid) < threshold:

@@ -104,7 +104,9 @@ def sign_record(predicate: PromotionPredicate, signer: Signer) -> bytes:
     return attest([subject], PROMOTION_PREDICATE, predicate.model_dump(mode="json"), signer)
 
 
-def verify_record(path: Path, signers: ResolvedEnvironment, what: str) -> tuple[str, Any]:
+def verify_record(
+    path: Path, signers: ResolvedEnvironment, what: str, raw: bytes | None = None
+) -> tuple[str, Any]:
     """Verify a record's signature against ``signers``; return (signer id, predicate).
 
     Raises:
@@ -112,7 +114,8 @@ def verify_record(path: Path, signers: ResolvedEnvironment, what: str) -> tuple[
     """
     from nexusctl.signing.verify import verify_signature_file
 
-    signed = verify_signature_file(path, _hinted_first(path, signers), what=what)
+    ordered = _hinted_first(path.read_bytes() if raw is None else raw, signers)
+    signed = verify_signature_file(path, ordered, what=what)
     statement = signed.statement
     if statement.get("predicateType") != PROMOTION_PREDICATE:
         raise VerificationError(f"{what}: not a promotion record", reason="wrong-predicate")
@@ -156,7 +159,7 @@ def read_unverified(raw: bytes, what: str) -> PromotionPredicate:
 _HINTS: dict[int, str] = {}
 
 
-def _hinted_first(path: Path, signers: ResolvedEnvironment) -> ResolvedEnvironment:
+def _hinted_first(raw: bytes, signers: ResolvedEnvironment) -> ResolvedEnvironment:
     """Order ``signers`` so the key the record's hint names is tried first.
 
     Only the order changes: acceptance still needs a signature that verifies under a key of
@@ -167,8 +170,8 @@ def _hinted_first(path: Path, signers: ResolvedEnvironment) -> ResolvedEnvironme
     from nexusctl.signing.keys import key_hint
 
     try:
-        hint = json.loads(path.read_bytes())["verificationMaterial"]["publicKey"]["hint"]
-    except (OSError, ValueError, KeyError, TypeError):
+        hint = json.loads(raw)["verificationMaterial"]["publicKey"]["hint"]
+    except (ValueError, KeyError, TypeError):
         return signers
     for _, key in signers.keys:
         if id(key) not in _HINTS:

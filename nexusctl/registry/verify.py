@@ -129,7 +129,7 @@ class _Replay:
         cfg = self.config(version, what)
         if self.reg is None:
             self.reg = Registry(self.store, self.state, cfg)
-        signer, predicate = verify_record(path, cfg.signers(), what)
+        signer, predicate = verify_record(path, cfg.signers(), what, raw)
         if predicate.actor != signer:
             raise VerificationError(
                 f"{what}: names actor '{predicate.actor}' but was signed by '{signer}'",
