@@ -141,14 +141,21 @@ class Registry:
         """Verify the stored bundle ``digest`` under ``trust_env``; return the signer.
 
         Raises:
-            VerificationError: the stored bundle fails verification.
+            VerificationError: the stored bundle fails verification, or is stored under
+                another digest (``bundle-tampered``).
         """
+        from nexusctl.errors import VerificationError
         from nexusctl.signing import verify_bundle
 
         env = self.trust_environment(trust_env)
         key = (digest, self._trust[trust_env][1])
         if key not in self._verified:
             report = verify_bundle(self.store.bundle_dir(digest), env, now=now)
+            if report.digest != digest:
+                raise VerificationError(
+                    f"the bundle stored as {digest} has digest {report.digest}",
+                    reason="bundle-tampered",
+                )
             self._verified[key] = report.signer
         return self._verified[key]
 

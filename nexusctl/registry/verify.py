@@ -178,7 +178,7 @@ class _Replay:
             raise VerificationError(f"{what}: names no bundle", reason="malformed-record")
         if event == "publish":
             _require(signer, cfg.spec.releasers, what)
-            self._check_stored(bundle.digest, what)
+            self._check_stored(bundle.digest, what, parse_rfc3339(predicate.time))
             return
         if self.state.published.get(bundle.digest) != bundle:
             raise VerificationError(
@@ -247,19 +247,17 @@ class _Replay:
         statement = json.loads(base64.b64decode(payload))
         return Evidence(digest=digest, predicate=statement.get("predicate", {}))
 
-    def _check_stored(self, digest: str, what: str) -> None:
-        from nexusctl.bundle import check_tree
-
+    def _check_stored(self, digest: str, what: str, moment: dt.datetime) -> None:
+        # As at publish: the stored bytes verify under the first environment's trust policy.
+        first = self.reg.cfg.spec.environments[0].trust_environment
         try:
-            tree = check_tree(self.store.bundle_dir(digest))
-        except (VerificationError, InputError) as exc:
+            self._signature(digest, first, moment)
+        except VerificationError as exc:
+            if exc.reason == "trust-policy-changed":
+                raise
             raise VerificationError(
                 f"{what}: stored bundle: {exc}", reason="bundle-tampered"
             ) from None
-        if tree.digest != digest:
-            raise VerificationError(
-                f"{what}: stored bundle digest differs", reason="bundle-tampered"
-            )
 
     def _config_event(self, predicate: PromotionPredicate, signer: str, what: str) -> None:
         version = predicate.config_version
