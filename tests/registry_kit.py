@@ -89,7 +89,7 @@ spec:
 
 def write_setup(folder: Path, **config: object) -> tuple[Path, Path]:
     """Write registry.yaml and trust.yaml into ``folder`` (keys must exist there)."""
-    (folder / "registry.yaml").write_text(config_yaml(folder, **config))  # type: ignore[arg-type]
+    (folder / "registry.yaml").write_text(config_yaml(folder, **config))
     (folder / "trust.yaml").write_text(TRUST)
     return folder / "registry.yaml", folder / "trust.yaml"
 
@@ -178,7 +178,7 @@ def to_prod_ready(world: World, version: int) -> str:
 
     keys, c, reg = world.keys, world.clock, world.reg
     bundle = signed_bundle(world.tmp, version, keys["ci"])
-    digest = ops.publish(reg, bundle, keys["ci"], c).predicate.bundle.digest  # type: ignore[union-attr]
+    digest = ops.publish(reg, bundle, keys["ci"], c).predicate.bundle.digest
     ops.promote(reg, "retail-chat", version, "dev", keys["ci"], c)
     c.advance(dt.timedelta(hours=1))
     ops.approve(reg, "retail-chat", version, "staging", keys["alice"], c)

@@ -172,7 +172,9 @@ def status(registry: RepoOpt = Path("."), output_format: FormatOpt = "text") -> 
     lines = [
         f"registry {doc['registry']} (config v{doc['config_version']}, {doc['records']} records)"
     ]
-    for env in doc["environments"]:  # type: ignore[attr-defined]
+    environments = doc["environments"]
+    assert isinstance(environments, list)
+    for env in environments:
         lines.append(f"{env['name']}:")
         for name, entry in env["live"].items():
             lines.append(f"  {name} v{entry['version']} {entry['digest']} since {entry['since']}")

@@ -21,6 +21,7 @@ from nexusctl.registry.config import RegistryConfig, RegistryEnvironment
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
+    from securesystemslib.signer import SSlibKey
 
     from nexusctl.registry._context import Actor, Registry
 
@@ -41,7 +42,7 @@ def bundle_tar(bundle_dir: Path) -> bytes:
     return out.getvalue()
 
 
-def _sslib_key(public: ec.EllipticCurvePublicKey) -> object:
+def _sslib_key(public: ec.EllipticCurvePublicKey) -> SSlibKey:
     from securesystemslib.signer import SSlibKey
 
     return SSlibKey.from_crypto(public)
@@ -63,11 +64,11 @@ def write_roots(
         releaser_keys = [_sslib_key(by_id[i]) for i in config.spec.releasers]
         root.roles["root"] = Role([], config.spec.admins.threshold)
         for key in admin_keys:
-            root.add_key(key, "root")  # type: ignore[arg-type]
+            root.add_key(key, "root")
         for role in ROLES:
             root.roles[role] = Role([], 1)
             for key in releaser_keys:
-                root.add_key(key, role)  # type: ignore[arg-type]
+                root.add_key(key, role)
         metadata = Metadata(root)
         for private in admins:
             metadata.sign(CryptoSigner(private), append=True)

@@ -16,9 +16,13 @@ import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from nexusctl.errors import EnvironmentError_, InputError, VerificationError
+
+if TYPE_CHECKING:
+    from tuf.ngclient.fetcher import FetcherInterface
 
 MAX_ROOT_BYTES = 1024 * 1024
 
@@ -44,7 +48,7 @@ class Resolved:
         }
 
 
-def _folder_fetcher() -> object:
+def _folder_fetcher() -> FetcherInterface:
     from tuf.api.exceptions import DownloadHTTPError
     from tuf.ngclient.fetcher import FetcherInterface
 
@@ -93,7 +97,7 @@ def resolve(
             base + "/metadata/",
             str(targets_dir),
             base + "/targets/",
-            fetcher=fetcher,  # type: ignore[arg-type]
+            fetcher=fetcher,
             bootstrap=bootstrap,
         )
         updater.refresh()

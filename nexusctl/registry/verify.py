@@ -104,7 +104,7 @@ class _Replay:
         self.latest = latest
         self.state = State()
         self.configs: dict[int, LoadedConfig] = {}
-        self.reg: Registry = None  # type: ignore[assignment]
+        self.reg = Registry(store, self.state, self.config(1, "config v1"))
         self.last_time = ""
 
     def config(self, version: int, what: str) -> LoadedConfig:
@@ -127,8 +127,6 @@ class _Replay:
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         version = self.state.config_version or 1
         cfg = self.config(version, what)
-        if self.reg is None:
-            self.reg = Registry(self.store, self.state, cfg)
         signer, predicate = verify_record(path, cfg.signers(), what, raw)
         if predicate.actor != signer:
             raise VerificationError(

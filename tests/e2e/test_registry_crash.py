@@ -93,7 +93,7 @@ def test_kill_9_mid_promotion(world: World, tmp_path: Path, point: str) -> None:
     else:
         ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
     summary = verify_registry(world.reg)
-    assert summary["live"]["prod"]["retail-chat"]["version"] == 3  # type: ignore[index]
+    assert summary["live"]["prod"]["retail-chat"]["version"] == 3
     local = subprocess.run(["git", "-C", world.reg, "rev-parse", "HEAD"], capture_output=True,
                            text=True, check=True).stdout  # fmt: skip
     remote = subprocess.run(["git", "-C", world.reg, "rev-parse", "origin/main"],

@@ -32,7 +32,7 @@ def test_every_gate_refuses_then_passes(world: World) -> None:
     ops.promote(reg, "retail-chat", 3, "prod", keys["ci"], c)
 
     bundle = signed_bundle(tmp, 4, keys["ci"])
-    v4 = ops.publish(reg, bundle, keys["ci"], c).predicate.bundle.digest  # type: ignore[union-attr]
+    v4 = ops.publish(reg, bundle, keys["ci"], c).predicate.bundle.digest
     with pytest.raises(GateFailed) as info:  # order: not in staging yet
         ops.promote(reg, "retail-chat", 4, "prod", keys["ci"], c)
     assert _gate(info) == "order"
@@ -98,7 +98,7 @@ def test_every_gate_refuses_then_passes(world: World) -> None:
         ops.approve(reg, "retail-chat", 3, "prod", keys[approver], c, purpose="rollback")
     rolled = ops.rollback(reg, "retail-chat", "prod", 3, "spend spike", keys["ci"], c)
     assert rolled.predicate.reason == "spend spike"
-    assert status(reg)["environments"][2]["live"]["retail-chat"]["version"] == 3  # type: ignore[index]
+    assert status(reg)["environments"][2]["live"]["retail-chat"]["version"] == 3
 
     summary = verify_registry(reg)
     assert summary["ok"] is True
@@ -117,14 +117,14 @@ def test_history_at_names_what_was_live_and_why(world: World) -> None:
     before = c.now() - dt.timedelta(seconds=1)
     c.advance(HOUR)
     doc = history(reg, env="prod", at=c.now())
-    (entry,) = doc["live"]  # type: ignore[misc]
+    (entry,) = doc["live"]
     assert entry["version"] == 3
     assert entry["promoted_by"] == "ci"
     assert entry["record"] == promoted.sequence
     assert len(entry["approvals"]) == 2
     assert history(reg, env="prod", at=before)["live"] == []
     records = history(reg, name="retail-chat", env="staging")["records"]
-    assert [r["event"] for r in records] == ["approve", "promote"]  # type: ignore[index]
+    assert [r["event"] for r in records] == ["approve", "promote"]
 
 
 def test_freeze_window_and_emergency_override(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def forge(world: World, signer: str, **changes: object) -> Path:
 def test_untouched_registry_verifies(world: World) -> None:
     summary = verify(world)
     assert summary["ok"] is True
-    assert summary["live"]["prod"]["retail-chat"]["version"] == 3  # type: ignore[index]
+    assert summary["live"]["prod"]["retail-chat"]["version"] == 3
 
 
 def _edit_payload(path: Path) -> None:
@@ -190,7 +190,7 @@ def test_promotion_that_skipped_staging_is_refused(world: World) -> None:
 
 def test_rewritten_history_is_caught_against_a_kept_state(world: World) -> None:
     summary = verify(world)
-    known = (int(summary["records"]), str(summary["head"]))  # type: ignore[call-overload]
+    known = (int(summary["records"]), str(summary["head"]))
     # Rewrite: replace the last record by another validly signed one (and force-push, say).
     records(world)[-1].unlink()
     forge(world, "bob", reason="rewritten")
