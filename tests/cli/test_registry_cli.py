@@ -156,3 +156,27 @@ def test_processes_on_one_clone_are_serialised(setup: dict[str, Path]) -> None:
     code, out, _ = run("registry", "verify", "-r", reg, "--format", "json")
     assert code == 0
     assert json.loads(out)["records"] == 5
+
+
+@pytest.mark.parametrize(
+    ("asset", "message"),
+    [
+        ("threshold-unreachable.yaml", "threshold 2 exceeds the 1 keys"),
+        ("unknown-approver.yaml", "prod.approvers names unknown keys: eve"),
+        ("bad-key.yaml", "not a PEM public key"),
+    ],
+)
+def test_bad_configs_exit_3_and_create_nothing(
+    setup: dict[str, Path], asset: str, message: str
+) -> None:
+    from tests.conftest import ASSETS
+
+    target, trust = setup["tmp"] / "new", setup["tmp"] / "trust.yaml"
+    config = ASSETS / "registry" / asset
+    code, out, err = run(
+        "registry", "init", target, "--config", config, "--trust", trust, "--key", setup["admin"]
+    )
+    assert code == 3
+    assert message in err
+    assert out == ""
+    assert not target.exists()
