@@ -147,13 +147,29 @@ def read_unverified(raw: bytes, what: str) -> PromotionPredicate:
         VerificationError: ``malformed-record``.
     """
     try:
-        envelope = json.loads(raw)["dsseEnvelope"]
-        statement = json.loads(base64.b64decode(envelope["payload"]))
+        payload = base64.b64decode(json.loads(raw)["dsseEnvelope"]["payload"])
     except (ValueError, KeyError, TypeError):
         raise VerificationError(f"{what}: not a signed record", reason="malformed-record") from None
-    if not isinstance(statement, dict) or statement.get("predicateType") != PROMOTION_PREDICATE:
+    try:
+        # pydantic-core parses the JSON and validates in one pass (these reads are the hot path
+        # of status, promote and history).
+        statement = _RecordStatement.model_validate_json(payload)
+    except ValidationError:
+        raise VerificationError(
+            f"{what}: not a promotion record", reason="malformed-record"
+        ) from None
+    if statement.predicate_type != PROMOTION_PREDICATE:
         raise VerificationError(f"{what}: not a promotion record", reason="malformed-record")
-    return parse_predicate(statement.get("predicate"), what)
+    return statement.predicate
+
+
+class _RecordStatement(FrozenModel):
+    """The in-toto statement around a record's predicate (for ``read_unverified``)."""
+
+    type_: str = Field(alias="_type")
+    subject: list[dict[str, Any]]
+    predicate_type: str = Field(alias="predicateType")
+    predicate: PromotionPredicate
 
 
 _HINTS: dict[int, str] = {}
