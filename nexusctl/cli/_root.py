@@ -28,6 +28,7 @@ def root(
     """Govern LLM routing policies: lint, simulate, sign, promote; verify the evidence.
 
     Exit codes: 0 ok, 1 lint findings, 2 usage, 3 invalid input, 4 could not run,
-    5 verification failed, 6 gate failed, 70 internal error.
+    5 verification failed, 6 gate failed, 7 conflict (the registry remote moved),
+    70 internal error.
     """
     set_debug(debug)

@@ -7,6 +7,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     catalog_cmds,
     explain_cmds,
     lint_cmds,
+    registry_cmds,
     schema_cmds,
     show_cmds,
     traffic_cmds,

@@ -21,6 +21,8 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("SimulationGates", "nexusctl.simulate.gates:SimulationGates"),
     ("SimulationResult", "nexusctl.simulate.result:SimulationResult"),
     ("RoutingDiffPredicate", "nexusctl.statements:RoutingDiffPredicate"),
+    ("RegistryConfig", "nexusctl.registry.config:RegistryConfig"),
+    ("PromotionPredicate", "nexusctl.registry.records:PromotionPredicate"),
 ]
 
 

@@ -1,0 +1,153 @@
+"""Benchmark the registry as users run it: promote, history --at, status, resolve, verify.
+
+Builds (once, cached under the temp folder) a registry through the library: VERSIONS versions
+of retail-chat, each published, promoted dev -> staging -> prod with approvals and a signed
+routing-diff attestation (9 records per version; the issue's size is 2,000 versions / 20,000
+records). Then prints the median wall time of fresh `nexusctl` processes, start-up included:
+
+    promote  (all gates, simulation attestation supplied)   target <= 2 s
+    history --at                                             target <= 1 s
+    status                                                   target <= 0.5 s
+    resolve  (TUF client, state kept between polls)          target <= 0.5 s
+    verify   (the whole history)                             target >= 2,000 records/s
+
+    .venv/bin/python bench/registry.py [--versions 2000] [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
+SPACING = dt.timedelta(seconds=61)
+
+
+def build(folder: Path, versions: int) -> None:
+    """Build the registry through the library (nexusctl.registry.ops), one commit per event."""
+    from nexusctl.clock import FixedClock
+    from nexusctl.registry import ops
+    from tests.registry_kit import new_world, routing_diff, signed_bundle
+
+    start = dt.datetime.now(dt.UTC) - SPACING * (2 * versions + 4) - dt.timedelta(minutes=10)
+    world = new_world(folder, FixedClock(start), soak=60)
+    keys, c, reg = world.keys, world.clock, world.reg
+    live_prod: str | None = None
+    for index, version in enumerate(range(3, 3 + versions)):
+        bundle = signed_bundle(folder / "bundles", version, keys["ci"])
+        published = ops.publish(reg, bundle, keys["ci"], c).predicate.bundle
+        assert published is not None
+        shutil.rmtree(bundle.parent)
+        ops.promote(reg, "retail-chat", version, "dev", keys["ci"], c)
+        c.advance(SPACING)
+        for approver in ("alice", "bob"):
+            ops.approve(reg, "retail-chat", version, "staging", keys[approver], c)
+        ops.promote(reg, "retail-chat", version, "staging", keys["ci"], c)
+        c.advance(SPACING)
+        for approver in ("alice", "bob", "carol"):
+            ops.approve(reg, "retail-chat", version, "prod", keys[approver], c)
+        if index == versions - 1:
+            # The last version waits at staging: the benchmark promotes it.
+            attestation = routing_diff(folder, keys["ci"], str(live_prod), published.digest)
+            (folder / "last.txt").write_text(f"{version}\n{attestation}\n")
+            break
+        attestation = None
+        if live_prod is not None:
+            attestation = routing_diff(folder, keys["ci"], live_prod, published.digest)
+        ops.promote(reg, "retail-chat", version, "prod", keys["ci"], c, attestation=attestation)
+        live_prod = published.digest
+        if index % 50 == 0:
+            print(f"  built {index + 1}/{versions} versions", file=sys.stderr, flush=True)
+    (folder / "mid.txt").write_text((start + SPACING * versions).isoformat())
+    (folder / "built").write_text("ok\n")
+
+
+def timed(args: list[str]) -> tuple[float, float]:
+    """Return (wall s, CPU s user+sys) of one fresh nexusctl process (git children included)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([NEXUSCTL, *args], check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def medians(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(w for w, _ in samples), statistics.median(c for _, c in samples)
+
+
+def git(reg: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(reg), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--versions", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    options = parser.parse_args()
+    folder = Path(tempfile.gettempdir()) / f"nexusctl-bench-registry-{options.versions}"
+    if not (folder / "built").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        began = time.perf_counter()
+        build(folder, options.versions)
+        print(f"built in {time.perf_counter() - began:.0f} s (cached in {folder})")
+    reg = folder / "reg"
+    records = len(list((reg / "records").glob("*.json")))
+    version, attestation = (folder / "last.txt").read_text().split()
+    key = str(folder / "ci.pem")
+    cache = reg / ".git" / "nexusctl-state.json"
+    head, saved = git(reg, "rev-parse", "HEAD").strip(), cache.read_bytes()
+
+    promote_args = ["registry", "promote", f"retail-chat@{version}", "--to", "prod",
+                    "--key", key, "--attestation", attestation, "-r", str(reg)]  # fmt: skip
+    promote = []
+    for _ in range(options.runs):
+        promote.append(timed(promote_args))
+        git(reg, "reset", "--quiet", "--hard", head)
+        cache.write_bytes(saved)
+    at = (folder / "mid.txt").read_text()
+    history = [
+        timed(["registry", "history", "-r", str(reg), "--env", "prod", "--at", at])
+        for _ in range(options.runs)
+    ]
+    status = [timed(["registry", "status", "-r", str(reg)]) for _ in range(options.runs)]
+    state = folder / "client"
+    shutil.rmtree(state, ignore_errors=True)
+    resolve_args = ["registry", "resolve", "prod", "retail-chat", "--from", str(reg),
+                    "--state", str(state)]  # fmt: skip
+    timed(resolve_args)  # first contact: bootstrap from root; later polls keep state
+    resolve = [timed(resolve_args) for _ in range(options.runs)]
+    verify = [
+        timed(["registry", "verify", "-r", str(reg)]) for _ in range(max(1, options.runs // 2))
+    ]
+
+    print(f"registry: {options.versions} versions, {records} records (wall s, CPU s)")
+    for label, samples, target in (
+        ("promote", promote, "<= 2 s"),
+        ("history --at", history, "<= 1 s"),
+        ("status", status, "<= 0.5 s"),
+        ("resolve", resolve, "<= 0.5 s"),
+    ):
+        wall, cpu = medians(samples)
+        print(f"{label}: {wall:.3f} s wall, {cpu:.3f} s CPU (target {target})")
+    wall, cpu = medians(verify)
+    print(
+        f"verify: {records / wall:,.0f} records/s wall, {records / cpu:,.0f} records/s CPU "
+        "(target >= 2,000 records/s)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""`registry ...`: the git-backed registry (thin adapters over nexusctl.registry)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nexusctl.cli._apps import registry_app, registry_config_app
+from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.errors import UsageError
+
+RepoOpt = Annotated[
+    Path, typer.Option("--registry", "-r", help="The registry clone (a git work tree).")
+]
+KeyOpt = Annotated[Path, typer.Option("--key", help="Your PEM ECDSA private key.")]
+FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+RefArg = Annotated[str, typer.Argument(help="NAME@VERSION, e.g. retail-chat@3.")]
+
+
+def _clock() -> Any:
+    from nexusctl.clock import SYSTEM_CLOCK
+
+    return SYSTEM_CLOCK
+
+
+def _check(output_format: str) -> None:
+    if output_format not in ("text", "json"):
+        raise UsageError(f"--format must be text or json, not '{output_format}'")
+
+
+def _event(result: Any, output_format: str) -> None:
+    if output_format == "json":
+        write_stdout(json.dumps(result.to_json(), indent=2))
+        return
+    predicate = result.predicate
+    lines = [f"recorded {result.event} as record {result.sequence} (commit {result.commit[:12]})"]
+    if predicate.bundle is not None:
+        ref = predicate.bundle
+        lines.append(f"  bundle {ref.name} v{ref.version} {ref.digest}")
+    for gate in predicate.gates:
+        detail = f" ({gate.detail})" if gate.detail else ""
+        lines.append(f"  gate {gate.name}: {gate.verdict}{detail}")
+    stdout_console().print("\n".join(lines), highlight=False, markup=False)
+
+
+@registry_app.command("init")
+@handle_errors
+def init(
+    path: Annotated[Path, typer.Argument(help="Folder to create the registry in (empty).")],
+    config: Annotated[Path, typer.Option("--config", help="RegistryConfig YAML (version 1).")],
+    trust: Annotated[
+        Path, typer.Option("--trust", help="Trust policy YAML for bundle signatures.")
+    ],
+    key: Annotated[
+        list[Path], typer.Option("--key", help="Admin private key; repeat up to the threshold.")
+    ],
+    output_format: FormatOpt = "text",
+) -> None:
+    """Create a registry: a git repository holding the admin-signed config and trust policy."""
+    from nexusctl.registry.ops import init_registry
+
+    _check(output_format)
+    _event(init_registry(path, config, trust, key, _clock()), output_format)
+
+
+@registry_app.command("publish")
+@handle_errors
+def publish(
+    bundle: Annotated[
+        Path, typer.Argument(help="Signed bundle folder (`policy bundle` + `sign`).")
+    ],
+    key: KeyOpt,
+    registry: RepoOpt = Path("."),
+    output_format: FormatOpt = "text",
+) -> None:
+    """Verify a bundle under the first environment's trust policy and store it by digest."""
+    from nexusctl.registry.ops import publish as run
+
+    _check(output_format)
+    _event(run(registry, bundle, key, _clock()), output_format)
+
+
+@registry_app.command("approve")
+@handle_errors
+def approve(
+    ref: RefArg,
+    env: Annotated[str, typer.Option("--env", help="Environment the approval is for.")],
+    key: KeyOpt,
+    purpose: Annotated[
+        str, typer.Option("--purpose", help="promote, rollback or override (a freeze window).")
+    ] = "promote",
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", help="Seconds until the approval lapses.")
+    ] = None,
+    registry: RepoOpt = Path("."),
+    output_format: FormatOpt = "text",
+) -> None:
+    """Record your signed approval of NAME@VERSION for one environment (with an expiry)."""
+    from nexusctl.registry._context import parse_ref
+    from nexusctl.registry.ops import approve as run
+
+    _check(output_format)
+    if purpose not in ("promote", "rollback", "override"):
+        raise UsageError("--purpose must be promote, rollback or override")
+    name, version = parse_ref(ref)
+    lifetime = dt.timedelta(seconds=expires_in) if expires_in is not None else None
+    result = run(registry, name, version, env, key, _clock(), purpose=purpose, expires_in=lifetime)
+    _event(result, output_format)
+
+
+@registry_app.command("promote")
+@handle_errors
+def promote(
+    ref: RefArg,
+    to: Annotated[str, typer.Option("--to", help="Target environment.")],
+    key: KeyOpt,
+    attestation: Annotated[
+        Path | None,
+        typer.Option("--attestation", help="Signed routing-diff attestation (simulate --attest)."),
+    ] = None,
+    override: Annotated[
+        bool, typer.Option("--override", help="Emergency: promote inside a freeze window.")
+    ] = False,
+    registry: RepoOpt = Path("."),
+    output_format: FormatOpt = "text",
+) -> None:
+    """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails)."""
+    from nexusctl.registry._context import parse_ref
+    from nexusctl.registry.ops import promote as run
+
+    _check(output_format)
+    name, version = parse_ref(ref)
+    result = run(
+        registry, name, version, to, key, _clock(), attestation=attestation, override=override
+    )
+    _event(result, output_format)
+
+
+@registry_app.command("rollback")
+@handle_errors
+def rollback(
+    name: Annotated[str, typer.Argument(help="Policy name.")],
+    env: Annotated[str, typer.Option("--env", help="Environment to roll back.")],
+    to: Annotated[int, typer.Option("--to", help="A version that was live there before.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
+    key: KeyOpt,
+    registry: RepoOpt = Path("."),
+    output_format: FormatOpt = "text",
+) -> None:
+    """Make an earlier version live again: a new forward record, never a rewrite."""
+    from nexusctl.registry.ops import rollback as run
+
+    _check(output_format)
+    _event(run(registry, name, env, to, reason, key, _clock()), output_format)
+
+
+@registry_app.command("status")
+@handle_errors
+def status(registry: RepoOpt = Path("."), output_format: FormatOpt = "text") -> None:
+    """Show what is live in every environment."""
+    from nexusctl.registry.query import status as run
+
+    _check(output_format)
+    doc = run(registry)
+    if output_format == "json":
+        write_stdout(json.dumps(doc, indent=2))
+        return
+    lines = [
+        f"registry {doc['registry']} (config v{doc['config_version']}, {doc['records']} records)"
+    ]
+    environments = doc["environments"]
+    assert isinstance(environments, list)
+    for env in environments:
+        lines.append(f"{env['name']}:")
+        for name, entry in env["live"].items():
+            lines.append(f"  {name} v{entry['version']} {entry['digest']} since {entry['since']}")
+        if not env["live"]:
+            lines.append("  (nothing live)")
+    stdout_console().print("\n".join(lines), highlight=False, markup=False)
+
+
+@registry_app.command("history")
+@handle_errors
+def history(
+    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Only this policy.")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="RFC 3339 time: what was live then, and why.")
+    ] = None,
+    registry: RepoOpt = Path("."),
+    output_format: FormatOpt = "text",
+) -> None:
+    """List the record log, or what was live at a time (who promoted it, on which evidence)."""
+    from nexusctl.clock import parse_rfc3339
+    from nexusctl.registry.query import history as run
+
+    _check(output_format)
+    doc = run(registry, env=env, name=name, at=parse_rfc3339(at) if at else None)
+    if output_format == "json":
+        write_stdout(json.dumps(doc, indent=2))
+        return
+    stdout_console().print("\n".join(_history_lines(doc)), highlight=False, markup=False)
+
+
+def _history_lines(doc: dict[str, Any]) -> list[str]:
+    if "live" in doc:
+        lines = [f"live at {doc['at']}:"]
+        for item in doc["live"]:
+            gates = ", ".join(f"{g['name']}={g['verdict']}" for g in item["gates"])
+            lines.append(
+                f"  {item['environment']}: {item['name']} v{item['version']} {item['digest']} "
+                f"({item['event']} by {item['promoted_by']} at {item['since']}; {gates}; "
+                f"{len(item['approvals'])} approvals)"
+            )
+        return lines if doc["live"] else [*lines, "  (nothing live)"]
+    lines = []
+    for rec in doc["records"]:
+        bundle = rec.get("bundle")
+        what = f" {bundle['name']} v{bundle['version']}" if bundle else ""
+        env = f" {rec['environment']}" if rec.get("environment") else ""
+        lines.append(
+            f"{rec['sequence']:>6} {rec['time']} {rec['event']}{what}{env} by {rec['actor']}"
+        )
+    return lines
+
+
+@registry_app.command("verify")
+@handle_errors
+def verify(
+    registry: RepoOpt = Path("."),
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state",
+            help="JSON file keeping the last verified head; a rewritten history is refused.",
+        ),
+    ] = None,
+    output_format: FormatOpt = "text",
+) -> None:
+    """Verify the whole history: signatures, chain, gates, live sets, bundles, TUF (exit 5)."""
+    from nexusctl.errors import VerificationError
+    from nexusctl.registry.verify import verify_registry
+
+    _check(output_format)
+    known = None
+    if state is not None and state.is_file():
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        known = (int(saved["records"]), str(saved["head"]))
+    try:
+        doc = verify_registry(registry, known)
+    except VerificationError as exc:
+        if output_format == "json":
+            write_stdout(json.dumps({"ok": False, "reason": exc.reason, "message": str(exc)}))
+        raise
+    if state is not None:
+        state.write_text(json.dumps({"records": doc["records"], "head": doc["head"]}) + "\n")
+    if output_format == "json":
+        write_stdout(json.dumps(doc, indent=2))
+        return
+    stdout_console().print(
+        f"OK {doc['records']} records verified; head {doc['head']}", highlight=False, markup=False
+    )
+
+
+@registry_app.command("resolve")
+@handle_errors
+def resolve(
+    env: Annotated[str, typer.Argument(help="Environment.")],
+    name: Annotated[str, typer.Argument(help="Policy name.")],
+    source: Annotated[
+        str, typer.Option("--from", help="Registry folder or HTTP base URL serving it.")
+    ] = ".",
+    state: Annotated[
+        Path, typer.Option("--state", help="The client's trusted-metadata and cache folder.")
+    ] = Path(".nexusctl-tuf"),
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Trusted 1.root.json for the first run.")
+    ] = None,
+    output_format: FormatOpt = "text",
+) -> None:
+    """Fetch the live bundle with a TUF client; print its verified path and digest."""
+    from nexusctl.registry.resolve import resolve as run
+
+    _check(output_format)
+    resolved = run(source, env, name, state, root=root)
+    if output_format == "json":
+        write_stdout(json.dumps(resolved.to_json(), indent=2))
+        return
+    write_stdout(f"{resolved.path} {resolved.digest}")
+
+
+@registry_app.command("pull")
+@handle_errors
+def pull(registry: RepoOpt = Path(".")) -> None:
+    """Fast-forward this clone from its remote (after a conflict, before retrying)."""
+    from nexusctl.registry._store import Store
+
+    head = Store(registry).pull()
+    write_stdout(f"at {head}")
+
+
+@registry_config_app.command("propose")
+@handle_errors
+def config_propose(
+    config: Annotated[Path, typer.Argument(help="The next RegistryConfig version.")],
+    key: KeyOpt,
+    registry: RepoOpt = Path("."),
+) -> None:
+    """Propose the next config version, signed by you (a current admin)."""
+    from nexusctl.registry.configchange import propose
+
+    version = propose(registry, config, key, _clock())
+    write_stdout(f"proposed config v{version}")
+
+
+@registry_config_app.command("sign")
+@handle_errors
+def config_sign(key: KeyOpt, registry: RepoOpt = Path(".")) -> None:
+    """Add your admin signature to the proposed config."""
+    from nexusctl.registry.configchange import sign_proposal
+
+    signers = sign_proposal(registry, key, _clock())
+    write_stdout("signed by " + ", ".join(signers))
+
+
+@registry_config_app.command("apply")
+@handle_errors
+def config_apply(
+    key: KeyOpt, registry: RepoOpt = Path("."), output_format: FormatOpt = "text"
+) -> None:
+    """Apply the proposed config once a threshold of the current admins signed it."""
+    from nexusctl.registry.configchange import apply
+
+    _check(output_format)
+    _event(apply(registry, key, _clock()), output_format)

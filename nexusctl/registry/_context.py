@@ -1,0 +1,292 @@
+"""What every registry operation starts from: the clone, its config, its replayed state."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nexusctl.errors import InputError, UsageError
+from nexusctl.registry._state import State
+from nexusctl.registry._store import CONFIG, RECORDS, Store, config_name, record_name
+from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
+from nexusctl.registry.records import PromotionPredicate, read_unverified, sign_record
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from nexusctl.signing.signers import KeySigner
+    from nexusctl.signing.trust import ResolvedEnvironment, TrustPolicy
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A registry key holder: the signer and the id the config gives its public key."""
+
+    id: str
+    signer: KeySigner
+    private: ec.EllipticCurvePrivateKey
+
+    @classmethod
+    def from_key(cls, key_path: Path, config: RegistryConfig) -> Actor:
+        """Load ``key_path`` and find its public key among the config's keys.
+
+        Raises:
+            InputError: unreadable key.
+            VerificationError: the key is not one the registry config names.
+        """
+        from nexusctl.errors import VerificationError
+        from nexusctl.signing import KeySigner
+        from nexusctl.signing.keys import load_private_key
+
+        private = load_private_key(key_path)
+        own = _spki(private.public_key())
+        for key in config.spec.keys:
+            from nexusctl.signing.keys import load_public_key
+
+            if _spki(load_public_key(key.pem.encode(), key.id)) == own:
+                return cls(key.id, KeySigner(private), private)
+        raise VerificationError(
+            f"{key_path}: this key is not named in the registry config",
+            reason="untrusted-signer",
+        )
+
+    def require(self, allowed: list[str], role: str) -> None:
+        """Refuse unless this actor's id is in ``allowed``.
+
+        Raises:
+            VerificationError: ``untrusted-signer``.
+        """
+        from nexusctl.errors import VerificationError
+
+        if self.id not in allowed:
+            raise VerificationError(
+                f"key '{self.id}' is not allowed to {role}",
+                reason="untrusted-signer",
+                hint="allowed: " + (", ".join(allowed) or "nobody"),
+            )
+
+
+def _spki(key: ec.EllipticCurvePublicKey) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+@dataclass
+class Registry:
+    """A clone with its current config and state (records parsed without signature checks)."""
+
+    store: Store
+    state: State
+    config: LoadedConfig
+    _trust: dict[str, tuple[ResolvedEnvironment, str]] = field(default_factory=dict)
+    _verified: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: Path) -> Registry:
+        """Open the registry at ``root`` and replay its log (from the clone's cache onward).
+
+        The cache (``.git/nexusctl-state.json``, never committed) is used only when the record
+        it ends at is still there with the same digest; ``registry verify`` never uses it.
+
+        Raises:
+            InputError: not a registry, or an empty log.
+            VerificationError: a malformed record.
+        """
+        store = Store(root)
+        paths = store.record_paths()
+        state = _cached_state(store, paths)
+        for path in paths[state.sequence :]:
+            raw = path.read_bytes()
+            predicate = read_unverified(raw, path.name)
+            state.apply(predicate, "sha256:" + hashlib.sha256(raw).hexdigest(), predicate.actor)
+        if state.sequence == 0:
+            raise InputError(f"{root}: the registry has no records")
+        if len(paths) > 0 and state.sequence == len(paths):
+            _save_cache(store, state, paths)
+        config = load_config(store.root / CONFIG / config_name(state.config_version))
+        return cls(store, state, config)
+
+    @property
+    def cfg(self) -> RegistryConfig:
+        """The config in effect."""
+        return self.config.config
+
+    def trust_environment(self, name: str) -> ResolvedEnvironment:
+        """Resolve ``name`` in the registry's trust policy (cached).
+
+        Raises:
+            UsageError: the trust policy has no such environment.
+            InputError: the trust policy or a key it names is malformed.
+        """
+        if name not in self._trust:
+            from nexusctl.signing import load_trust_policy, resolve_environment
+
+            path = self.store.root / self.cfg.spec.trust_policy
+            policy: TrustPolicy = load_trust_policy(path)
+            resolved = resolve_environment(policy, path.parent, name)
+            # Environments with the same signers and requirements judge a bundle alike.
+            identity = policy.spec.environments[name].model_dump_json()
+            self._trust[name] = (resolved, identity)
+        return self._trust[name][0]
+
+    def check_signature(self, digest: str, trust_env: str, now: dt.datetime) -> str:
+        """Verify the stored bundle ``digest`` under ``trust_env``; return the signer.
+
+        Raises:
+            VerificationError: the stored bundle fails verification, or is stored under
+                another digest (``bundle-tampered``).
+        """
+        from nexusctl.errors import VerificationError
+        from nexusctl.signing import verify_bundle
+
+        env = self.trust_environment(trust_env)
+        key = (digest, self._trust[trust_env][1])
+        if key not in self._verified:
+            report = verify_bundle(self.store.bundle_dir(digest), env, now=now)
+            if report.digest != digest:
+                raise VerificationError(
+                    f"the bundle stored as {digest} has digest {report.digest}",
+                    reason="bundle-tampered",
+                )
+            self._verified[key] = report.signer
+        return self._verified[key]
+
+    def find_bundle(self, name: str, version: int) -> str:
+        """Return the digest of published ``name`` v``version``.
+
+        Raises:
+            UsageError: not published.
+        """
+        for digest, ref in self.state.published.items():
+            if ref.name == name and ref.version == version:
+                return digest
+        raise UsageError(f"{name} v{version} is not published in this registry")
+
+    def next_predicate(
+        self, actor: Actor, now: dt.datetime, **fields: object
+    ) -> PromotionPredicate:
+        """Return the predicate of the next record (sequence, chain link, config in effect)."""
+        from nexusctl.clock import format_rfc3339
+
+        return PromotionPredicate.model_validate(
+            {
+                "sequence": self.state.sequence + 1,
+                "time": format_rfc3339(now),
+                "actor": actor.id,
+                "previous_record": self.state.last_digest,
+                "config_version": self.state.config_version,
+                "config_digest": self.state.config_digest,
+                **fields,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """What an event recorded."""
+
+    sequence: int
+    event: str
+    record: str
+    commit: str
+    predicate: PromotionPredicate
+
+    def to_json(self) -> dict[str, object]:
+        """Return the JSON document the CLI prints."""
+        return {
+            "sequence": self.sequence,
+            "event": self.event,
+            "record": self.record,
+            "commit": self.commit,
+            "predicate": self.predicate.model_dump(mode="json"),
+        }
+
+
+def commit_record(
+    store: Store, predicate: PromotionPredicate, actor: Actor, now: dt.datetime, message: str
+) -> EventResult:
+    record = sign_record(predicate, actor.signer)
+    rel = f"{RECORDS}/{record_name(predicate.sequence)}"
+    store.write(rel, record)
+    commit = store.commit(f"{message} (record {predicate.sequence})", actor.id, now)
+    return EventResult(
+        sequence=predicate.sequence,
+        event=predicate.event,
+        record=rel,
+        commit=commit,
+        predicate=predicate,
+    )
+
+
+@contextlib.contextmanager
+def event_session(root: Path, key: Path) -> Iterator[tuple[Registry, Actor]]:
+    """Hold the clone's lock, replay the log, and identify the actor by ``key``.
+
+    Raises:
+        InputError: not a registry, or an unreadable key.
+        VerificationError: the key is not named in the registry config.
+    """
+    store = Store(root)
+    with store.locked():
+        reg = Registry.open(root)
+        yield reg, Actor.from_key(key, reg.cfg)
+
+
+def parse_ref(text: str) -> tuple[str, int]:
+    """Parse ``NAME@VERSION`` (``retail-chat@3`` or ``retail-chat@v3``).
+
+    Raises:
+        UsageError: not in that form.
+    """
+    name, sep, version = text.rpartition("@")
+    version = version.removeprefix("v")
+    if not sep or not name or not version.isdigit():
+        raise UsageError(f"'{text}' is not NAME@VERSION (e.g. retail-chat@3)")
+    return name, int(version)
+
+
+CACHE_NAME = "nexusctl-state.json"
+
+
+def _cache_path(store: Store) -> Path:
+    return store.git_dir() / CACHE_NAME
+
+
+def _cached_state(store: Store, paths: list[Path]) -> State:
+    import json
+
+    try:
+        doc = json.loads(_cache_path(store).read_bytes())
+        state = State.from_cache(doc)
+    except (OSError, ValueError, KeyError, TypeError):
+        return State()
+    if not 0 < state.sequence <= len(paths):
+        return State()
+    raw = paths[state.sequence - 1].read_bytes()
+    if "sha256:" + hashlib.sha256(raw).hexdigest() != state.last_digest:
+        return State()
+    return state
+
+
+def _save_cache(store: Store, state: State, paths: list[Path]) -> None:
+    import json
+    import os
+    import tempfile
+
+    last = read_unverified(paths[-1].read_bytes(), paths[-1].name)
+    target = _cache_path(store)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".nexusctl-state.", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(state.to_cache(last.time), handle, separators=(",", ":"))
+        os.replace(tmp, target)
+    except OSError:
+        return  # a cache is an optimisation; failing to write it changes nothing

@@ -1,0 +1,254 @@
+"""The registry's configuration (``kind: RegistryConfig``): its root of trust.
+
+The config names the environments in promotion order, each with the trust-policy environment
+that judges its bundle signatures, its gates, its approvers, soak time, freeze windows and TUF
+pointer expiry; and the keys that may act on the registry (admins, releasers, approvers).
+Keys are inline PEM so the signed config bytes alone say who may sign what.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, model_validator
+
+from nexusctl.document import API_VERSION, Identifier, Metadata, Model
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from nexusctl.signing.trust import ResolvedEnvironment
+
+GateName = Literal["order", "signature", "simulation", "approvals", "soak", "freeze"]
+ALL_GATES: tuple[GateName, ...] = (
+    "order",
+    "signature",
+    "simulation",
+    "approvals",
+    "soak",
+    "freeze",
+)
+ROLLBACK_GATES: tuple[GateName, ...] = ("signature", "approvals")
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+class RegistryKey(Model):
+    """A public key that may act on the registry (inline PEM, ECDSA P-256/P-384)."""
+
+    id: Identifier = Field(description="Name recorded as the actor when this key signs.")
+    pem: str = Field(description="PEM SubjectPublicKeyInfo public key.")
+
+
+class Quorum(Model):
+    """A set of keys (by id) and how many distinct ones must sign."""
+
+    keys: list[Identifier] = Field(default_factory=list, description="Key ids from spec.keys.")
+    threshold: int = Field(default=0, ge=0, description="Distinct signatures required.")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Quorum:
+        if self.threshold > len(set(self.keys)):
+            raise ValueError(f"threshold {self.threshold} exceeds the {len(set(self.keys))} keys")
+        return self
+
+
+class FreezeWindow(Model):
+    """A period in which promotions are refused unless overridden (RFC 3339 UTC bounds)."""
+
+    start: dt.datetime = Field(description="Start, inclusive (RFC 3339 with offset).")
+    end: dt.datetime = Field(description="End, exclusive (RFC 3339 with offset).")
+    reason: str = Field(default="", description="Shown when a promotion is refused.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FreezeWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("freeze window bounds need an explicit offset (…Z)")
+        if self.end <= self.start:
+            raise ValueError("freeze window ends before it starts")
+        return self
+
+
+class TrafficSample(Model):
+    """Recorded traffic a simulation attestation may replay, registered by digest."""
+
+    name: Identifier
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the traffic file.")
+    location: str | None = Field(
+        default=None, description="Where the file is kept (path in the registry or a URL)."
+    )
+
+
+class RegistryEnvironment(Model):
+    """One environment, in promotion order."""
+
+    name: Identifier
+    trust_environment: Identifier = Field(
+        description="Environment of the trust policy that judges bundle signatures here."
+    )
+    gates: list[GateName] = Field(
+        default_factory=lambda: list(ALL_GATES),
+        description="Gates checked on promotion into this environment.",
+    )
+    rollback_gates: list[GateName] = Field(
+        default_factory=lambda: list(ROLLBACK_GATES),
+        description="Gates checked on rollback (default: signature and approvals).",
+    )
+    approvers: Quorum = Field(default_factory=Quorum, description="N of M approvers.")
+    override_approvers: Quorum = Field(
+        default_factory=Quorum, description="Approvals needed to promote inside a freeze window."
+    )
+    soak_seconds: int = Field(
+        default=0, ge=0, description="Time the version must have been live in the previous env."
+    )
+    freeze_windows: list[FreezeWindow] = Field(default_factory=list)
+    pointer_expiry_seconds: int = Field(
+        default=7 * 86400, ge=60, description="Expiry of this environment's TUF metadata."
+    )
+    approval_max_age_seconds: int = Field(
+        default=7 * 86400, ge=60, description="Longest expiry an approval may carry."
+    )
+    traffic_samples: list[TrafficSample] = Field(default_factory=list)
+    gates_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the simulation gates file attestations must have used.",
+    )
+
+
+class RegistrySpec(Model):
+    """The body of a RegistryConfig."""
+
+    trust_policy: str = Field(
+        default="trust/trust.yaml", description="Trust policy file, relative to the repository."
+    )
+    keys: list[RegistryKey] = Field(min_length=1)
+    admins: Quorum = Field(description="Who may change this config, and how many must sign.")
+    releasers: list[Identifier] = Field(
+        min_length=1, description="Keys that may publish, promote and roll back."
+    )
+    environments: list[RegistryEnvironment] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegistrySpec:
+        known = {k.id for k in self.keys}
+        if len(known) != len(self.keys):
+            raise ValueError("key ids must be unique")
+        if self.admins.threshold < 1:
+            raise ValueError("admins.threshold must be at least 1")
+        names = [e.name for e in self.environments]
+        if len(set(names)) != len(names):
+            raise ValueError("environment names must be unique")
+        quorums = [("admins", self.admins.keys), ("releasers", self.releasers)]
+        for env in self.environments:
+            quorums += [(f"{env.name}.approvers", env.approvers.keys)]
+            quorums += [(f"{env.name}.overrideApprovers", env.override_approvers.keys)]
+        for where, ids in quorums:
+            unknown = sorted(set(ids) - known)
+            if unknown:
+                raise ValueError(f"{where} names unknown keys: {', '.join(unknown)}")
+        return self
+
+
+class RegistryConfig(Model):
+    """A registry's configuration: environments, gates and who may sign what."""
+
+    api_version: Literal["nexuscore.io/v1"] = Field(default=API_VERSION)
+    kind: Literal["RegistryConfig"] = "RegistryConfig"
+    metadata: Metadata
+    spec: RegistrySpec
+
+    def environment(self, name: str) -> RegistryEnvironment:
+        """Return the environment called ``name``.
+
+        Raises:
+            UsageError: no such environment.
+        """
+        from nexusctl.errors import UsageError
+
+        for env in self.spec.environments:
+            if env.name == name:
+                return env
+        raise UsageError(
+            f"environment '{name}' is not in the registry",
+            hint="environments: " + ", ".join(e.name for e in self.spec.environments),
+        )
+
+    def previous(self, name: str) -> RegistryEnvironment | None:
+        """Return the environment before ``name`` in promotion order (None for the first)."""
+        names = [e.name for e in self.spec.environments]
+        index = names.index(name)
+        return self.spec.environments[index - 1] if index else None
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A config with its exact bytes (what admins signed) and its digest."""
+
+    config: RegistryConfig
+    raw: bytes
+    digest: str
+
+    def signers(self) -> ResolvedEnvironment:
+        """Return all the config's keys as a verifier for signed statements (cached)."""
+        if self.digest not in _SIGNERS:
+            name = f"registry:{self.config.metadata.name}"
+            _SIGNERS[self.digest] = keys_as_environment(self.config, None, name)
+        return _SIGNERS[self.digest]
+
+
+def load_config(path: Path, *, check_keys: bool = False) -> LoadedConfig:
+    """Load and validate a RegistryConfig file, keeping its exact bytes.
+
+    ``check_keys`` also parses every key (done when a config is adopted, not on every read).
+
+    Raises:
+        PolicyLoadError: YAML or schema error, located at file:line:column.
+        InputError: unreadable, too large, or (``check_keys``) a key is not an EC public key.
+    """
+    from nexusctl.canonical import sha256_hex
+    from nexusctl.document import load_document
+    from nexusctl.files import read_bounded
+
+    raw = read_bounded(path, MAX_CONFIG_BYTES, what="registry config")
+    config, _ = load_document(path, RegistryConfig)
+    if check_keys:
+        keys_as_environment(config, None, "check")
+    return LoadedConfig(config=config, raw=raw, digest="sha256:" + sha256_hex(raw))
+
+
+_KEY_CACHE: dict[str, ec.EllipticCurvePublicKey] = {}
+_SIGNERS: dict[str, ResolvedEnvironment] = {}
+
+
+def keys_as_environment(
+    config: RegistryConfig, ids: list[str] | None, name: str
+) -> ResolvedEnvironment:
+    """Return a trust-policy environment holding the named keys, for ``verify_signature_file``.
+
+    Raises:
+        InputError: a PEM in the config is not an EC P-256/P-384 public key.
+    """
+    from nexusctl.signing.keys import load_public_key
+    from nexusctl.signing.trust import ResolvedEnvironment
+
+    wanted = None if ids is None else set(ids)
+    keys = []
+    for key in config.spec.keys:
+        if wanted is not None and key.id not in wanted:
+            continue
+        loaded = _KEY_CACHE.get(key.pem)
+        if loaded is None:
+            loaded = load_public_key(key.pem.encode(), f"registry key '{key.id}'")
+            _KEY_CACHE[key.pem] = loaded
+        keys.append((key.id, loaded))
+    return ResolvedEnvironment(
+        name=name,
+        keys=tuple(keys),
+        identities=(),
+        trusted_root=None,
+        authorities=(),
+        required_attestations=(),
+    )

@@ -1,0 +1,125 @@
+"""Distribution to gateways: each environment's live bundles as a TUF repository (python-tuf).
+
+``tuf/<env>/metadata/`` holds ``N.root.json`` (root role: the registry admins, written at init),
+``N.targets.json`` and ``N.snapshot.json`` (consistent snapshots) and ``timestamp.json``;
+``tuf/<env>/targets/<sha256>.<name>.tar`` holds each live bundle as a deterministic tar. The
+targets, snapshot and timestamp roles are the releasers' keys; the releaser who promotes signs
+them. Expiry is the environment's ``pointerExpirySeconds``. Rollback, freeze and mix-and-match
+protection are python-tuf's (``ngclient``), not ours: see ``resolve``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import tarfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nexusctl.registry._store import TUF, Store
+from nexusctl.registry.config import RegistryConfig, RegistryEnvironment
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from securesystemslib.signer import SSlibKey
+
+    from nexusctl.registry._context import Actor, Registry
+
+ROOT_EXPIRY = dt.timedelta(days=365)
+ROLES = ("targets", "snapshot", "timestamp")
+
+
+def bundle_tar(bundle_dir: Path) -> bytes:
+    """Return a deterministic tar of ``bundle_dir`` (sorted names, no owners, times or modes)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(p for p in bundle_dir.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            info = tarfile.TarInfo(path.relative_to(bundle_dir).as_posix())
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _sslib_key(public: ec.EllipticCurvePublicKey) -> SSlibKey:
+    from securesystemslib.signer import SSlibKey
+
+    return SSlibKey.from_crypto(public)
+
+
+def write_roots(
+    store: Store, config: RegistryConfig, admins: list[ec.EllipticCurvePrivateKey], now: dt.datetime
+) -> None:
+    """Write ``1.root.json`` for every environment, signed by the given admin keys."""
+    from securesystemslib.signer import CryptoSigner
+    from tuf.api.metadata import Metadata, Role, Root
+
+    from nexusctl.signing.keys import load_public_key
+
+    by_id = {k.id: load_public_key(k.pem.encode(), k.id) for k in config.spec.keys}
+    for env in config.spec.environments:
+        root = Root(expires=now + ROOT_EXPIRY, consistent_snapshot=True)
+        admin_keys = [_sslib_key(by_id[i]) for i in config.spec.admins.keys]
+        releaser_keys = [_sslib_key(by_id[i]) for i in config.spec.releasers]
+        root.roles["root"] = Role([], config.spec.admins.threshold)
+        for key in admin_keys:
+            root.add_key(key, "root")
+        for role in ROLES:
+            root.roles[role] = Role([], 1)
+            for key in releaser_keys:
+                root.add_key(key, role)
+        metadata = Metadata(root)
+        for private in admins:
+            metadata.sign(CryptoSigner(private), append=True)
+        store.write(f"{TUF}/{env.name}/metadata/1.root.json", metadata.to_bytes())
+
+
+def publish_metadata(
+    reg: Registry, env: RegistryEnvironment, actor: Actor, now: dt.datetime
+) -> None:
+    """Publish ``env``'s live set as new targets, snapshot and timestamp (timestamp last).
+
+    Called after the live set changed and before the commit; a crash before the commit is
+    undone by the next command, so a half-written set is never committed.
+    """
+    from securesystemslib.signer import CryptoSigner
+    from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets, Timestamp
+
+    base = f"{TUF}/{env.name}"
+    folder = reg.store.root / base / "metadata"
+    expires = now + dt.timedelta(seconds=env.pointer_expiry_seconds)
+    version = _current_version(folder, "timestamp") + 1
+    signer = CryptoSigner(actor.private)
+    targets = Targets(version=version, expires=expires)
+    for name, entry in sorted(reg.state.live.get(env.name, {}).items()):
+        data = bundle_tar(reg.store.bundle_dir(entry.digest))
+        target = TargetFile.from_data(f"{name}.tar", data, ["sha256"])
+        target.unrecognized_fields["custom"] = {
+            "version": entry.version,
+            "digest": entry.digest,
+        }
+        targets.targets[target.path] = target
+        reg.store.write(f"{base}/targets/{target.hashes['sha256']}.{name}.tar", data)
+    targets_md = Metadata(targets)
+    targets_md.sign(signer)
+    reg.store.write(f"{base}/metadata/{version}.targets.json", targets_md.to_bytes())
+    snapshot = Snapshot(version=version, expires=expires)
+    snapshot.meta["targets.json"] = MetaFile(version=version)
+    snapshot_md = Metadata(snapshot)
+    snapshot_md.sign(signer)
+    reg.store.write(f"{base}/metadata/{version}.snapshot.json", snapshot_md.to_bytes())
+    timestamp = Timestamp(version=version, expires=expires)
+    timestamp.snapshot_meta = MetaFile(version=version)
+    timestamp_md = Metadata(timestamp)
+    timestamp_md.sign(signer)
+    reg.store.write(f"{base}/metadata/timestamp.json", timestamp_md.to_bytes())
+
+
+def _current_version(folder: Path, role: str) -> int:
+    import json
+
+    path = folder / f"{role}.json"
+    if not path.is_file():
+        return 0
+    return int(json.loads(path.read_bytes())["signed"]["version"])

@@ -1,0 +1,301 @@
+"""Registry events: init, publish, approve, promote, rollback (one signed record + commit each).
+
+Every event runs under the clone's lock, replays the log, checks, writes its files, signs its
+record with the actor's key and commits once (pushing when the clone has a remote).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+from nexusctl.canonical import canonical_bytes
+from nexusctl.clock import Clock, format_rfc3339
+from nexusctl.errors import InputError, UsageError, VerificationError
+from nexusctl.registry._context import Actor, EventResult, Registry, commit_record, event_session
+from nexusctl.registry._store import (
+    CONFIG,
+    EVIDENCE,
+    LIVE,
+    Store,
+    config_name,
+)
+from nexusctl.registry.config import load_config
+from nexusctl.registry.gates import Evidence, GateInputs, run_gates
+from nexusctl.registry.records import (
+    ApprovalGrant,
+    BundleRef,
+    PromotionPredicate,
+)
+
+MAX_ATTESTATION_BYTES = 8 * 1024 * 1024
+
+
+def init_registry(
+    root: Path, config_path: Path, trust_path: Path, keys: list[Path], clock: Clock
+) -> EventResult:
+    """Create a registry: config v1 signed by a threshold of its own admins, the trust policy.
+
+    Raises:
+        InputError: ``root`` not empty, bad config/trust policy/keys, or config version not 1.
+        VerificationError: fewer admin signatures than the threshold.
+    """
+    from nexusctl.registry.configchange import admin_signatures, copy_trust_policy
+
+    loaded = load_config(config_path, check_keys=True)
+    if loaded.config.metadata.version != 1:
+        raise InputError(f"{config_path}: the first config must have metadata.version 1")
+    actors = [Actor.from_key(k, loaded.config) for k in keys]
+    store = Store.create(root)
+    try:
+        with store.locked():
+            now = clock.now()
+            store.write(f"{CONFIG}/{config_name(1)}", loaded.raw)
+            trust_digest = copy_trust_policy(store, trust_path, loaded.config.spec.trust_policy)
+            signed = admin_signatures(store, loaded, actors, loaded.config, 1)
+            from nexusctl.registry.distribute import write_roots
+
+            write_roots(store, loaded.config, [a.private for a in actors], now)
+            predicate = PromotionPredicate(
+                sequence=1,
+                event="init",
+                time=format_rfc3339(now),
+                actor=actors[0].id,
+                previous_record=None,
+                config_version=1,
+                config_digest=loaded.digest,
+                trust_policy_digest=trust_digest,
+                config_signatures=signed,
+            )
+            return commit_record(
+                store, predicate, actors[0], now, f"init: registry {loaded.config.metadata.name}"
+            )
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResult:
+    """Verify a bundle under the first environment's trust policy and store it.
+
+    Raises:
+        VerificationError: the bundle does not verify, or the key may not publish.
+        InputError: this name and version (or digest) is already published.
+    """
+    from nexusctl.bundle import check_tree
+    from nexusctl.signing import verify_bundle
+
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
+        actor.require(reg.cfg.spec.releasers, "publish")
+        now = clock.now()
+        first = reg.cfg.spec.environments[0]
+        # Copy first, then verify the copy: what is stored is exactly what was verified.
+        incoming = store.root / "bundles" / ".incoming"
+        shutil.rmtree(incoming, ignore_errors=True)
+        if not bundle_dir.is_dir() or bundle_dir.is_symlink():
+            raise InputError(f"{bundle_dir}: not a bundle folder")
+        shutil.copytree(bundle_dir, incoming, symlinks=True)
+        try:
+            verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
+            tree = check_tree(incoming)
+        except BaseException:
+            shutil.rmtree(incoming, ignore_errors=True)
+            raise
+        ref = BundleRef(
+            name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
+        )
+        for digest, other in reg.state.published.items():
+            if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
+                shutil.rmtree(incoming, ignore_errors=True)
+                raise InputError(
+                    f"{ref.name} v{ref.version} is already published ({digest}); "
+                    "published bundles are never rewritten",
+                    hint="bump metadata.version in the policy and bundle it again",
+                )
+        incoming.rename(store.bundle_dir(ref.digest))
+        predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
+        return commit_record(store, predicate, actor, now, f"publish: {ref.name} v{ref.version}")
+
+
+def approve(
+    root: Path,
+    name: str,
+    version: int,
+    env_name: str,
+    key: Path,
+    clock: Clock,
+    *,
+    purpose: str = "promote",
+    expires_in: dt.timedelta | None = None,
+) -> EventResult:
+    """Record a signed approval of ``name`` v``version`` for ``env_name`` (with an expiry).
+
+    Raises:
+        VerificationError: the key is not an approver for that environment.
+        UsageError: unknown environment or unpublished version, or too long an expiry.
+    """
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
+        env = reg.cfg.environment(env_name)
+        quorum = env.override_approvers if purpose == "override" else env.approvers
+        actor.require(quorum.keys, f"approve {purpose} in '{env_name}'")
+        now = clock.now()
+        lifetime = expires_in or dt.timedelta(seconds=env.approval_max_age_seconds)
+        if lifetime.total_seconds() > env.approval_max_age_seconds or lifetime.total_seconds() <= 0:
+            raise UsageError(
+                f"an approval in '{env_name}' may last at most {env.approval_max_age_seconds}s"
+            )
+        ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
+        grant = ApprovalGrant.model_validate(
+            {"purpose": purpose, "expires": format_rfc3339(now + lifetime)}
+        )
+        predicate = reg.next_predicate(
+            actor, now, event="approve", environment=env_name, bundle=ref, grant=grant
+        )
+        return commit_record(
+            store, predicate, actor, now, f"approve: {name} v{version} for {env_name} ({purpose})"
+        )
+
+
+def promote(
+    root: Path,
+    name: str,
+    version: int,
+    env_name: str,
+    key: Path,
+    clock: Clock,
+    *,
+    attestation: Path | None = None,
+    override: bool = False,
+) -> EventResult:
+    """Promote ``name`` v``version`` into ``env_name`` if every gate passes.
+
+    Raises:
+        RegistryGateFailed: a gate failed (nothing is written).
+        VerificationError: the key may not promote, or the attestation does not verify.
+    """
+    return _move(root, name, version, env_name, key, clock, attestation, override, None)
+
+
+def rollback(
+    root: Path, name: str, env_name: str, version: int, reason: str, key: Path, clock: Clock
+) -> EventResult:
+    """Make an earlier live version live again, as a new forward record with a reason.
+
+    Raises:
+        RegistryGateFailed: that version was never live there, or a rollback gate failed.
+        UsageError: an empty reason.
+    """
+    if not reason.strip():
+        raise UsageError("a rollback needs a --reason")
+    return _move(root, name, version, env_name, key, clock, None, False, reason)
+
+
+def _move(
+    root: Path,
+    name: str,
+    version: int,
+    env_name: str,
+    key: Path,
+    clock: Clock,
+    attestation: Path | None,
+    override: bool,
+    reason: str | None,
+) -> EventResult:
+    with event_session(root, key) as (reg, actor):
+        store = reg.store
+        env = reg.cfg.environment(env_name)
+        actor.require(reg.cfg.spec.releasers, "promote or roll back")
+        now = clock.now()
+        ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
+        evidence = None
+        if attestation is not None:
+            evidence = load_attestation(reg, attestation, env.trust_environment, ref, now)
+        previous = reg.state.live_in(env_name, name)
+        gates, approvals, overridden = run_gates(
+            GateInputs(
+                state=reg.state,
+                config=reg.cfg,
+                env=env,
+                bundle=ref,
+                time=now,
+                rollback=reason is not None,
+                override=override,
+                evidence=evidence,
+                check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
+            )
+        )
+        if evidence is not None and any(g.evidence == evidence.digest for g in gates):
+            store.write(_evidence_rel(evidence.digest), evidence.raw)
+        event = "rollback" if reason is not None else "promote"
+        predicate = reg.next_predicate(
+            actor,
+            now,
+            event=event,
+            environment=env_name,
+            bundle=ref,
+            previous_live=previous.digest if previous else None,
+            gates=[g.model_dump() for g in gates],
+            approvals=approvals,
+            override=overridden,
+            reason=reason,
+        )
+        reg.state.apply(predicate, "pending", actor.id)
+        store.write(f"{LIVE}/{env_name}.json", canonical_bytes(reg.state.live_document(env_name)))
+        from nexusctl.registry.distribute import publish_metadata
+
+        publish_metadata(reg, env, actor, now)
+        verb = "rollback" if reason is not None else "promote"
+        return commit_record(
+            store, predicate, actor, now, f"{verb}: {name} v{version} to {env_name}"
+        )
+
+
+def _evidence_rel(digest: str) -> str:
+    return f"evidence/{digest.removeprefix('sha256:')}.json"
+
+
+def load_attestation(
+    reg: Registry, path: Path, trust_env: str, ref: BundleRef, now: dt.datetime
+) -> Evidence:
+    """Verify a routing-diff attestation file under ``trust_env`` and return it as evidence.
+
+    Raises:
+        VerificationError: unsigned, signed by someone the trust policy does not allow, not a
+            routing-diff statement, or not about this bundle.
+    """
+    from nexusctl.files import read_bounded
+    from nexusctl.signing.statements import ROUTING_DIFF_PREDICATE
+    from nexusctl.signing.verify import verify_signature_file
+
+    raw = read_bounded(path, MAX_ATTESTATION_BYTES, what="attestation")
+    # Verify the bytes we keep (a private copy), not a path that could change underneath.
+    copy = reg.store.write(f"{EVIDENCE}/.incoming.json", raw)
+    try:
+        signed = verify_signature_file(
+            copy, reg.trust_environment(trust_env), now=now, what=str(path)
+        )
+    finally:
+        copy.unlink(missing_ok=True)
+    statement = signed.statement
+    if statement.get("predicateType") != ROUTING_DIFF_PREDICATE:
+        raise VerificationError(f"{path}: not a routing-diff attestation", reason="wrong-predicate")
+    subjects = statement.get("subject") or []
+    hexes = {s.get("digest", {}).get("sha256") for s in subjects if isinstance(s, dict)}
+    if ref.digest.removeprefix("sha256:") not in hexes:
+        raise VerificationError(
+            f"{path}: the attestation is not about {ref.name} v{ref.version}",
+            reason="attestation-subject-mismatch",
+        )
+    predicate = statement.get("predicate")
+    return Evidence(
+        digest="sha256:" + hashlib.sha256(raw).hexdigest(),
+        predicate=predicate if isinstance(predicate, dict) else {},
+        raw=raw,
+    )
+
+
+__all__ = ["EventResult", "approve", "init_registry", "promote", "publish", "rollback"]

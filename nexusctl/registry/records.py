@@ -1,0 +1,199 @@
+"""Registry records: one signed in-toto Statement v1 per event, hash-chained, append-only.
+
+Each record is a Sigstore bundle v0.3 (DSSE) made by ``nexusctl.signing.attest`` over a
+statement with predicate ``https://nexuscore.io/attestation/promotion/v1``. The predicate names
+the digest of the record file before it, so deleting, reordering or inserting a record breaks
+the chain. Records are verified before they are parsed (``verify_signature_file``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, ValidationError
+
+from nexusctl.document import FrozenModel
+from nexusctl.errors import VerificationError
+
+if TYPE_CHECKING:
+    from nexusctl.signing.signers import Signer
+    from nexusctl.signing.trust import ResolvedEnvironment
+
+PROMOTION_PREDICATE = "https://nexuscore.io/attestation/promotion/v1"
+#: Subject name of records about the registry itself (init, config changes).
+CONFIG_SUBJECT = "registry-config"
+MAX_RECORD_BYTES = 1024 * 1024
+
+Event = Literal["init", "config", "publish", "approve", "promote", "rollback"]
+Verdict = Literal["pass", "skip", "override"]
+
+
+class BundleRef(FrozenModel):
+    """A bundle by name, policy version and digest."""
+
+    name: str = Field(description="Policy name (the bundle is <name>-v<version>).")
+    version: int = Field(ge=1)
+    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class GateRecord(FrozenModel):
+    """One gate as checked at the event: its verdict and the digest of its evidence."""
+
+    name: str
+    verdict: Verdict
+    evidence: str | None = Field(
+        default=None, description="sha256:<hex> of the evidence file (or record) it rests on."
+    )
+    detail: str = ""
+
+
+class ApprovalGrant(FrozenModel):
+    """What an approve record grants: promotion (or rollback/override) of one bundle."""
+
+    purpose: Literal["promote", "rollback", "override"] = "promote"
+    expires: str = Field(description="RFC 3339 UTC time after which the approval is void.")
+
+
+class PromotionPredicate(FrozenModel):
+    """The predicate of every registry record (a verification-summary-like statement)."""
+
+    sequence: int = Field(ge=1, description="Position in the log, starting at 1.")
+    event: Event
+    time: str = Field(description="RFC 3339 UTC time of the event (from the registry clock).")
+    actor: str = Field(description="Id of the registry key that signed this record.")
+    previous_record: str | None = Field(
+        description="sha256:<hex> of the record file before this one (null for the first)."
+    )
+    config_version: int = Field(ge=1, description="Version of the config in effect.")
+    config_digest: str = Field(description="sha256:<hex> of the config file in effect.")
+    environment: str | None = None
+    bundle: BundleRef | None = None
+    previous_live: str | None = Field(
+        default=None, description="Digest live in the environment before this event."
+    )
+    gates: list[GateRecord] = Field(default_factory=list)
+    approvals: list[str] = Field(
+        default_factory=list, description="sha256:<hex> of each approve record relied on."
+    )
+    override: bool = Field(default=False, description="A freeze window was overridden.")
+    reason: str | None = Field(default=None, description="Rollback reason.")
+    grant: ApprovalGrant | None = None
+    trust_policy_digest: str | None = Field(
+        default=None, description="init/config: sha256:<hex> of the trust policy file."
+    )
+    config_signatures: list[str] = Field(
+        default_factory=list, description="init/config: admin ids whose signatures counted."
+    )
+
+
+def sign_record(predicate: PromotionPredicate, signer: Signer) -> bytes:
+    """Sign ``predicate`` as an in-toto statement; return the Sigstore bundle JSON bytes.
+
+    Raises:
+        InputError / EnvironmentError_: from the signer.
+    """
+    from nexusctl.signing import Subject, attest
+
+    if predicate.bundle is not None:
+        subject = Subject.of(predicate.bundle.name, predicate.bundle.digest)
+    else:
+        subject = Subject.of(CONFIG_SUBJECT, predicate.config_digest)
+    return attest([subject], PROMOTION_PREDICATE, predicate.model_dump(mode="json"), signer)
+
+
+def verify_record(
+    path: Path, signers: ResolvedEnvironment, what: str, raw: bytes | None = None
+) -> tuple[str, Any]:
+    """Verify a record's signature against ``signers``; return (signer id, predicate).
+
+    Raises:
+        VerificationError: bad or untrusted signature, or not a promotion statement.
+    """
+    from nexusctl.signing.verify import verify_signature_file
+
+    ordered = _hinted_first(path.read_bytes() if raw is None else raw, signers)
+    signed = verify_signature_file(path, ordered, what=what)
+    statement = signed.statement
+    if statement.get("predicateType") != PROMOTION_PREDICATE:
+        raise VerificationError(f"{what}: not a promotion record", reason="wrong-predicate")
+    return signed.signer.removeprefix("key:"), parse_predicate(statement.get("predicate"), what)
+
+
+def parse_predicate(raw: Any, what: str) -> PromotionPredicate:
+    """Validate a record's predicate.
+
+    Raises:
+        VerificationError: ``malformed-record``.
+    """
+    try:
+        return PromotionPredicate.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise VerificationError(
+            f"{what}: malformed record ({where}: {first['msg']})", reason="malformed-record"
+        ) from None
+
+
+def read_unverified(raw: bytes, what: str) -> PromotionPredicate:
+    """Parse a record's predicate without checking its signature (for local, fast queries).
+
+    ``registry verify`` checks every signature; queries read what the clone holds.
+
+    Raises:
+        VerificationError: ``malformed-record``.
+    """
+    try:
+        payload = base64.b64decode(json.loads(raw)["dsseEnvelope"]["payload"])
+    except (ValueError, KeyError, TypeError):
+        raise VerificationError(f"{what}: not a signed record", reason="malformed-record") from None
+    try:
+        # pydantic-core parses the JSON and validates in one pass (these reads are the hot path
+        # of status, promote and history).
+        statement = _RecordStatement.model_validate_json(payload)
+    except ValidationError:
+        raise VerificationError(
+            f"{what}: not a promotion record", reason="malformed-record"
+        ) from None
+    if statement.predicate_type != PROMOTION_PREDICATE:
+        raise VerificationError(f"{what}: not a promotion record", reason="malformed-record")
+    return statement.predicate
+
+
+class _RecordStatement(FrozenModel):
+    """The in-toto statement around a record's predicate (for ``read_unverified``)."""
+
+    type_: str = Field(alias="_type")
+    subject: list[dict[str, Any]]
+    predicate_type: str = Field(alias="predicateType")
+    predicate: PromotionPredicate
+
+
+_HINTS: dict[int, str] = {}
+
+
+def _hinted_first(raw: bytes, signers: ResolvedEnvironment) -> ResolvedEnvironment:
+    """Order ``signers`` so the key the record's hint names is tried first.
+
+    Only the order changes: acceptance still needs a signature that verifies under a key of
+    ``signers``, so a lying hint costs time, never trust.
+    """
+    import dataclasses
+
+    from nexusctl.signing.keys import key_hint
+
+    try:
+        hint = json.loads(raw)["verificationMaterial"]["publicKey"]["hint"]
+    except (ValueError, KeyError, TypeError):
+        return signers
+    for _, key in signers.keys:
+        if id(key) not in _HINTS:
+            _HINTS[id(key)] = key_hint(key)
+    first = [entry for entry in signers.keys if _HINTS[id(entry[1])] == hint]
+    if not first:
+        return signers
+    rest = [entry for entry in signers.keys if entry not in first]
+    return dataclasses.replace(signers, keys=tuple(first + rest))

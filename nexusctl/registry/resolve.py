@@ -1,0 +1,152 @@
+"""``registry resolve``: a python-tuf ``ngclient`` that fetches an environment's live bundle.
+
+The client keeps its trusted metadata in a state folder between runs, so python-tuf refuses
+rollback (a lower version than it trusted), freeze (expired metadata), mix-and-match (a
+targets file the snapshot does not name) and altered bundle bytes (hash and length from the
+signed targets). The first run trusts the root given with ``root`` (or, trust on first use,
+the registry's ``1.root.json``). The source is a registry folder or an HTTP base URL serving
+``tuf/<env>/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
+
+from nexusctl.errors import EnvironmentError_, InputError, VerificationError
+
+if TYPE_CHECKING:
+    from tuf.ngclient.fetcher import FetcherInterface
+
+MAX_ROOT_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A verified live bundle, unpacked in the client's cache."""
+
+    environment: str
+    name: str
+    version: int
+    digest: str
+    path: Path
+
+    def to_json(self) -> dict[str, object]:
+        """Return the JSON document the CLI prints."""
+        return {
+            "environment": self.environment,
+            "name": self.name,
+            "version": self.version,
+            "digest": self.digest,
+            "path": str(self.path),
+        }
+
+
+def _folder_fetcher() -> FetcherInterface:
+    from tuf.api.exceptions import DownloadHTTPError
+    from tuf.ngclient.fetcher import FetcherInterface
+
+    class FolderFetcher(FetcherInterface):
+        """Serve ``file://`` URLs from the local file system (a registry clone)."""
+
+        def _fetch(self, url: str) -> Iterator[bytes]:
+            path = Path(unquote(urlparse(url).path))
+            try:
+                data = path.read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                raise DownloadHTTPError(f"{path} not found", 404) from None
+            return iter([data])
+
+    return FolderFetcher()
+
+
+def resolve(
+    source: str, env: str, name: str, state_dir: Path, *, root: Path | None = None
+) -> Resolved:
+    """Fetch and verify ``name``'s live bundle in ``env`` with python-tuf; unpack it.
+
+    Raises:
+        VerificationError: python-tuf refused the metadata or the bundle (``tuf-refused``),
+            or ``name`` is not live in ``env`` (``not-live``).
+        EnvironmentError_: the source could not be reached.
+        InputError: no trusted root to start from.
+    """
+    from tuf.api import exceptions
+    from tuf.ngclient import Updater
+
+    if source.startswith(("http://", "https://")):
+        base, fetcher = source.rstrip("/") + f"/tuf/{env}", None
+    else:
+        base, fetcher = (Path(source).resolve() / "tuf" / env).as_uri(), _folder_fetcher()
+    metadata_dir = state_dir / env / "metadata"
+    targets_dir = state_dir / env / "targets"
+    metadata_dir.mkdir(parents=True, exist_ok=True)
+    targets_dir.mkdir(parents=True, exist_ok=True)
+    bootstrap = None
+    if not (metadata_dir / "root.json").is_file():
+        bootstrap = _first_root(root, source, env)
+    try:
+        updater = Updater(
+            str(metadata_dir),
+            base + "/metadata/",
+            str(targets_dir),
+            base + "/targets/",
+            fetcher=fetcher,
+            bootstrap=bootstrap,
+        )
+        updater.refresh()
+        info = updater.get_targetinfo(f"{name}.tar")
+        if info is None:
+            raise VerificationError(f"{name} is not live in '{env}'", reason="not-live")
+        path = updater.find_cached_target(info) or updater.download_target(info)
+    except exceptions.DownloadError as exc:
+        raise EnvironmentError_(f"cannot fetch from {source}: {exc}") from None
+    except exceptions.RepositoryError as exc:
+        raise VerificationError(
+            f"the TUF client refused '{env}': {type(exc).__name__}: {exc}", reason="tuf-refused"
+        ) from None
+    custom = info.unrecognized_fields.get("custom", {})
+    return Resolved(
+        environment=env,
+        name=name,
+        version=int(custom.get("version", 0)),
+        digest=str(custom.get("digest", "")),
+        path=_unpack(Path(path), state_dir / env / "bundles", str(custom.get("digest", ""))),
+    )
+
+
+def _first_root(root: Path | None, source: str, env: str) -> bytes:
+    from nexusctl.files import read_bounded
+
+    if root is not None:
+        return read_bounded(root, MAX_ROOT_BYTES, what="TUF root")
+    if source.startswith(("http://", "https://")):
+        raise InputError("a first resolve over HTTP needs --root (the trusted 1.root.json)")
+    return read_bounded(
+        Path(source) / "tuf" / env / "metadata" / "1.root.json", MAX_ROOT_BYTES, what="TUF root"
+    )
+
+
+def _unpack(tar_path: Path, cache: Path, digest: str) -> Path:
+    target = cache / digest.removeprefix("sha256:")
+    if target.is_dir():
+        return target
+    import shutil
+
+    tmp = cache / f".{target.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    with tarfile.open(fileobj=io.BytesIO(tar_path.read_bytes())) as tar:
+        tar.extractall(tmp, filter="data")
+    manifest = tmp / "manifest.json"
+    if "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest() != digest:
+        raise VerificationError(
+            "the bundle's manifest is not the signed digest", reason="tuf-refused"
+        )
+    tmp.rename(target)
+    return target
