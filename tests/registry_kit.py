@@ -132,18 +132,51 @@ def routing_diff(
     passed: bool = True,
     name: str = "routing-diff.json",
 ) -> Path:
-    """Sign a routing-diff attestation (the predicate fields the registry reads)."""
+    """Sign a complete routing-diff attestation (what `simulate --attest` signs)."""
     from nexusctl.signing import Subject, attest
-    from nexusctl.signing.statements import ROUTING_DIFF_PREDICATE
+    from nexusctl.statements import (
+        ROUTING_DIFF_PREDICATE,
+        AttestedGate,
+        AttestedPolicy,
+        RoutingDiffPredicate,
+    )
 
-    predicate = {
-        "baseline": {"bundle_digest": baseline},
-        "candidate": {"bundle_digest": candidate},
-        "traffic_sha256": traffic,
-        "gates_sha256": gates_sha,
-        "passed": passed,
-        "gates": [{"name": "spend_change_max_pct", "passed": passed}],
-    }
+    def side(name: str, digest: str) -> AttestedPolicy:
+        return AttestedPolicy(
+            name="retail-chat",
+            version=1,
+            policy_sha256=name * 64,
+            catalog_sha256="c" * 64,
+            bundle_digest=digest,
+        )
+
+    pair = {"baseline": 0, "candidate": 0}
+    predicate = RoutingDiffPredicate(
+        generator="nexusctl test",
+        baseline=side("a", baseline),
+        candidate=side("b", candidate),
+        traffic_sha256=traffic,
+        gates_sha256=gates_sha,
+        requests=10,
+        decisions_changed=0,
+        spend_micro_usd={"baseline": 0, "candidate": 0, "change": 0},
+        residency_violations=pair,
+        frontier_requests=pair,
+        escalated_or_refused=pair,
+        slo_met=pair,
+        served=pair,
+        passed=passed,
+        gates=[
+            AttestedGate(
+                name="spend_change_max_pct",
+                comparison="<=",
+                threshold="5.000000",
+                value="0.000000" if passed else "9.000000",
+                passed=passed,
+                source="file",
+            )
+        ],
+    ).model_dump(mode="json")
     subjects = [Subject.of("baseline", baseline), Subject.of("candidate", candidate)]
     path = folder / name
     path.write_bytes(attest(subjects, ROUTING_DIFF_PREDICATE, predicate, KeySigner.from_file(key)))

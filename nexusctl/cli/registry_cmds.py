@@ -100,8 +100,8 @@ def approve(
     output_format: FormatOpt = "text",
 ) -> None:
     """Record your signed approval of NAME@VERSION for one environment (with an expiry)."""
-    from nexusctl.registry._context import parse_ref
     from nexusctl.registry.ops import approve as run
+    from nexusctl.registry.ops import parse_ref
 
     _check(output_format)
     if purpose not in ("promote", "rollback", "override"):
@@ -129,7 +129,7 @@ def promote(
     output_format: FormatOpt = "text",
 ) -> None:
     """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails)."""
-    from nexusctl.registry._context import parse_ref
+    from nexusctl.registry.ops import parse_ref
     from nexusctl.registry.ops import promote as run
 
     _check(output_format)
@@ -297,9 +297,9 @@ def resolve(
 @handle_errors
 def pull(registry: RepoOpt = Path(".")) -> None:
     """Fast-forward this clone from its remote (after a conflict, before retrying)."""
-    from nexusctl.registry._store import Store
+    from nexusctl.registry.ops import pull as pull_registry
 
-    head = Store(registry).pull()
+    head = pull_registry(registry)
     write_stdout(f"at {head}")
 
 

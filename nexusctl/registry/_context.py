@@ -14,7 +14,8 @@ from nexusctl.errors import InputError, UsageError
 from nexusctl.registry._state import State
 from nexusctl.registry._store import CONFIG, RECORDS, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
-from nexusctl.registry.records import PromotionPredicate, read_unverified, sign_record
+from nexusctl.registry.records import read_unverified, sign_record
+from nexusctl.statements import PromotionPredicate
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nexusctl.clock import parse_rfc3339
-from nexusctl.registry.records import BundleRef, PromotionPredicate
+from nexusctl.statements import BundleRef, PromotionPredicate
 
 
 @dataclass(frozen=True)

@@ -25,21 +25,22 @@ from nexusctl.registry._context import (
 from nexusctl.registry._store import CONFIG, Store, config_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, keys_as_environment, load_config
 from nexusctl.registry.records import CONFIG_SUBJECT
+from nexusctl.statements import RegistryConfigPredicate
 
-CONFIG_PREDICATE = "https://nexuscore.io/attestation/registry-config/v1"
 PROPOSED = f"{CONFIG}/proposed"
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
 
 
 def config_statement(loaded: LoadedConfig) -> bytes:
     """Return the statement an admin signs for a config version (its name, version, digest)."""
-    from nexusctl.signing.statements import Subject, statement_bytes
+    from nexusctl.statements import ResourceDescriptor, statement_bytes
 
     meta = loaded.config.metadata
+    predicate = RegistryConfigPredicate(name=meta.name, version=meta.version)
     return statement_bytes(
-        [Subject.of(CONFIG_SUBJECT, loaded.digest)],
-        CONFIG_PREDICATE,
-        {"name": meta.name, "version": meta.version},
+        [ResourceDescriptor.of(CONFIG_SUBJECT, loaded.digest)],
+        RegistryConfigPredicate.PREDICATE_TYPE,
+        predicate.model_dump(mode="json"),
     )
 
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from nexusctl.clock import parse_rfc3339
 from nexusctl.errors import GateFailed
 from nexusctl.registry._state import Approval, State
 from nexusctl.registry.config import RegistryConfig, RegistryEnvironment
-from nexusctl.registry.records import BundleRef, GateRecord
+from nexusctl.statements import BundleRef, GateRecord, RoutingDiffPredicate
 
 
 class RegistryGateFailed(GateFailed):
@@ -40,7 +39,7 @@ class Evidence:
     """A verified simulation attestation: its file digest and its signed predicate."""
 
     digest: str
-    predicate: dict[str, Any]
+    predicate: RoutingDiffPredicate
     raw: bytes = b""
 
 
@@ -161,35 +160,26 @@ def _simulation(inputs: GateInputs) -> GateRecord:
 
 
 def _simulation_problem(
-    inputs: GateInputs, live_digest: str, predicate: dict[str, Any]
+    inputs: GateInputs, live_digest: str, predicate: RoutingDiffPredicate
 ) -> str | None:
-    def digest_of(side: str) -> object:
-        value = predicate.get(side)
-        return value.get("bundle_digest") if isinstance(value, dict) else None
-
-    if digest_of("baseline") != live_digest:
+    baseline, candidate = predicate.baseline.bundle_digest, predicate.candidate.bundle_digest
+    if baseline != live_digest:
         return (
-            f"the attestation's baseline is {digest_of('baseline')}, but {live_digest} is live "
+            f"the attestation's baseline is {baseline}, but {live_digest} is live "
             "(a stale simulation does not count)"
         )
-    if digest_of("candidate") != inputs.bundle.digest:
-        return f"the attestation's candidate is {digest_of('candidate')}, not this bundle"
+    if candidate != inputs.bundle.digest:
+        return f"the attestation's candidate is {candidate}, not this bundle"
     samples = {s.sha256 for s in inputs.env.traffic_samples}
-    traffic = predicate.get("traffic_sha256")
-    if traffic not in samples:
-        return f"traffic {traffic} is not a sample registered for '{inputs.env.name}'"
+    if predicate.traffic_sha256 not in samples:
+        return (
+            f"traffic {predicate.traffic_sha256} is not a sample registered for '{inputs.env.name}'"
+        )
     wanted = inputs.env.gates_sha256
-    if wanted is not None and str(predicate.get("gates_sha256", "")).removeprefix("sha256:") != (
-        wanted
-    ):
+    if wanted is not None and (predicate.gates_sha256 or "").removeprefix("sha256:") != wanted:
         return f"the simulation did not use the gates file configured for '{inputs.env.name}'"
-    gates = predicate.get("gates")
-    failed = [
-        str(g.get("name"))
-        for g in (gates if isinstance(gates, list) else [])
-        if not (isinstance(g, dict) and g.get("passed") is True)
-    ]
-    if predicate.get("passed") is not True or failed:
+    failed = predicate.failed_gates()
+    if not predicate.passed or failed:
         return "the simulation's gates failed: " + (", ".join(failed) or "verdict not passed")
     return None
 

@@ -14,7 +14,14 @@ from pathlib import Path
 from nexusctl.canonical import canonical_bytes
 from nexusctl.clock import Clock, format_rfc3339
 from nexusctl.errors import InputError, UsageError, VerificationError
-from nexusctl.registry._context import Actor, EventResult, Registry, commit_record, event_session
+from nexusctl.registry._context import (
+    Actor,
+    EventResult,
+    Registry,
+    commit_record,
+    event_session,
+    parse_ref,
+)
 from nexusctl.registry._store import (
     CONFIG,
     EVIDENCE,
@@ -24,11 +31,7 @@ from nexusctl.registry._store import (
 )
 from nexusctl.registry.config import load_config
 from nexusctl.registry.gates import Evidence, GateInputs, run_gates
-from nexusctl.registry.records import (
-    ApprovalGrant,
-    BundleRef,
-    PromotionPredicate,
-)
+from nexusctl.statements import ApprovalGrant, BundleRef, PromotionPredicate
 
 MAX_ATTESTATION_BYTES = 8 * 1024 * 1024
 
@@ -268,8 +271,8 @@ def load_attestation(
             routing-diff statement, or not about this bundle.
     """
     from nexusctl.files import read_bounded
-    from nexusctl.signing.statements import ROUTING_DIFF_PREDICATE
     from nexusctl.signing.verify import verify_signature_file
+    from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
 
     raw = read_bounded(path, MAX_ATTESTATION_BYTES, what="attestation")
     # Verify the bytes we keep (a private copy), not a path that could change underneath.
@@ -280,22 +283,42 @@ def load_attestation(
         )
     finally:
         copy.unlink(missing_ok=True)
-    statement = signed.statement
-    if statement.get("predicateType") != ROUTING_DIFF_PREDICATE:
-        raise VerificationError(f"{path}: not a routing-diff attestation", reason="wrong-predicate")
-    subjects = statement.get("subject") or []
-    hexes = {s.get("digest", {}).get("sha256") for s in subjects if isinstance(s, dict)}
-    if ref.digest.removeprefix("sha256:") not in hexes:
+    try:
+        statement = parse_statement(signed.payload, RoutingDiffPredicate)
+    except StatementError as exc:
+        reason = "wrong-predicate" if exc.kind != "predicate" else "malformed-predicate"
+        raise VerificationError(
+            f"{path}: not a routing-diff attestation ({exc})", reason=reason
+        ) from None
+    if not statement.names_digest(ref.digest.removeprefix("sha256:")):
         raise VerificationError(
             f"{path}: the attestation is not about {ref.name} v{ref.version}",
             reason="attestation-subject-mismatch",
         )
-    predicate = statement.get("predicate")
     return Evidence(
         digest="sha256:" + hashlib.sha256(raw).hexdigest(),
-        predicate=predicate if isinstance(predicate, dict) else {},
+        predicate=statement.predicate,
         raw=raw,
     )
 
 
-__all__ = ["EventResult", "approve", "init_registry", "promote", "publish", "rollback"]
+def pull(root: Path) -> str:
+    """Fast-forward the clone at ``root`` from its remote; return the new HEAD commit.
+
+    Raises:
+        ConflictError: the clone has diverged from its remote.
+        EnvironmentError_: git could not reach the remote.
+    """
+    return Store(root).pull()
+
+
+__all__ = [
+    "EventResult",
+    "approve",
+    "init_registry",
+    "parse_ref",
+    "promote",
+    "publish",
+    "pull",
+    "rollback",
+]

@@ -11,7 +11,8 @@ from nexusctl.clock import parse_rfc3339
 from nexusctl.registry._context import Registry
 from nexusctl.registry._state import State
 from nexusctl.registry._store import Store
-from nexusctl.registry.records import PromotionPredicate, read_unverified
+from nexusctl.registry.records import read_unverified
+from nexusctl.statements import PromotionPredicate
 
 
 def status(root: Path) -> dict[str, object]:

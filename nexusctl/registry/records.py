@@ -11,82 +11,24 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
 from nexusctl.document import FrozenModel
 from nexusctl.errors import VerificationError
+from nexusctl.statements import (
+    PROMOTION_PREDICATE,
+    PromotionPredicate,
+)
 
 if TYPE_CHECKING:
     from nexusctl.signing.signers import Signer
     from nexusctl.signing.trust import ResolvedEnvironment
 
-PROMOTION_PREDICATE = "https://nexuscore.io/attestation/promotion/v1"
 #: Subject name of records about the registry itself (init, config changes).
 CONFIG_SUBJECT = "registry-config"
 MAX_RECORD_BYTES = 1024 * 1024
-
-Event = Literal["init", "config", "publish", "approve", "promote", "rollback"]
-Verdict = Literal["pass", "skip", "override"]
-
-
-class BundleRef(FrozenModel):
-    """A bundle by name, policy version and digest."""
-
-    name: str = Field(description="Policy name (the bundle is <name>-v<version>).")
-    version: int = Field(ge=1)
-    digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
-
-
-class GateRecord(FrozenModel):
-    """One gate as checked at the event: its verdict and the digest of its evidence."""
-
-    name: str
-    verdict: Verdict
-    evidence: str | None = Field(
-        default=None, description="sha256:<hex> of the evidence file (or record) it rests on."
-    )
-    detail: str = ""
-
-
-class ApprovalGrant(FrozenModel):
-    """What an approve record grants: promotion (or rollback/override) of one bundle."""
-
-    purpose: Literal["promote", "rollback", "override"] = "promote"
-    expires: str = Field(description="RFC 3339 UTC time after which the approval is void.")
-
-
-class PromotionPredicate(FrozenModel):
-    """The predicate of every registry record (a verification-summary-like statement)."""
-
-    sequence: int = Field(ge=1, description="Position in the log, starting at 1.")
-    event: Event
-    time: str = Field(description="RFC 3339 UTC time of the event (from the registry clock).")
-    actor: str = Field(description="Id of the registry key that signed this record.")
-    previous_record: str | None = Field(
-        description="sha256:<hex> of the record file before this one (null for the first)."
-    )
-    config_version: int = Field(ge=1, description="Version of the config in effect.")
-    config_digest: str = Field(description="sha256:<hex> of the config file in effect.")
-    environment: str | None = None
-    bundle: BundleRef | None = None
-    previous_live: str | None = Field(
-        default=None, description="Digest live in the environment before this event."
-    )
-    gates: list[GateRecord] = Field(default_factory=list)
-    approvals: list[str] = Field(
-        default_factory=list, description="sha256:<hex> of each approve record relied on."
-    )
-    override: bool = Field(default=False, description="A freeze window was overridden.")
-    reason: str | None = Field(default=None, description="Rollback reason.")
-    grant: ApprovalGrant | None = None
-    trust_policy_digest: str | None = Field(
-        default=None, description="init/config: sha256:<hex> of the trust policy file."
-    )
-    config_signatures: list[str] = Field(
-        default_factory=list, description="init/config: admin ids whose signatures counted."
-    )
 
 
 def sign_record(predicate: PromotionPredicate, signer: Signer) -> bytes:
@@ -113,13 +55,16 @@ def verify_record(
         VerificationError: bad or untrusted signature, or not a promotion statement.
     """
     from nexusctl.signing.verify import verify_signature_file
+    from nexusctl.statements import StatementError, parse_statement
 
     ordered = _hinted_first(path.read_bytes() if raw is None else raw, signers)
     signed = verify_signature_file(path, ordered, what=what)
-    statement = signed.statement
-    if statement.get("predicateType") != PROMOTION_PREDICATE:
-        raise VerificationError(f"{what}: not a promotion record", reason="wrong-predicate")
-    return signed.signer.removeprefix("key:"), parse_predicate(statement.get("predicate"), what)
+    try:
+        statement = parse_statement(signed.payload, PromotionPredicate)
+    except StatementError as exc:
+        reason = "wrong-predicate" if exc.kind == "predicate-type" else "malformed-record"
+        raise VerificationError(f"{what}: not a promotion record ({exc})", reason=reason) from None
+    return signed.signer.removeprefix("key:"), statement.predicate
 
 
 def parse_predicate(raw: Any, what: str) -> PromotionPredicate:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ from nexusctl.registry._store import BUNDLES, CONFIG, LIVE, TUF, Store, config_n
 from nexusctl.registry.config import LoadedConfig, load_config
 from nexusctl.registry.configchange import count_signatures, signature_dir
 from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, run_gates
-from nexusctl.registry.records import PromotionPredicate, verify_record
+from nexusctl.registry.records import verify_record
+from nexusctl.statements import PromotionPredicate
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -239,11 +239,22 @@ class _Replay:
             raise VerificationError(
                 f"{what}: evidence {digest} is missing or altered", reason="gate-simulation"
             )
-        payload = json.loads(path.read_bytes())["dsseEnvelope"]["payload"]
+        # The file's digest is the one the promotion verified its signature over; parse the
+        # statement it carries with the same typed model the gate read then.
         import base64
 
-        statement = json.loads(base64.b64decode(payload))
-        return Evidence(digest=digest, predicate=statement.get("predicate", {}))
+        from nexusctl.document.strict_json import JsonLimitError, loads_strict
+        from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
+
+        try:
+            payload = base64.b64decode(loads_strict(path.read_bytes())["dsseEnvelope"]["payload"])
+            statement = parse_statement(payload, RoutingDiffPredicate)
+        except (JsonLimitError, StatementError, KeyError, TypeError, ValueError):
+            raise VerificationError(
+                f"{what}: evidence {digest} is not a routing-diff attestation",
+                reason="gate-simulation",
+            ) from None
+        return Evidence(digest=digest, predicate=statement.predicate)
 
     def _check_stored(self, digest: str, what: str, moment: dt.datetime) -> None:
         # As at publish: the stored bytes verify under the first environment's trust policy.

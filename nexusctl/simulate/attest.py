@@ -47,8 +47,9 @@ def routing_diff_predicate(
     *,
     baseline_bundle: str | None = None,
     candidate_bundle: str | None = None,
+    gates_sha256: str | None = None,
 ) -> RoutingDiffPredicate:
-    """Build the predicate for ``result`` (bundle digests as ``sha256:<hex>`` when known)."""
+    """Build the predicate for ``result`` (bundle and gates-file digests as ``sha256:<hex>``)."""
     r = result
 
     def pair(baseline: int, candidate: int) -> dict[str, int]:
@@ -59,6 +60,7 @@ def routing_diff_predicate(
         baseline=_policy(r.baseline, baseline_bundle),
         candidate=_policy(r.candidate, candidate_bundle),
         traffic_sha256=r.traffic.sha256,
+        gates_sha256=gates_sha256,
         requests=r.decisions.requests,
         decisions_changed=r.decisions.changed,
         spend_micro_usd={
@@ -100,6 +102,7 @@ def sign_routing_diff(
     candidate_name: str,
     baseline_bundle: str | None = None,
     candidate_bundle: str | None = None,
+    gates_sha256: str | None = None,
 ) -> bytes:
     """Sign the routing-diff statement for ``result``; return the Sigstore bundle JSON.
 
@@ -113,7 +116,10 @@ def sign_routing_diff(
     from nexusctl.signing import Subject, attest
 
     predicate = routing_diff_predicate(
-        result, baseline_bundle=baseline_bundle, candidate_bundle=candidate_bundle
+        result,
+        baseline_bundle=baseline_bundle,
+        candidate_bundle=candidate_bundle,
+        gates_sha256=gates_sha256,
     )
     subject = Subject.of(candidate_name, candidate_bundle or result.candidate.sha256)
     return attest([subject], PREDICATE_TYPE, predicate.model_dump(mode="json"), signer)

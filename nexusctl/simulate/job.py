@@ -62,6 +62,8 @@ class SimulationRun:
     result: SimulationResult
     baseline: PolicySource
     candidate: PolicySource
+    #: ``sha256:<hex>`` of the gates file the verdict came from (None: flags and defaults only).
+    gates_sha256: str | None = None
 
 
 def run_job(
@@ -92,8 +94,13 @@ def run_job(
         candidate=candidate.policy,
         gate_file=load_gates(gates) if gates is not None else request.gate_file,
     )
+    gates_sha256 = None
+    if gates is not None:
+        from nexusctl.files import sha256_file
+
+        gates_sha256 = "sha256:" + sha256_file(gates, what="gates file")
     result = simulate(resolved, on_start=on_start, progress=progress)
-    return SimulationRun(result, baseline, candidate)
+    return SimulationRun(result, baseline, candidate, gates_sha256)
 
 
 def file_attestation(run: SimulationRun, signer: Signer, target: Path) -> list[Path]:
@@ -115,6 +122,7 @@ def file_attestation(run: SimulationRun, signer: Signer, target: Path) -> list[P
         candidate_name=candidate.bundle_name or run.result.candidate.name,
         baseline_bundle=run.baseline.bundle_digest,
         candidate_bundle=candidate.bundle_digest,
+        gates_sha256=run.gates_sha256,
     )
     try:
         target.write_bytes(signed)

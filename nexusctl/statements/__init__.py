@@ -34,6 +34,17 @@ from nexusctl.statements.model_signing import (
     Serialization,
     SignedResource,
 )
+from nexusctl.statements.promotion import (
+    CONFIG_PREDICATE,
+    PROMOTION_PREDICATE,
+    ApprovalGrant,
+    BundleRef,
+    Event,
+    GateRecord,
+    PromotionPredicate,
+    RegistryConfigPredicate,
+    Verdict,
+)
 from nexusctl.statements.reasons import Reason
 from nexusctl.statements.routing_diff import (
     ROUTING_DIFF_PREDICATE,
@@ -58,17 +69,25 @@ ATTESTATION_KINDS: dict[str, type[BaseModel]] = {
 
 __all__ = [
     "ATTESTATION_KINDS",
+    "CONFIG_PREDICATE",
     "MODEL_SIGNING_PREDICATE",
+    "PROMOTION_PREDICATE",
     "ROUTING_DIFF_PREDICATE",
     "SLSA_PROVENANCE_PREDICATE",
     "STATEMENT_TYPE",
+    "ApprovalGrant",
     "AttestedGate",
     "AttestedPolicy",
     "BuildDefinition",
     "BuildMetadata",
     "Builder",
+    "BundleRef",
+    "Event",
+    "GateRecord",
     "ModelSigningPredicate",
+    "PromotionPredicate",
     "Reason",
+    "RegistryConfigPredicate",
     "ResourceDescriptor",
     "RoutingDiffPredicate",
     "RunDetails",
@@ -77,6 +96,7 @@ __all__ = [
     "SlsaProvenance",
     "Statement",
     "StatementError",
+    "Verdict",
     "parse_statement",
     "predicate_type_of",
     "statement_bytes",

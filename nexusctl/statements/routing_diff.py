@@ -52,6 +52,10 @@ class RoutingDiffPredicate(FrozenModel):
     baseline: AttestedPolicy
     candidate: AttestedPolicy
     traffic_sha256: str
+    gates_sha256: str | None = Field(
+        default=None,
+        description="sha256:<hex> of the gates file the verdict came from (null: flags only).",
+    )
     requests: int
     decisions_changed: int
     spend_micro_usd: dict[str, int] = Field(

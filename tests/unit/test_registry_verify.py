@@ -12,9 +12,10 @@ import pytest
 
 from nexusctl.errors import VerificationError
 from nexusctl.registry import configchange, ops
-from nexusctl.registry.records import PromotionPredicate, read_unverified, sign_record
+from nexusctl.registry.records import read_unverified, sign_record
 from nexusctl.registry.verify import verify_registry
 from nexusctl.signing import KeySigner
+from nexusctl.statements import PromotionPredicate
 from tests.registry_kit import (
     World,
     config_yaml,
