@@ -29,9 +29,11 @@ catalog_app = _group("Maintain model catalogs (prices from public price tables).
 schema_app = _group("Export the JSON Schemas generated from nexusctl's models.")
 traffic_app = _group("Import, enrich, synthesise and inspect recorded LLM traffic.")
 key_app = _group("Generate signing keys for offline (air-gapped) signing.")
+ci_app = _group("CI glue: the sticky pull/merge-request comment with the simulation diff.")
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(schema_app, name="schema")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(key_app, name="key")
+app.add_typer(ci_app, name="ci")

@@ -1,0 +1,36 @@
+"""CI glue: the sticky pull/merge-request comment and GitHub job-summary rendering.
+
+Public names: ``post_comment``, ``open_forge``, ``fit_body``, ``marker``, ``check_tag``,
+``check_report_url``, ``read_report``, ``Behavior``, ``Platform``, ``CommentResult`` (comment.py);
+``render_github`` and ``GitHubOutput`` (github.py, the job summary and ``::error``
+annotations of a simulation). The APIs are spoken with httpx; nothing here reads the
+environment or prints: the token and every URL are handed in by the CLI.
+"""
+
+from __future__ import annotations
+
+from nexusctl.ci.comment import (
+    Behavior,
+    CommentResult,
+    Platform,
+    check_report_url,
+    check_tag,
+    fit_body,
+    marker,
+    open_forge,
+    post_comment,
+    read_report,
+)
+
+__all__ = [
+    "Behavior",
+    "CommentResult",
+    "Platform",
+    "check_report_url",
+    "check_tag",
+    "fit_body",
+    "marker",
+    "open_forge",
+    "post_comment",
+    "read_report",
+]
