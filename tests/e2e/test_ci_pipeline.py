@@ -136,12 +136,17 @@ def test_a_pull_request_without_policy_changes_only_lints(
     assert list((tmp_path / "out" / "reports").iterdir()) == []
 
 
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    path = tmp_path / "release.pem"
+    subprocess.run([str(BIN / "nexusctl"), "key", "generate", "--out", str(path)], check=True)
+    return path
+
+
 def test_merge_bundles_signs_and_attests_each_changed_policy(
-    policy_repo: tuple[Path, str], tmp_path: Path
+    policy_repo: tuple[Path, str], tmp_path: Path, key: Path
 ) -> None:
     root, base = policy_repo
-    key = tmp_path / "release.pem"
-    subprocess.run([str(BIN / "nexusctl"), "key", "generate", "--out", str(key)], check=True)
     out = tmp_path / "out"
     proc = _run(
         "release.sh",
@@ -158,11 +163,9 @@ def test_merge_bundles_signs_and_attests_each_changed_policy(
 
 
 def test_merge_with_a_registry_but_no_registry_commands_stops_with_exit_4(
-    policy_repo: tuple[Path, str], tmp_path: Path
+    policy_repo: tuple[Path, str], tmp_path: Path, key: Path
 ) -> None:
     root, base = policy_repo
-    key = tmp_path / "release.pem"
-    subprocess.run([str(BIN / "nexusctl"), "key", "generate", "--out", str(key)], check=True)
     has_registry = subprocess.run(
         [str(BIN / "nexusctl"), "registry", "--help"], capture_output=True, check=False
     )

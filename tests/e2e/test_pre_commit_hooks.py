@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.checkout import copy_checkout
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,29 +42,7 @@ def _git(cwd: Path, *args: str) -> None:
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout's package files (tracked or new, not ignored) as a one-commit git repo."""
     root = tmp_path_factory.mktemp("hook-repo")
-    listed = subprocess.run(
-        [
-            "git",
-            "ls-files",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            "-z",
-            "--",
-            "nexusctl",
-            "pyproject.toml",
-            "README.md",
-            ".pre-commit-hooks.yaml",
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, root / name)
+    copy_checkout(root, "nexusctl", "pyproject.toml", "README.md", ".pre-commit-hooks.yaml")
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "hooks")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+
+from tests.e2e.checkout import copy_checkout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -19,34 +20,8 @@ REPO = Path(__file__).resolve().parents[2]
 EPOCH = "1767225600"
 
 
-def _sources(dest: Path) -> Path:
-    """Copy the files a wheel is built from (tracked or new, not ignored) into ``dest``."""
-    listed = subprocess.run(
-        [
-            "git",
-            "ls-files",
-            "-co",
-            "--exclude-standard",
-            "-z",
-            "--",
-            "nexusctl",
-            "pyproject.toml",
-            "README.md",
-        ],
-        cwd=REPO,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
-        if (REPO / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(REPO / name, dest / name)
-    return dest
-
-
 def _build(tmp_path: Path, label: str) -> Path:
-    src = _sources(tmp_path / f"src-{label}")
+    src = copy_checkout(tmp_path / f"src-{label}", "nexusctl", "pyproject.toml", "README.md")
     out = tmp_path / f"wheel-{label}"
     proc = subprocess.run(
         [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -338,6 +339,18 @@ def test_the_token_is_redacted_from_a_server_message_that_echoes_it() -> None:
         assert TOKEN not in text
 
 
+def _open(platform: Platform, api_url: str, repo: str, number: int) -> tuple[Any, Any]:
+    return open_forge(
+        platform,
+        api_url=api_url,
+        repo=repo,
+        number=number,
+        token=TOKEN,
+        sleep=lambda _: None,
+        clock=FixedClock(NOW),
+    )
+
+
 @pytest.mark.parametrize(
     ("platform", "repo", "number"),
     [
@@ -352,40 +365,16 @@ def test_bad_repository_or_number_is_a_usage_error(
     platform: Platform, repo: str, number: int
 ) -> None:
     with pytest.raises(UsageError):
-        open_forge(
-            platform,
-            api_url="http://127.0.0.1:9",
-            repo=repo,
-            number=number,
-            token=TOKEN,
-            sleep=lambda _: None,
-            clock=FixedClock(NOW),
-        )
+        _open(platform, "http://127.0.0.1:9", repo, number)
 
 
 def test_a_non_http_api_url_is_refused() -> None:
     with pytest.raises(InputError, match="not an http"):
-        open_forge(
-            Platform.github,
-            api_url="file:///etc/passwd",
-            repo="o/r",
-            number=1,
-            token=TOKEN,
-            sleep=lambda _: None,
-            clock=FixedClock(NOW),
-        )
+        _open(Platform.github, "file:///etc/passwd", "o/r", 1)
 
 
 def test_an_unreachable_api_is_a_could_not_run_error() -> None:
-    forge, client = open_forge(
-        Platform.github,
-        api_url="http://127.0.0.1:9",
-        repo="o/r",
-        number=1,
-        token=TOKEN,
-        sleep=lambda _: None,
-        clock=FixedClock(NOW),
-    )
+    forge, client = _open(Platform.github, "http://127.0.0.1:9", "o/r", 1)
     with pytest.raises(EnvironmentError_, match="failed") as info:
         post_comment(forge, REPORT)
     client.close()
