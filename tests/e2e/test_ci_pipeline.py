@@ -80,6 +80,7 @@ def test_pull_request_gate_lints_simulates_summarises_and_comments_once(
     root, base = policy_repo
     out = tmp_path / "out"
     summary = tmp_path / "summary.md"
+    outputs = tmp_path / "github-output"
     with FakeForge("github", token=TOKEN, repo="nebula/policies", number=12) as fake:
         env = {
             "POLICIES": "policies",
@@ -94,6 +95,7 @@ def test_pull_request_gate_lints_simulates_summarises_and_comments_once(
             "COMMENT_REPORT_URL": "https://ci.example/runs/1",
             "GITHUB_TOKEN": TOKEN,
             "GITHUB_STEP_SUMMARY": str(summary),
+            "GITHUB_OUTPUT": str(outputs),
         }
         first = _run("pr-gate.sh", root, **env)
         second = _run("pr-gate.sh", root, **env)
@@ -106,6 +108,8 @@ def test_pull_request_gate_lints_simulates_summarises_and_comments_once(
     assert "changed policies: policies/retail-chat.yaml" in first.stdout
     assert "a simulation gate failed" in first.stderr
     assert second.returncode == 6
+    # The upload step reads where the SARIF is from the step's output.
+    assert outputs.read_text().splitlines()[0] == f"sarif={out / 'lint.sarif'}"
     sarif = json.loads((out / "lint.sarif").read_text(encoding="utf-8"))
     assert sarif["version"] == "2.1.0"
     # One sticky comment, tagged with the policy; the second run found it and sent nothing.

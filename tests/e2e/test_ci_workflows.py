@@ -113,3 +113,35 @@ def test_remote_actions_are_pinned_by_commit_and_no_target_trigger(path: Path) -
         for name, job in doc["jobs"].items():
             if "steps" in job:
                 assert "permissions" in job or "permissions" in doc, f"{name} lacks permissions"
+
+
+def test_the_action_passes_each_line_as_one_literal_argument(tmp_path: Path) -> None:
+    fake = tmp_path / "nexusctl"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do echo "[$a]"; done\nexit 6\n')
+    fake.chmod(0o755)
+    outputs = tmp_path / "outputs"
+    args = "policy\nlint\npolicies/with space/*.yaml\n$(touch pwned)\n\n--format\ngithub\n"
+    proc = subprocess.run(
+        ["bash", str(REPO / ".github" / "actions" / "nexusctl" / "scripts" / "run.sh")],
+        cwd=tmp_path,
+        env={
+            "PATH": f"{tmp_path}:/usr/bin:/bin",
+            "NEXUSCTL_ARGS": args,
+            "GITHUB_OUTPUT": str(outputs),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 6
+    assert proc.stdout.splitlines() == [
+        "[policy]",
+        "[lint]",
+        "[policies/with space/*.yaml]",
+        "[$(touch pwned)]",
+        "[--format]",
+        "[github]",
+    ]
+    assert not (tmp_path / "pwned").exists()
+    assert outputs.read_text() == "exit-code=6\n"

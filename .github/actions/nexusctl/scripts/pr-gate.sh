@@ -32,6 +32,9 @@ if [ -n "${GITHUB_ACTIONS:-}" ]; then
 else
   nexusctl policy lint "${policy_paths[@]}" || true
 fi
+if [ -s "$out/lint.sarif" ] && [ -n "${GITHUB_OUTPUT:-}" ]; then
+  echo "sarif=$out/lint.sarif" >> "$GITHUB_OUTPUT"  # for the code-scanning upload step
+fi
 if [ "$lint_rc" -gt 1 ]; then
   echo "nexusctl policy lint could not run (exit $lint_rc)" >&2
   exit "$lint_rc"
