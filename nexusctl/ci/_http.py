@@ -2,8 +2,8 @@
 
 What it guarantees, in the order a request goes through it:
 
-1. Only URLs under the configured API origin are ever requested: a pagination link that points
-   at another host is refused, so the token is never sent anywhere else.
+1. Only URLs on the configured API origin are ever requested, and a pagination link must stay
+   under the API's path: the token is never sent anywhere else.
 2. A rate-limited answer (429, or 403 with ``x-ratelimit-remaining: 0`` / ``Retry-After``) and
    a transient 5xx are retried at most ``max_retries`` times, waiting what the server asks
    (``Retry-After`` seconds or HTTP date, else ``x-ratelimit-reset`` / ``ratelimit-reset``
@@ -130,11 +130,17 @@ class ApiClient:
             return url, {**params, "page": next_page.strip()}
         # GitHub (RFC 8288 Link header): the next URL carries every parameter itself.
         match = _LINK_NEXT.search(response.headers.get("link", ""))
-        return (match.group(1), None) if match else (None, None)
+        if match is None:
+            return None, None
+        if not match.group(1).startswith(self.api_url + "/"):
+            raise EnvironmentError_(f"{self.service}: refusing to follow a link outside the API")
+        return match.group(1), None
 
     def _check_origin(self, url: str) -> None:
+        # GitHub Enterprise serves GraphQL beside REST (/api/graphql next to /api/v3), so this
+        # checks the origin; pagination links must also stay under the API's path.
         parts = urlsplit(url)
-        if (parts.scheme, parts.netloc.lower()) != self._origin or not url.startswith(self.api_url):
+        if (parts.scheme, parts.netloc.lower()) != self._origin:
             raise EnvironmentError_(
                 f"{self.service}: refusing to follow a link outside the API ({parts.netloc})"
             )

@@ -65,8 +65,10 @@ class FakeForge:
         number: int = 7,
         page_size: int = 100,
         echo_auth_in_errors: bool = False,
+        prefix: str = "",
     ) -> None:
         self.kind = kind
+        self.prefix = prefix
         self.token = token
         self.repo = repo
         self.number = number
@@ -100,7 +102,9 @@ class FakeForge:
 
     @property
     def api_url(self) -> str:
-        return self.origin if self.kind == "github" else self.origin + "/api/v4"
+        if self.kind == "github":
+            return self.origin + self.prefix
+        return self.origin + "/api/v4"
 
     # -- state helpers -----------------------------------------------------------------------
 
@@ -189,6 +193,15 @@ class FakeForge:
         return self._gitlab(req)
 
     def _github(self, req: Recorded) -> tuple[int, dict[str, str], Any]:
+        # GitHub Enterprise Server: REST under /api/v3, GraphQL at /api/graphql.
+        if self.prefix == "/api/v3" and req.path == "/api/graphql":
+            req = Recorded(req.method, "/graphql", req.query, req.headers, req.body)
+        elif self.prefix:
+            if not req.path.startswith(self.prefix + "/"):
+                return 404, {}, {"message": "Not Found"}
+            req = Recorded(
+                req.method, req.path[len(self.prefix) :], req.query, req.headers, req.body
+            )
         issue = f"/repos/{self.repo}/issues/{self.number}/comments"
         one = re.fullmatch(rf"/repos/{re.escape(self.repo)}/issues/comments/(\d+)", req.path)
         if req.path == "/graphql" and req.method == "POST":
@@ -251,7 +264,7 @@ class FakeForge:
             return 200, {"x-next-page": str(page + 1) if more else ""}, chunk
         headers = {}
         if more:
-            nxt = f"{self.origin}{path}?per_page={size}&page={page + 1}"
+            nxt = f"{self.api_url}{path}?per_page={size}&page={page + 1}"
             headers["Link"] = f'<{nxt}>; rel="next", <{nxt}>; rel="last"'
         return 200, headers, chunk
 

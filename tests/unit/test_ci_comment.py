@@ -146,6 +146,26 @@ def test_hide_and_new_on_github_minimizes_as_outdated() -> None:
         assert old in fake.comments
 
 
+def test_github_enterprise_paths_rest_pages_and_graphql() -> None:
+    with FakeForge("github", token=TOKEN, prefix="/api/v3", page_size=1) as fake:
+        old = [fake.add(marker("simulate") + "\nv1"), fake.add("a remark")]
+        result = post(fake, behavior=Behavior.hide_and_new)
+        assert result.hidden == [old[0]]
+        paths = [r.path for r in fake.requests]
+        assert paths[:3] == ["/api/v3/repos/nebula/policies/issues/7/comments"] * 3
+        assert paths[-1] == "/api/graphql"
+        assert fake.minimized == {f"IC_node{old[0]}"}
+
+
+def test_a_pagination_link_outside_the_api_path_is_refused() -> None:
+    with FakeForge("github", token=TOKEN, prefix="/api/v3") as fake:
+        link = f'<{fake.origin}/elsewhere/comments?page=2>; rel="next"'
+        fake.script.append(Canned(200, {"Link": link}, []))
+        with pytest.raises(EnvironmentError_, match="outside the API"):
+            post(fake)
+        assert len(fake.requests) == 1
+
+
 def test_hide_and_new_on_github_reports_a_graphql_error() -> None:
     with FakeForge("github", token=TOKEN) as fake:
         fake.add(marker("simulate") + "\nv1")
