@@ -34,6 +34,7 @@ _TRANSIENT = frozenset({500, 502, 503, 504})
 MAX_PAGES = 100
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 _TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 Sleep = Callable[[float], None]
 
@@ -57,6 +58,12 @@ class ApiClient:
         parts = urlsplit(api_url)
         if parts.scheme not in ("https", "http") or not parts.netloc:
             raise InputError(f"{service}: API URL {api_url!r} is not an http(s) URL")
+        # A token over plain http is readable on the wire; only a loopback test server may.
+        if parts.scheme == "http" and parts.hostname not in _LOOPBACK:
+            raise InputError(
+                f"{service}: refusing to send the token over plain http to {parts.hostname}",
+                hint="use the API's https URL",
+            )
         self.service = service
         self.api_url = api_url.rstrip("/")
         self._origin = (parts.scheme, parts.netloc.lower())

@@ -393,6 +393,13 @@ def test_a_non_http_api_url_is_refused() -> None:
         _open(Platform.github, "file:///etc/passwd", "o/r", 1)
 
 
+def test_the_token_is_never_sent_over_plain_http_off_loopback() -> None:
+    with pytest.raises(InputError, match=r"plain http to ghe\.example"):
+        _open(Platform.github, "http://ghe.example/api/v3", "o/r", 1)
+    _, client = _open(Platform.github, "https://ghe.example/api/v3", "o/r", 1)
+    client.close()
+
+
 def test_an_unreachable_api_is_a_could_not_run_error() -> None:
     forge, client = _open(Platform.github, "http://127.0.0.1:9", "o/r", 1)
     with pytest.raises(EnvironmentError_, match="failed") as info:
