@@ -33,6 +33,7 @@ registry_app = _group(
     "Promote signed bundles dev -> staging -> prod in a git-backed registry; resolve with TUF."
 )
 registry_config_app = _group("Change the registry config: a threshold of the previous admins.")
+ci_app = _group("CI glue: the sticky pull/merge-request comment with the simulation diff.")
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(catalog_app, name="catalog")
@@ -41,3 +42,4 @@ app.add_typer(traffic_app, name="traffic")
 app.add_typer(key_app, name="key")
 app.add_typer(registry_app, name="registry")
 registry_app.add_typer(registry_config_app, name="config")
+app.add_typer(ci_app, name="ci")

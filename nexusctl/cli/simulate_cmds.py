@@ -185,6 +185,9 @@ def _emit(result: SimulationResult, report_format: ReportFormat, output: Path | 
     from nexusctl.simulate.reports import render
     from nexusctl.simulate.reports.terminal import terminal_view
 
+    if report_format is ReportFormat.github:
+        _emit_github(result, output)
+        return
     if report_format is ReportFormat.text:
         if output is None:
             from nexusctl.cli._common import stdout_console
@@ -203,6 +206,29 @@ def _emit(result: SimulationResult, report_format: ReportFormat, output: Path | 
         raise EnvironmentError_(f"{output}: cannot write the report: {exc.strerror}") from None
     verdict = "passed" if result.verdict.passed else "FAILED"
     _note(f"wrote {report_format.value} report to {output} (gates {verdict})")
+
+
+def _emit_github(result: SimulationResult, output: Path | None) -> None:
+    """Append the job summary to --output or $GITHUB_STEP_SUMMARY; annotations to stdout."""
+    import os
+
+    from nexusctl.ci.github import render_github
+    from nexusctl.errors import EnvironmentError_
+
+    rendered = render_github(result)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    target = output or (Path(summary_file) if summary_file else None)
+    if target is None:
+        write_stdout(rendered.summary)
+    else:
+        try:
+            with target.open("a", encoding="utf-8") as handle:
+                handle.write(rendered.summary)
+        except OSError as exc:
+            message = f"{target}: cannot write the job summary: {exc.strerror}"
+            raise EnvironmentError_(message) from None
+    # The runner reads workflow commands (::error, ::notice) from stdout.
+    write_stdout(rendered.annotations)
 
 
 def _terminal_text(view: list[Block]) -> str:

@@ -148,3 +148,29 @@ def test_simulate_unwritable_output_exits_4(traffic: Path, tmp_path: Path) -> No
     result = _invoke(*_base(traffic, "--format", "json", "-o", str(tmp_path)))
     assert result.exit_code == 4
     assert "cannot write the report" in result.stderr
+
+
+def test_simulate_github_format_appends_the_job_summary_and_annotates_failed_gates(
+    traffic: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = _invoke(*_base(traffic, "--format", "github", "--gate", "spend_change_max_pct=-90"))
+    assert result.exit_code == 6, result.stderr
+    written = summary.read_text(encoding="utf-8")
+    assert written.startswith("earlier step\n")  # appended, never overwritten
+    assert "retail-chat" in written and "spend_change_max_pct" in written
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert any("nexusctl gate spend_change_max_pct failed" in line for line in errors)
+    assert "::error title=nexusctl simulate::" in result.stdout
+
+
+def test_simulate_github_format_without_a_summary_file_prints_it(
+    traffic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    result = _invoke(*_base(traffic, "--format", "github"))
+    assert result.exit_code == 0, result.stderr
+    assert "::notice title=nexusctl simulate::" in result.stdout
+    assert "retail-chat" in result.stdout.split("::notice")[0]

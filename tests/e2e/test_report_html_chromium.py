@@ -1,7 +1,8 @@
-"""The HTML report renders in headless Chromium (Debian's package), offline and without errors."""
+"""The HTML report renders in headless Chromium or Chrome, offline and without errors."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
@@ -29,11 +30,27 @@ CHROMIUM_FLAGS = [
 ]
 
 
+#: Looked up in this order (scripts/ensure-chromium.sh uses the same list): Debian's package,
+#: Ubuntu's name for it, Google Chrome (GitHub's hosted runners).
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_browser() -> str | None:
+    """$CHROME_BIN when it is executable, else the first browser of BROWSERS on PATH."""
+    explicit = os.environ.get("CHROME_BIN")
+    if explicit and os.access(explicit, os.X_OK):
+        return explicit
+    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = shutil.which("chromium")
+    path = find_browser()
     if path is None:
-        pytest.fail("chromium is required (make tools, or: apt-get install -y chromium)")
+        pytest.fail(
+            f"a headless browser is required ({', '.join(BROWSERS)} or $CHROME_BIN): run "
+            "`make tools` (installs Debian's chromium as root or with passwordless sudo)"
+        )
     return path
 
 

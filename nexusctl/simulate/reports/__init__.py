@@ -23,13 +23,16 @@ class ReportFormat(enum.StrEnum):
     markdown = "markdown"
     html = "html"
     junit = "junit"
+    #: GitHub Actions: the job summary and ``::error`` annotations, drawn by the CLI with
+    #: ``nexusctl.ci.github`` (CI glue sits above simulate).
+    github = "github"
 
 
 def render(result: SimulationResult, report_format: ReportFormat) -> str:
     """Return the report document of ``result`` in a file format.
 
     Raises:
-        ValueError: ``text``, which is drawn from ``terminal_view`` rather than rendered.
+        ValueError: ``text`` (drawn from ``terminal_view``) or ``github`` (``nexusctl.ci``).
     """
     from nexusctl.simulate.reports.report_html import render_html
     from nexusctl.simulate.reports.report_json import render_json
@@ -43,7 +46,7 @@ def render(result: SimulationResult, report_format: ReportFormat) -> str:
         ReportFormat.junit: render_junit,
     }
     if report_format not in renderers:
-        raise ValueError(f"{report_format.value} is drawn from terminal_view(), not rendered")
+        raise ValueError(f"{report_format.value} is not a file format rendered here")
     return renderers[report_format](result)
 
 

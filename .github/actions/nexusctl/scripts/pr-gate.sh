@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The pull-request half of the policy gate: lint -> SARIF, simulate each changed policy
+# against its version on the base commit -> Markdown -> job summary and sticky comment.
+# The reusable workflow (.github/workflows/policy-gate.yml) and the GitLab example run this
+# same script; tests/e2e/test_ci_pipeline.py runs it on a real two-commit repository.
+#
+# Environment (all plain strings; nothing here is evaluated by a shell):
+#   POLICIES        policy files/folders, space-separated (default: policies)
+#   TRAFFIC         recorded traffic (Parquet) to replay            (required)
+#   GATES           a SimulationGates file                           (optional)
+#   BASE_REF        the commit the change is compared with           (required)
+#   OUT             where reports go                   (default: nexusctl-out)
+#   COMMENT_PLATFORM github | gitlab | empty (no comment); with it COMMENT_REPO,
+#                   COMMENT_NUMBER, COMMENT_API_URL, COMMENT_REPORT_URL and the token variable
+#                   that `nexusctl ci comment` reads (GITHUB_TOKEN / GITLAB_TOKEN)
+#   GITHUB_STEP_SUMMARY  when set, every report is appended to the job summary
+#
+# Exit: 0 clean, 1 lint findings, 6 a gate failed (after every report is posted), other
+# codes as nexusctl's (3 invalid input, 4 could not run).
+set -euo pipefail
+policies="${POLICIES:-policies}"
+out="${OUT:-nexusctl-out}"
+: "${TRAFFIC:?TRAFFIC (the traffic sample to replay) is required}"
+: "${BASE_REF:?BASE_REF (the base commit) is required}"
+mkdir -p "$out/reports"
+read -r -a policy_paths <<< "$policies"
+
+lint_rc=0
+nexusctl policy lint "${policy_paths[@]}" --format sarif > "$out/lint.sarif" || lint_rc=$?
+if [ -n "${GITHUB_ACTIONS:-}" ]; then
+  nexusctl policy lint "${policy_paths[@]}" --format github || true
+else
+  nexusctl policy lint "${policy_paths[@]}" || true
+fi
+if [ -s "$out/lint.sarif" ] && [ -n "${GITHUB_OUTPUT:-}" ]; then
+  echo "sarif=$out/lint.sarif" >> "$GITHUB_OUTPUT"  # for the code-scanning upload step
+fi
+if [ "$lint_rc" -gt 1 ]; then
+  echo "nexusctl policy lint could not run (exit $lint_rc)" >&2
+  exit "$lint_rc"
+fi
+
+changed=()
+while IFS= read -r path; do
+  case "$path" in *.yaml | *.yml) ;; *) continue ;; esac
+  [ -f "$path" ] && grep -qE '^kind:[[:space:]]*RoutingPolicy[[:space:]]*$' "$path" && changed+=("$path")
+done < <(git diff --name-only --diff-filter=AMR "$BASE_REF"...HEAD -- "${policy_paths[@]}")
+echo "changed policies: ${changed[*]:-(none)}"
+
+base="$out/base"
+if [ "${#changed[@]}" -gt 0 ]; then
+  rm -rf "$base"
+  git worktree add --quiet --detach "$base" "$BASE_REF"
+  trap 'git worktree remove --force "$base" >/dev/null 2>&1 || true' EXIT
+fi
+
+gate_rc=0
+for policy in "${changed[@]}"; do
+  name="$(basename "$policy")"
+  name="${name%.*}"
+  tag="$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)"
+  report="$out/reports/$tag.md"
+  if [ ! -f "$base/$policy" ]; then
+    printf '## New policy `%s`\n\nNo version on the base commit to compare with.\n' \
+      "$policy" > "$report"
+  else
+    gate_args=()
+    [ -n "${GATES:-}" ] && gate_args=(--gates "$GATES")
+    rc=0
+    nexusctl simulate --baseline "$base/$policy" --candidate "$policy" --traffic "$TRAFFIC" \
+      "${gate_args[@]}" --allow-catalog-change --format markdown --output "$report" || rc=$?
+    case "$rc" in
+      0) ;;
+      6) gate_rc=6 ;;
+      *) echo "nexusctl simulate failed on $policy (exit $rc)" >&2; exit "$rc" ;;
+    esac
+  fi
+  if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
+    cat "$report" >> "$GITHUB_STEP_SUMMARY"
+  fi
+  if [ -n "${COMMENT_PLATFORM:-}" ]; then
+    url_args=()
+    [ -n "${COMMENT_REPORT_URL:-}" ] && url_args=(--report-url "$COMMENT_REPORT_URL")
+    nexusctl ci comment "$report" --platform "$COMMENT_PLATFORM" --repo "$COMMENT_REPO" \
+      --pr "$COMMENT_NUMBER" --api-url "$COMMENT_API_URL" --tag "$tag" "${url_args[@]}"
+  fi
+done
+
+if [ "$gate_rc" -ne 0 ]; then
+  echo "a simulation gate failed (exit 6)" >&2
+  exit 6
+fi
+exit "$lint_rc"
