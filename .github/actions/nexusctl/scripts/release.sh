@@ -9,8 +9,9 @@
 #   BEFORE_REF   the commit before the merge (changed policies are diffed against it)
 #   OUT          where bundles go (default: nexusctl-out)
 #   SIGN_ARGS    signing mode for `policy sign` / `policy attest` (default: --keyless)
-#   REGISTRY     the registry (path or git URL); empty: stop after signing
-#   ENVIRONMENT  the environment to promote to (default: prod)
+#   REGISTRY     the registry clone (a git work tree with a remote); empty: stop after signing
+#   REGISTRY_KEY the releaser's registry key file (PEM, mode 600), required with REGISTRY
+#   ENVIRONMENT  the environment to promote to after publishing (empty: publish only)
 set -euo pipefail
 policies="${POLICIES:-policies}"
 out="${OUT:-nexusctl-out}"
@@ -41,7 +42,15 @@ for policy in "${changed[@]}"; do
       echo "REGISTRY is set but this nexusctl has no 'registry' commands" >&2
       exit 4
     fi
-    nexusctl registry publish "$bundle" --registry "$REGISTRY"
-    nexusctl registry promote "${name%.*}" --registry "$REGISTRY" --to "${ENVIRONMENT:-prod}"
+    : "${REGISTRY_KEY:?REGISTRY is set, so REGISTRY_KEY must name the releaser registry key file}"
+    published="$(nexusctl registry publish "$bundle" --registry "$REGISTRY" --key "$REGISTRY_KEY" --format json)"
+    # NAME@VERSION of what was just published, read from the signed record's JSON.
+    ref="$(printf '%s' "$published" | python3 -c 'import json, sys
+b = json.load(sys.stdin)["predicate"]["bundle"]
+print(b["name"] + "@" + str(b["version"]))')"
+    echo "published $ref"
+    if [ -n "${ENVIRONMENT:-}" ]; then
+      nexusctl registry promote "$ref" --registry "$REGISTRY" --to "$ENVIRONMENT" --key "$REGISTRY_KEY"
+    fi
   fi
 done
