@@ -33,11 +33,11 @@ class QualityLabels:
     large: Any
     record: dict[str, Any]
 
-    def for_rows(self, n: int) -> tuple[Any, Any]:
-        """Labels for traffic rows 0..n-1: row i takes prompt i mod N."""
+    def for_rows(self, n: int, offset: int = 0) -> tuple[Any, Any]:
+        """Labels for traffic rows offset..offset+n-1 (0-based): row i takes prompt i mod N."""
         import numpy as np
 
-        index = np.arange(n, dtype=np.int64) % len(self.small)
+        index = np.arange(offset, offset + n, dtype=np.int64) % len(self.small)
         return self.small[index], self.large[index]
 
 

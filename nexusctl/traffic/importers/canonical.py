@@ -10,19 +10,21 @@ absent columns: use_case ``general``, cached/reasoning tokens 0, capabilities no
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import (
+    CHUNK_ROWS,
     RawTraffic,
-    open_check,
-    parse_json_lines,
-    read_csv_strings,
-    read_text,
+    iter_csv_strings,
+    iter_json_lines,
+    rebatch,
 )
-from nexusctl.traffic.schema import COLUMN_KIND, COLUMN_NAMES
+from nexusctl.traffic.parquet import ReadLimits, open_traffic_parquet, traffic_batches
+from nexusctl.traffic.schema import TRAFFIC
 
 DEFAULTS: dict[str, Any] = {
     "use_case": "general",
@@ -32,74 +34,74 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def read_canonical(path: Path) -> RawTraffic:
-    """Read a canonical CSV, JSONL or Parquet file into raw columns.
+def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[RawTraffic]:
+    """Stream a canonical CSV, JSONL or Parquet file as chunks of raw columns.
 
     Raises:
-        TrafficError: unknown suffix, unknown columns, unreadable file.
+        TrafficError: unknown suffix, unknown columns, unreadable file, a Parquet footer
+            over ``limits``.
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        table, lines = read_csv_strings(path)
-        _check_names(path, table.column_names)
-        columns = {name: table.column(name) for name in table.column_names}
-        return RawTraffic(columns, table.num_rows, lines, dict(DEFAULTS), {"format": "csv"})
+        return _read_csv(path)
     if suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(path)
     if suffix == ".parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, limits or ReadLimits())
     raise TrafficError(
         f"{path}: cannot tell the canonical format from the suffix {suffix!r}",
         hint="use .csv, .jsonl (or .ndjson) or .parquet",
     )
 
 
+def _read_csv(path: Path) -> Iterator[RawTraffic]:
+    for batch, lines in iter_csv_strings(path):
+        _check_names(path, batch.schema.names)
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        yield RawTraffic(columns, batch.num_rows, lines, dict(DEFAULTS), {"format": "csv"})
+
+
 def _check_names(path: Path, names: list[str]) -> None:
-    unknown = [n for n in names if n not in COLUMN_NAMES]
+    unknown = [n for n in names if n not in TRAFFIC.names]
     if unknown:
         name = unknown[0]
-        near = difflib.get_close_matches(name, COLUMN_NAMES, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(name, TRAFFIC.names, n=1, cutoff=0.6)
         more = f" (did you mean {near[0]!r}?)" if near else ""
         raise TrafficError(
             f"{path}: unknown column(s) {', '.join(repr(u) for u in unknown)}{more}",
-            hint="canonical columns: " + ", ".join(COLUMN_NAMES),
+            hint="canonical columns: " + ", ".join(TRAFFIC.names),
         )
 
 
-def _read_jsonl(path: Path) -> RawTraffic:
+def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
     import numpy as np
 
-    records, lines, errors = parse_json_lines(path, read_text(path))
-    for row, value in enumerate(records):
-        if value is not None and not isinstance(value, dict):
-            errors[row] = f"expected a JSON object, got {type(value).__name__}"
-    objects = [r if isinstance(r, dict) else {} for r in records]
-    names: dict[str, None] = {}
-    for obj in objects:
-        names.update(dict.fromkeys(obj))
-    _check_names(path, list(names))
-    columns = {
-        name: python_array([obj.get(name) for obj in objects], COLUMN_KIND[name]) for name in names
-    }
-    return RawTraffic(
-        columns,
-        len(objects),
-        np.array(lines, dtype=np.int64),
-        dict(DEFAULTS),
-        {"format": "jsonl"},
-        errors,
-    )
+    for records, lines, errors in iter_json_lines(path):
+        for row, value in enumerate(records):
+            if value is not None and not isinstance(value, dict):
+                errors[row] = f"expected a JSON object, got {type(value).__name__}"
+        objects = [r if isinstance(r, dict) else {} for r in records]
+        names: dict[str, None] = {}
+        for obj in objects:
+            names.update(dict.fromkeys(obj))
+        _check_names(path, list(names))
+        columns = {
+            name: python_array([obj.get(name) for obj in objects], TRAFFIC.kind(name))
+            for name in names
+        }
+        yield RawTraffic(
+            columns,
+            len(objects),
+            np.array(lines, dtype=np.int64),
+            dict(DEFAULTS),
+            {"format": "jsonl"},
+            errors,
+        )
 
 
-def _read_parquet(path: Path) -> RawTraffic:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    open_check(path)
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
-    _check_names(path, table.column_names)
-    columns = {name: table.column(name) for name in table.column_names}
-    return RawTraffic(columns, table.num_rows, None, dict(DEFAULTS), {"format": "parquet"})
+def _read_parquet(path: Path, limits: ReadLimits) -> Iterator[RawTraffic]:
+    parquet = open_traffic_parquet(path, limits)
+    _check_names(path, parquet.schema_arrow.names)
+    for batch in rebatch(traffic_batches(parquet, str(path), batch_rows=CHUNK_ROWS), CHUNK_ROWS):
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        yield RawTraffic(columns, batch.num_rows, None, dict(DEFAULTS), {"format": "parquet"})

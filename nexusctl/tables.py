@@ -1,0 +1,471 @@
+"""Declared Arrow tables: one declaration per table, every schema, column list and check derived.
+
+A ``TableSpec`` lists its ``Column``s in order: name, kind (the Arrow type), nullable, and the
+value rules a type cannot express (a range, an enumeration, a pattern). From that one
+declaration come the Arrow schema (``arrow_schema``), the column lists, the type check a reader
+runs on a file's schema before reading it (``check_schema``) and the row check every reader
+runs on every batch (``check_rows``), which reports each bad row with its 1-based row number
+and column. Tables: traffic (``nexusctl.traffic.schema.TRAFFIC``), decisions
+(``nexusctl.replay.schema.DECISIONS``); the evidence tables are the next entries.
+
+Nothing here imports pyarrow at module load (``nexusctl --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: Arrow type of each column kind. ``timestamp`` is milliseconds since the epoch, UTC.
+Kind = Literal["timestamp", "string", "int64", "int32", "float64", "bool", "list<string>"]
+
+#: Problems kept in total (every bad row is still counted and marked).
+MAX_KEPT = 1000
+
+
+@dataclass(frozen=True)
+class IntRange:
+    """An integer in [low, high]."""
+
+    low: int
+    high: int
+
+    def describe(self) -> str:
+        return f"an integer in [{self.low}, {self.high}]"
+
+
+@dataclass(frozen=True)
+class FloatRange:
+    """A finite number in [low, high] (NaN is outside)."""
+
+    low: float
+    high: float
+
+    def describe(self) -> str:
+        return f"a number in [{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A time in [low_ms, high_ms], milliseconds since 1970-01-01T00:00:00Z."""
+
+    low_ms: int
+    high_ms: int
+    shown: str
+
+    def describe(self) -> str:
+        return f"a time in {self.shown}"
+
+    def bounds(self, unit: str) -> tuple[int, int]:
+        """The bounds as counts of ``unit`` (s, ms, us, ns) since the epoch, clipped to int64."""
+        mul, div = _PER_MS[unit]
+        low = -((-self.low_ms * mul) // div)  # ceil: the first count not before low_ms
+        high = self.high_ms * mul + mul - 1 if div == 1 else self.high_ms // div
+        return max(low, _INT64[0]), min(high, _INT64[1])
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of a fixed vocabulary; on a list column, every element (named ``element``)."""
+
+    values: tuple[str, ...]
+    element: str = "value"
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A string matching ``pattern`` (a full-match regular expression)."""
+
+    pattern: str
+    shown: str
+
+    def describe(self) -> str:
+        return self.shown
+
+
+@dataclass(frozen=True)
+class MaxLength:
+    """A string of at most ``chars`` characters."""
+
+    chars: int
+
+    def describe(self) -> str:
+        return f"at most {self.chars} characters"
+
+
+Rule = IntRange | FloatRange | TimeRange | OneOf | Matches | MaxLength
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column: name, kind, nullable, value rules."""
+
+    name: str
+    kind: Kind
+    nullable: bool = False
+    rules: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason a row is invalid: 1-based row number, source line if known, column, what."""
+
+    row: int
+    column: str
+    message: str
+    #: Source line (CSV, JSON Lines), or a locator string such as ``span <traceId>/<spanId>``.
+    line: int | str | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return f"row {self.row}: {self.column}: {self.message}"
+        shown = f"line {self.line}" if isinstance(self.line, int) else self.line
+        return f"row {self.row} ({shown}): {self.column}: {self.message}"
+
+
+@dataclass
+class Problems:
+    """Bad rows found so far: a boolean mask over the rows and the first problems, by row.
+
+    ``offset`` is the number of rows before this batch (messages use ``offset + index + 1``);
+    ``order`` sorts a row's problems by column.
+    """
+
+    n_rows: int
+    items: list[Problem] = field(default_factory=list)
+    bad: Any = None  # numpy bool array of length n_rows
+    total: int = 0  # problems found, including those not kept in ``items``
+    offset: int = 0
+    order: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        import numpy as np
+
+        if self.bad is None:
+            self.bad = np.zeros(self.n_rows, dtype=bool)
+
+    def add(self, mask: Any, column: str, message: Any, lines: Any = None) -> None:
+        """Mark rows where ``mask`` holds as bad; ``message`` is a string or ``f(index) -> str``."""
+        import numpy as np
+
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if rows.size == 0:
+            return
+        self.bad[rows] = True
+        self.total += int(rows.size)
+        # Keep the first rows of each rule only: the report lists the first problems by row,
+        # which are always among them, and a file of millions of bad rows stays cheap.
+        for index in rows[:MAX_KEPT].tolist():
+            text = message(index) if callable(message) else message
+            line = None if lines is None else _line(lines[index])
+            self.items.append(Problem(self.offset + index + 1, column, text, line))
+
+    def extend(self, later: Problems) -> None:
+        """Append the problems of the next batch (its rows follow this one's)."""
+        import numpy as np
+
+        room = max(0, MAX_KEPT - len(self.items))
+        self.items.extend(later.sorted()[:room])
+        self.total += later.total
+        self.bad = np.concatenate([self.bad, later.bad])
+        self.n_rows += later.n_rows
+
+    @property
+    def bad_rows(self) -> int:
+        """How many rows have at least one problem."""
+        return int(self.bad.sum())
+
+    def sorted(self) -> list[Problem]:
+        """Every kept problem ordered by row, then by column order."""
+        order = {name: i for i, name in enumerate(self.order)}
+        # Row-level problems (unreadable record, bad metadata) come first within a row.
+        return sorted(self.items, key=lambda p: (p.row, order.get(p.column, -1), p.message))
+
+    def summary(self, source: str, limit: int) -> str:
+        """A multi-line report: how many rows are bad and the first ``limit`` problems."""
+        shown = self.sorted()[:limit]
+        lines = [f"{source}: {self.bad_rows} invalid row(s) of {self.n_rows}:"]
+        lines += [f"  {p}" for p in shown]
+        rest = max(self.total, len(self.items)) - len(shown)
+        if rest > 0:
+            lines.append(f"  ... and {rest} more problem(s)")
+        return "\n".join(lines)
+
+
+def _line(value: Any) -> int | str | None:
+    return value if value is None or isinstance(value, str) else int(value)
+
+
+class TableSpec:
+    """An ordered set of declared columns and everything derived from it."""
+
+    def __init__(self, name: str, columns: Sequence[Column]) -> None:
+        self.name = name
+        self.columns: tuple[Column, ...] = tuple(columns)
+        self.names: tuple[str, ...] = tuple(c.name for c in self.columns)
+        self.required: tuple[str, ...] = tuple(c.name for c in self.columns if not c.nullable)
+        self._by_name = {c.name: c for c in self.columns}
+
+    def column(self, name: str) -> Column:
+        """The declared column ``name`` (KeyError if undeclared)."""
+        return self._by_name[name]
+
+    def kind(self, name: str) -> Kind:
+        """The kind of column ``name``."""
+        return self._by_name[name].kind
+
+    def arrow_schema(self) -> Any:
+        """Return the ``pyarrow.Schema`` (built once per table)."""
+        return _schema(self)
+
+    def problems(self, n_rows: int, offset: int = 0) -> Problems:
+        """An empty problem list for ``n_rows`` rows after ``offset``, ordered by this table."""
+        return Problems(n_rows, offset=offset, order=self.names)
+
+    def schema_errors(self, schema: Any, need: Sequence[str] | None = None) -> list[str]:
+        """What is wrong with a file's schema: missing columns (of ``need``, default the
+        required ones) and declared columns of the wrong type family. Empty when readable.
+        """
+        wanted = self.required if need is None else tuple(need)
+        errors = []
+        missing = [n for n in wanted if n not in schema.names]
+        if missing:
+            errors.append("missing column(s) " + ", ".join(missing))
+        for arrow_field in schema:
+            declared = self._by_name.get(arrow_field.name)
+            if declared is not None and not _FAMILY[declared.kind](arrow_field.type):
+                errors.append(
+                    f"column '{arrow_field.name}' has type {arrow_field.type}, "
+                    f"expected {declared.kind}"
+                )
+        return errors
+
+    def check_rows(self, batch: Any, problems: Problems, lines: Any = None) -> None:
+        """Apply every declared rule to the declared columns present in ``batch``.
+
+        Nulls in required columns are "missing value"; a value breaking a rule is reported
+        with the rule. Columns must already have their family's type (``schema_errors``).
+        """
+        present = set(batch.schema.names)
+        for declared in self.columns:
+            if declared.name not in present:
+                continue
+            array = _plain(batch.column(declared.name))
+            if not declared.nullable and array.null_count:
+                mask = array.is_null().to_numpy(zero_copy_only=False)
+                problems.add(mask, declared.name, "missing value", lines)
+            for rule in declared.rules:
+                _check_rule(declared.name, rule, array, problems, lines)
+
+
+@functools.cache
+def _schema(spec: TableSpec) -> Any:
+    import pyarrow as pa
+
+    return pa.schema(
+        [pa.field(c.name, arrow_type(c.kind), nullable=c.nullable) for c in spec.columns]
+    )
+
+
+def arrow_type(kind: Kind) -> Any:
+    """The Arrow type of a column kind."""
+    import pyarrow as pa
+
+    types: dict[str, Callable[[], Any]] = {
+        "timestamp": lambda: pa.timestamp("ms", tz="UTC"),
+        "string": pa.string,
+        "int64": pa.int64,
+        "int32": pa.int32,
+        "float64": pa.float64,
+        "bool": pa.bool_,
+        "list<string>": lambda: pa.list_(pa.string()),
+    }
+    return types[kind]()
+
+
+def _is_string(t: Any) -> bool:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _is_integer(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_integer(t))
+
+
+def _is_number(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_floating(t) or pa.types.is_integer(t))
+
+
+def _is_time(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_timestamp(t) or pa.types.is_integer(t))
+
+
+def _is_bool(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_boolean(t))
+
+
+def _is_string_list(t: Any) -> bool:
+    import pyarrow as pa
+
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return False
+    return _is_string(t.value_type) or bool(pa.types.is_null(t.value_type))
+
+
+#: Which Arrow types a reader accepts for each kind (a file need not match the exact type).
+_FAMILY: dict[str, Callable[[Any], bool]] = {
+    "timestamp": _is_time,
+    "string": _is_string,
+    "int64": _is_integer,
+    "int32": _is_integer,
+    "float64": _is_number,
+    "bool": _is_bool,
+    "list<string>": _is_string_list,
+}
+
+
+def _plain(array: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(array, pa.ChunkedArray):
+        return array.combine_chunks()
+    return array
+
+
+def _mask(result: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.fill_null(result, False).to_numpy(zero_copy_only=False)
+
+
+def _on_distinct(array: Any, test: Callable[[Any], Any]) -> Any:
+    """Evaluate ``test`` (values -> bool array) once per distinct string, map back to rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    return _mask(pc.take(test(encoded.dictionary), encoded.indices))
+
+
+def _check_rule(name: str, rule: Rule, array: Any, problems: Problems, lines: Any) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(rule, IntRange):
+        bad = _mask(pc.or_(pc.less(array, rule.low), pc.greater(array, rule.high)))
+        if bad.any():
+            values = array.to_pylist()
+            problems.add(bad, name, lambda i: _int_message(values[i], rule), lines)
+    elif isinstance(rule, FloatRange):
+        inside = pc.and_(
+            pc.greater_equal(array, rule.low), pc.less_equal(array, rule.high)
+        )  # NaN compares false: outside
+        bad = _mask(pc.and_(pc.invert(inside), array.is_valid()))
+        if bad.any():
+            values = array.to_pylist()
+            problems.add(
+                bad,
+                name,
+                lambda i: f"{float(values[i])!r} is not in [{rule.low:g}, {rule.high:g}]",
+                lines,
+            )
+    elif isinstance(rule, TimeRange):
+        millis, unit = epoch_values(array)
+        low, high = rule.bounds(unit)
+        bad = _mask(pc.or_(pc.less(millis, low), pc.greater(millis, high)))
+        if bad.any():
+            values = millis.to_pylist()
+            problems.add(
+                bad,
+                name,
+                lambda i: f"{values[i]} {unit} since 1970 is outside {rule.shown}",
+                lines,
+            )
+    elif isinstance(rule, OneOf):
+        allowed = pa.array(rule.values, pa.string())
+        if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+            _check_elements(name, rule, array, problems, lines)
+            return
+        bad = _on_distinct(array, lambda v: pc.invert(pc.is_in(v.cast(pa.string()), allowed)))
+        if bad.any():
+            values = array.to_pylist()
+            problems.add(
+                bad,
+                name,
+                lambda i: f"unknown value {values[i]!r} (expected {rule.describe()})",
+                lines,
+            )
+    elif isinstance(rule, Matches):
+        bad = _on_distinct(
+            array, lambda v: pc.invert(pc.match_substring_regex(v.cast(pa.string()), rule.pattern))
+        )
+        if bad.any():
+            values = array.to_pylist()
+            problems.add(bad, name, lambda i: f"{values[i]!r} is not {rule.shown}", lines)
+    else:
+        too_long = _on_distinct(
+            array, lambda v: pc.greater(pc.utf8_length(v.cast(pa.string())), rule.chars)
+        )
+        problems.add(too_long, name, f"longer than {rule.chars} characters", lines)
+
+
+def _int_message(value: int, rule: IntRange) -> str:
+    if value < rule.low:
+        return f"{value} is negative" if rule.low == 0 else f"{value} is below {rule.low}"
+    return f"{value} exceeds {rule.high}"
+
+
+def _check_elements(name: str, rule: OneOf, array: Any, problems: Problems, lines: Any) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    flat = pc.list_flatten(array)
+    if not len(flat):
+        return
+    bad_flat = _mask(pc.invert(pc.is_in(flat.cast(pa.string()), pa.array(rule.values))))
+    if not bad_flat.any():
+        return
+    parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+    mask = np.zeros(len(array), dtype=bool)
+    mask[parents[bad_flat]] = True
+    values = array.to_pylist()
+    problems.add(
+        mask,
+        name,
+        lambda i: (
+            f"unknown {rule.element} in {values[i]!r} (expected any of "
+            + ", ".join(rule.values)
+            + ")"
+        ),
+        lines,
+    )
+
+
+_PER_MS = {"s": (1, 1000), "ms": (1, 1), "us": (1000, 1), "ns": (1_000_000, 1)}
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def epoch_values(array: Any) -> tuple[Any, str]:
+    """A time column as int64 counts since the epoch, and their unit (integers: ms)."""
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(array.type):
+        return array.cast(pa.int64()), array.type.unit
+    return array, "ms"
