@@ -29,19 +29,13 @@ class TrafficWriter:
     """
 
     def __init__(
-        self,
-        path: Path,
-        metadata: dict[str, Any] | None,
-        compression: str = "zstd",
-        *,
-        staging: bool = False,
+        self, path: Path, metadata: dict[str, Any] | None, *, staging: bool = False
     ) -> None:
         self.path = path
         #: A staging file holds rows not yet checked: nulls in required columns are allowed.
         self.staging = staging
         self.rows = 0
         self._metadata = metadata
-        self._compression = compression
         self._writer: Any = None
         self._tmp: Path | None = None
 
@@ -59,7 +53,13 @@ class TrafficWriter:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
             os.close(fd)
             self._tmp = Path(tmp_name)
-            self._writer = pq.ParquetWriter(self._tmp, schema, compression=self._compression)
+            # A staging file is read once, right back: plain pages, no statistics (fastest).
+            options: dict[str, Any] = (
+                {"compression": "none", "use_dictionary": False, "write_statistics": False}
+                if self.staging
+                else {"compression": "zstd"}
+            )
+            self._writer = pq.ParquetWriter(self._tmp, schema, **options)
         except OSError as exc:
             self._cleanup()
             raise EnvironmentError_(f"{self.path}: cannot write: {exc.strerror or exc}") from None

@@ -94,7 +94,7 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     spec, spec_record = load_enrichment(options.enrich) if options.enrich else (None, None)
     labels = load_quality(options.quality, options.quality_format) if options.quality else None
     checked = Checked()
-    with TrafficWriter(out, None, "lz4", staging=True) as staging:
+    with TrafficWriter(out, None, staging=True) as staging:
         stage(reader(src), spec, labels, staging, checked)
         staging.close()
         if checked.rows == 0:

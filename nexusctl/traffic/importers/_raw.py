@@ -190,7 +190,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json_line(line: str) -> tuple[Any, str | None]:
+def parse_json_line(line: str | bytes) -> tuple[Any, str | None]:
     """Parse one JSON Lines record: (value, None), or (None, why it is not JSON)."""
     try:
         return json.loads(line, parse_constant=_reject_constant), None
@@ -204,12 +204,46 @@ def parse_json_line(line: str) -> tuple[Any, str | None]:
 
 def parse_json_lines(text: str) -> tuple[list[Any], list[int], dict[int, str]]:
     """Parse JSON Lines held in memory: (values, 1-based line of each, {row: error})."""
+    numbered = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    values, errors = parse_lines([line for _, line in numbered])
+    return values, [n for n, _ in numbered], errors
+
+
+def parse_lines(lines: list[str] | list[bytes]) -> tuple[list[Any], dict[int, str]]:
+    """Parse non-blank JSON Lines records: (values, {row: why it is not JSON})."""
     values: list[Any] = []
-    lines: list[int] = []
     errors: dict[int, str] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        _append_line(line, number, values, lines, errors)
-    return values, lines, errors
+    for row, line in enumerate(lines):
+        value, error = parse_json_line(line)
+        if error is not None:
+            errors[row] = error
+        values.append(value)
+    return values, errors
+
+
+def iter_line_chunks(path: Path) -> Iterator[tuple[list[bytes], list[int]]]:
+    """Stream a JSON Lines file as chunks of ``CHUNK_ROWS`` non-blank lines and their numbers.
+
+    Raises:
+        TrafficError: empty, special or not UTF-8.
+    """
+    open_check(path)
+    check_utf8(path)
+    lines: list[bytes] = []
+    numbers: list[int] = []
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")
+            if not line.strip():
+                continue
+            lines.append(line)
+            numbers.append(number)
+            if len(lines) >= CHUNK_ROWS:
+                yield lines, numbers
+                lines, numbers = [], []
+    if lines:
+        yield lines, numbers
 
 
 def iter_json_lines(path: Path) -> Iterator[tuple[list[Any], list[int], dict[int, str]]]:
@@ -222,28 +256,6 @@ def iter_json_lines(path: Path) -> Iterator[tuple[list[Any], list[int], dict[int
     Raises:
         TrafficError: empty, special or not UTF-8.
     """
-    open_check(path)
-    check_utf8(path)
-    values: list[Any] = []
-    lines: list[int] = []
-    errors: dict[int, str] = {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        for number, line in enumerate(fh, start=1):
-            _append_line(line, number, values, lines, errors)
-            if len(values) >= CHUNK_ROWS:
-                yield values, lines, errors
-                values, lines, errors = [], [], {}
-    if values:
-        yield values, lines, errors
-
-
-def _append_line(
-    line: str, number: int, values: list[Any], lines: list[int], errors: dict[int, str]
-) -> None:
-    if not line.strip():
-        return
-    value, error = parse_json_line(line)
-    if error is not None:
-        errors[len(values)] = error
-    values.append(value)
-    lines.append(number)
+    for lines, numbers in iter_line_chunks(path):
+        values, errors = parse_lines(lines)
+        yield values, numbers, errors

@@ -20,7 +20,8 @@ from nexusctl.traffic.importers._raw import (
     CHUNK_ROWS,
     RawTraffic,
     iter_csv_strings,
-    iter_json_lines,
+    iter_line_chunks,
+    parse_lines,
     rebatch,
 )
 from nexusctl.traffic.parquet import ReadLimits, open_traffic_parquet, traffic_batches
@@ -76,27 +77,77 @@ def _check_names(path: Path, names: list[str]) -> None:
 def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
     import numpy as np
 
-    for records, lines, errors in iter_json_lines(path):
-        for row, value in enumerate(records):
-            if value is not None and not isinstance(value, dict):
-                errors[row] = f"expected a JSON object, got {type(value).__name__}"
-        objects = [r if isinstance(r, dict) else {} for r in records]
-        names: dict[str, None] = {}
-        for obj in objects:
-            names.update(dict.fromkeys(obj))
-        _check_names(path, list(names))
-        columns = {
-            name: python_array([obj.get(name) for obj in objects], TRAFFIC.kind(name))
-            for name in names
-        }
+    for lines, numbers in iter_line_chunks(path):
+        columns = _parse_fast(lines)
+        errors: dict[int, str] = {}
+        if columns is None:
+            columns, errors = _parse_each(path, lines)
         yield RawTraffic(
             columns,
-            len(objects),
-            np.array(lines, dtype=np.int64),
+            len(lines),
+            np.array(numbers, dtype=np.int64),
             dict(DEFAULTS),
             {"format": "jsonl"},
             errors,
         )
+
+
+def _parse_fast(lines: list[bytes]) -> dict[str, Any] | None:
+    """Parse a chunk with Arrow's JSON reader against the canonical types, or None.
+
+    Only for clean chunks: any line Arrow cannot read as one object of canonical fields with
+    canonical types (a string where a number belongs, an unknown key, a repeated key, NaN,
+    deep nesting, a time given as a number) sends the whole chunk to the line-by-line parser,
+    which names each bad line. A column null on every line counts as absent.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    from nexusctl.tables import arrow_type
+
+    block = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
+    if b"NaN" in block or b"Infinity" in block:
+        return None  # Arrow accepts these non-JSON literals; the strict parser refuses them
+    schema = pa.schema(
+        [
+            pa.field(c.name, pa.string() if c.kind == "timestamp" else arrow_type(c.kind))
+            for c in TRAFFIC.columns
+        ]
+    )
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    try:
+        table = pajson.read_json(
+            io.BytesIO(block),
+            read_options=pajson.ReadOptions(block_size=1 << 20),
+            parse_options=options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != len(lines):
+        return None
+    return {
+        name: table.column(name).combine_chunks()
+        for name in table.column_names
+        if table.column(name).null_count < table.num_rows
+    }
+
+
+def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
+    records, errors = parse_lines(lines)
+    for row, value in enumerate(records):
+        if value is not None and not isinstance(value, dict):
+            errors[row] = f"expected a JSON object, got {type(value).__name__}"
+    objects = [r if isinstance(r, dict) else {} for r in records]
+    names: dict[str, None] = {}
+    for obj in objects:
+        names.update(dict.fromkeys(obj))
+    _check_names(path, list(names))
+    columns = {
+        name: python_array([obj.get(name) for obj in objects], TRAFFIC.kind(name)) for name in names
+    }
+    return columns, errors
 
 
 def _read_parquet(path: Path, limits: ReadLimits) -> Iterator[RawTraffic]:
