@@ -67,11 +67,12 @@ def text_inputs(synth: Path, folder: Path) -> tuple[Path, Path]:
         "small_model_correct, large_model_correct"
     )
     con = duckdb.connect()
+    # COPY takes no bound parameters; every path here is our own temporary folder's.
     source = f"read_parquet('{synth}')"
     csv_columns = columns.format(caps="array_to_string(capabilities, ';')")
-    con.execute(f"COPY (SELECT {csv_columns} FROM {source}) TO '{csv_path}' (HEADER)")
+    con.execute(f"COPY (SELECT {csv_columns} FROM {source}) TO '{csv_path}' (HEADER)")  # noqa: S608
     json_columns = columns.format(caps="capabilities")
-    con.execute(f"COPY (SELECT {json_columns} FROM {source}) TO '{jsonl_path}' (FORMAT JSON)")
+    con.execute(f"COPY (SELECT {json_columns} FROM {source}) TO '{jsonl_path}' (FORMAT JSON)")  # noqa: S608
     con.close()
     return csv_path, jsonl_path
 
