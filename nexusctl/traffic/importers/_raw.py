@@ -12,7 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,7 +209,7 @@ def parse_json_lines(text: str) -> tuple[list[Any], list[int], dict[int, str]]:
     return values, [n for n, _ in numbered], errors
 
 
-def parse_lines(lines: list[str] | list[bytes]) -> tuple[list[Any], dict[int, str]]:
+def parse_lines(lines: Sequence[str | bytes]) -> tuple[list[Any], dict[int, str]]:
     """Parse non-blank JSON Lines records: (values, {row: why it is not JSON})."""
     values: list[Any] = []
     errors: dict[int, str] = {}
