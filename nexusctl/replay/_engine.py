@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nexusctl.errors import TrafficError
 from nexusctl.policy.vocabulary import TIER_ORDER
 from nexusctl.router.plan import CompiledMatch, RouterPlan
-from nexusctl.traffic.schema import CAPABILITIES
+from nexusctl.traffic.schema import CAPABILITIES, TOKEN_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -111,8 +111,7 @@ def read_columns(batch: pa.RecordBatch, load: np.ndarray, offset: int) -> _Colum
             _bad_rows(column.is_null(), offset, f"{name} is null")
         codes[name] = label_codes(column)
     tokens = {
-        name: _numpy(batch, name, offset).astype(np.int64, copy=False)
-        for name in ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+        name: _numpy(batch, name, offset).astype(np.int64, copy=False) for name in TOKEN_COLUMNS
     }
     complexity = _numpy(batch, "complexity", offset).astype(np.float64, copy=False)
     conf_col = batch.column("confidence").cast(pa.float64())

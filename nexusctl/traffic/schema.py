@@ -94,6 +94,15 @@ TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reason
 
 DEFAULT_MAX_PROBLEMS = 20
 
+#: What the importers assume for a column a source does not carry (docs/traffic.md); the Azure
+#: trace, which needs an enrichment spec instead, takes only the reasoning-token default.
+IMPORT_DEFAULTS: dict[str, Any] = {
+    "use_case": "general",
+    "cached_input_tokens": 0,
+    "reasoning_tokens": 0,
+    "capabilities": [],
+}
+
 
 def traffic_schema() -> Any:
     """Return the canonical ``pyarrow.Schema`` of recorded traffic (contract A)."""

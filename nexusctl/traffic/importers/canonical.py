@@ -25,14 +25,7 @@ from nexusctl.traffic.importers._raw import (
     rebatch,
 )
 from nexusctl.traffic.parquet import ReadLimits, open_traffic_parquet, traffic_batches
-from nexusctl.traffic.schema import TRAFFIC
-
-DEFAULTS: dict[str, Any] = {
-    "use_case": "general",
-    "cached_input_tokens": 0,
-    "reasoning_tokens": 0,
-    "capabilities": [],
-}
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
 
 def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[RawTraffic]:
@@ -59,7 +52,7 @@ def _read_csv(path: Path) -> Iterator[RawTraffic]:
     for batch, lines in iter_csv_strings(path):
         _check_names(path, batch.schema.names)
         columns = {name: batch.column(name) for name in batch.schema.names}
-        yield RawTraffic(columns, batch.num_rows, lines, dict(DEFAULTS), {"format": "csv"})
+        yield RawTraffic(columns, batch.num_rows, lines, dict(IMPORT_DEFAULTS), {"format": "csv"})
 
 
 def _check_names(path: Path, names: list[str]) -> None:
@@ -86,7 +79,7 @@ def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
             columns,
             len(lines),
             np.array(numbers, dtype=np.int64),
-            dict(DEFAULTS),
+            dict(IMPORT_DEFAULTS),
             {"format": "jsonl"},
             errors,
         )
@@ -155,4 +148,6 @@ def _read_parquet(path: Path, limits: ReadLimits) -> Iterator[RawTraffic]:
     _check_names(path, parquet.schema_arrow.names)
     for batch in rebatch(traffic_batches(parquet, str(path), batch_rows=CHUNK_ROWS), CHUNK_ROWS):
         columns = {name: batch.column(name) for name in batch.schema.names}
-        yield RawTraffic(columns, batch.num_rows, None, dict(DEFAULTS), {"format": "parquet"})
+        yield RawTraffic(
+            columns, batch.num_rows, None, dict(IMPORT_DEFAULTS), {"format": "parquet"}
+        )

@@ -33,14 +33,8 @@ from nexusctl.traffic.importers._raw import (
     parse_json,
     read_text,
 )
-from nexusctl.traffic.schema import TRAFFIC
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
-DEFAULTS: dict[str, Any] = {
-    "use_case": "general",
-    "cached_input_tokens": 0,
-    "reasoning_tokens": 0,
-    "capabilities": [],
-}
 TAG_KEYS = {
     "app": "app",
     "use_case": "use_case",
@@ -130,7 +124,7 @@ def _chunk(
         columns=columns,
         n_rows=len(records),
         lines=lines,
-        defaults=dict(DEFAULTS),
+        defaults=dict(IMPORT_DEFAULTS),
         details=details,
         unparsable=unparsable,
         row_problems=problems,

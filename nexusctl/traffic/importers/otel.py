@@ -18,7 +18,7 @@ from typing import Any, TypeGuard
 from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import RawTraffic, parse_json, parse_json_lines, read_text
-from nexusctl.traffic.schema import TRAFFIC
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
 INFERENCE_OPERATIONS = ("chat", "text_completion", "generate_content")
 
@@ -43,12 +43,6 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "large_model_correct": ("nexus.large_model_correct",),
 }
 OUTPUT_ATTRIBUTES = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-DEFAULTS: dict[str, Any] = {
-    "use_case": "general",
-    "cached_input_tokens": 0,
-    "reasoning_tokens": 0,
-    "capabilities": [],
-}
 
 
 def any_value(value: Any) -> Any:
@@ -167,7 +161,7 @@ def read_otel(path: Path) -> Iterator[RawTraffic]:
         columns=columns,
         n_rows=len(records),
         lines=locators,
-        defaults=dict(DEFAULTS),
+        defaults=dict(IMPORT_DEFAULTS),
         details={
             "format": "otlp-json",
             "spans": total,
