@@ -262,6 +262,20 @@ class TableSpec:
             for rule in declared.rules:
                 _check_rule(declared.name, rule, array, problems, lines)
 
+    def check_values(self, name: str, array: Any, problems: Problems, lines: Any = None) -> Any:
+        """Apply column ``name``'s value rules to ``array``; return the mask of bad rows or None.
+
+        For a converter that must null what it reports (rules on nulls are not checked).
+        """
+        import numpy as np
+
+        masks = [
+            m
+            for rule in self._by_name[name].rules
+            if (m := _check_rule(name, rule, _plain(array), problems, lines)) is not None
+        ]
+        return np.logical_or.reduce(masks) if masks else None
+
 
 @functools.cache
 def _schema(spec: TableSpec) -> Any:
@@ -405,12 +419,13 @@ def _values(array: Any) -> Any:
     return array if pa.types.is_string(array.type) else array.cast(pa.string())
 
 
-def _check_rule(name: str, rule: Rule, array: Any, problems: Problems, lines: Any) -> None:
+def _check_rule(name: str, rule: Rule, array: Any, problems: Problems, lines: Any) -> Any:
+    """Report the rows of ``array`` that break ``rule``; return their mask (None: none)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if _holds(rule, array):
-        return
+        return None
     if isinstance(rule, IntRange):
         bad = _mask(pc.or_(pc.less(array, rule.low), pc.greater(array, rule.high)))
         if bad.any():
@@ -444,8 +459,7 @@ def _check_rule(name: str, rule: Rule, array: Any, problems: Problems, lines: An
     elif isinstance(rule, OneOf):
         allowed = pa.array(rule.values, pa.string())
         if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
-            _check_elements(name, rule, array, problems, lines)
-            return
+            return _check_elements(name, rule, array, problems, lines)
         bad = _on_distinct(array, lambda v: pc.invert(pc.is_in(v.cast(pa.string()), allowed)))
         if bad.any():
             values = array.to_pylist()
@@ -468,6 +482,8 @@ def _check_rule(name: str, rule: Rule, array: Any, problems: Problems, lines: An
         else:  # typically unique values (request ids): measuring beats hashing them
             too_long = _mask(pc.greater(pc.utf8_length(array), rule.chars))
         problems.add(too_long, name, f"longer than {rule.chars} characters", lines)
+        return too_long
+    return bad
 
 
 def _int_message(value: int, rule: IntRange) -> str:
@@ -476,17 +492,17 @@ def _int_message(value: int, rule: IntRange) -> str:
     return f"{value} exceeds {rule.high}"
 
 
-def _check_elements(name: str, rule: OneOf, array: Any, problems: Problems, lines: Any) -> None:
+def _check_elements(name: str, rule: OneOf, array: Any, problems: Problems, lines: Any) -> Any:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     flat = pc.list_flatten(array)
     if not len(flat):
-        return
+        return None
     bad_flat = _mask(pc.invert(pc.is_in(flat.cast(pa.string()), pa.array(rule.values))))
     if not bad_flat.any():
-        return
+        return None
     parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
     mask = np.zeros(len(array), dtype=bool)
     mask[parents[bad_flat]] = True
@@ -501,6 +517,7 @@ def _check_elements(name: str, rule: OneOf, array: Any, problems: Problems, line
         ),
         lines,
     )
+    return mask
 
 
 _PER_MS = {"s": (1, 1000), "ms": (1, 1), "us": (1000, 1), "ns": (1_000_000, 1)}

@@ -16,7 +16,6 @@ from nexusctl.traffic.schema import (
     MAX_TIME_MS,
     MIN_TIME_MS,
     TIME_RANGE_TEXT,
-    TIME_RULE,
     TRAFFIC,
     Problems,
 )
@@ -233,25 +232,12 @@ def _to_time(name: str, array: Any, problems: Problems, lines: Any) -> Any:
 
 
 def _reject_out_of_range(name: str, array: Any, problems: Problems, lines: Any) -> Any:
-    """Null and report integer or timestamp values outside the accepted time range."""
+    """Null and report values breaking the time rule (before any cast could wrap them)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    from nexusctl.tables import epoch_values
-
-    counts, unit = epoch_values(array)
-    low, high = TIME_RULE.bounds(unit)
-    outside = pc.fill_null(pc.or_(pc.less(counts, low), pc.greater(counts, high)), False)
-    bad = outside.to_numpy(zero_copy_only=False)
-    if bad.any():
-        values = counts.to_pylist()
-        problems.add(
-            bad,
-            name,
-            lambda i: f"{values[i]} {unit} since 1970 is outside {TIME_RANGE_TEXT}",
-            lines,
-        )
-        array = pc.if_else(outside, None, array)
-    return array
+    bad = TRAFFIC.check_values(name, array, problems, lines)
+    return array if bad is None else pc.if_else(pa.array(bad), None, array)
 
 
 def _parse_each(name: str, text: Any, problems: Problems, lines: Any) -> Any:
