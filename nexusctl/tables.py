@@ -399,7 +399,8 @@ def _holds(rule: Rule, array: Any) -> bool:
         counts, unit = epoch_values(array)
         return _in_range(counts, *rule.bounds(unit))
     if isinstance(rule, MaxLength):
-        longest = pc.max(pc.utf8_length(_values(array))).as_py()
+        values = array.dictionary if pa.types.is_dictionary(array.type) else array
+        longest = pc.max(pc.utf8_length(values)).as_py()
         return longest is None or longest <= rule.chars
     if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
         array = pc.list_flatten(array)
@@ -412,10 +413,11 @@ def _holds(rule: Rule, array: Any) -> bool:
 
 
 def _values(array: Any) -> Any:
+    """The distinct values of a string column (a dictionary's own, or found by hashing)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(array.type):
-        array = array.dictionary
+    array = array.dictionary if pa.types.is_dictionary(array.type) else pc.unique(array)
     return array if pa.types.is_string(array.type) else array.cast(pa.string())
 
 

@@ -96,7 +96,8 @@ def _blank_to_null(array: Any) -> Any:
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(array.cast("string"))
-    return pc.if_else(pc.equal(trimmed, ""), None, trimmed)
+    empty = pc.equal(trimmed, "")
+    return pc.if_else(empty, None, trimmed) if pc.any(empty).as_py() else trimmed
 
 
 def _wrong_type(name: str, array: Any, expected: str, problems: Problems, lines: Any) -> Any:
