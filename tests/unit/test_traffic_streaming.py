@@ -75,3 +75,12 @@ def test_json_lines_fast_and_line_by_line_paths_agree(tmp_path: Path) -> None:
     b, _, _ = build_traffic("canonical", tmp_path / "mixed.jsonl", ImportOptions())
     assert mixed != clean
     assert a.equals(b)
+
+
+def test_json_lines_name_the_source_line_after_blank_lines(tmp_path: Path) -> None:
+    row = '{"time":"2026-01-05T09:00:00Z","request_id":"r-%d","tenant":"t","app":"a","data_class":"public","residency_class":"eu","risk_class":"low","input_tokens":%d,"output_tokens":1,"complexity":0.5}'  # noqa: E501
+    text = "\n".join([row % (1, 5), "", "   ", row % (2, -5), row % (3, 5)]) + "\n"
+    (tmp_path / "blank.jsonl").write_text(text)
+    with pytest.raises(TrafficError) as info:
+        build_traffic("canonical", tmp_path / "blank.jsonl", ImportOptions())
+    assert "row 2 (line 4): input_tokens: -5 is negative" in str(info.value)

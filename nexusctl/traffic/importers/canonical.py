@@ -20,9 +20,10 @@ from nexusctl.traffic.importers._raw import (
     CHUNK_ROWS,
     RawTraffic,
     iter_csv_strings,
-    iter_line_chunks,
+    iter_line_blocks,
     parse_lines,
     rebatch,
+    split_lines,
 )
 from nexusctl.traffic.parquet import ReadLimits, open_traffic_parquet, traffic_batches
 from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
@@ -70,28 +71,29 @@ def _check_names(path: Path, names: list[str]) -> None:
 def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
     import numpy as np
 
-    for lines, numbers in iter_line_chunks(path):
-        columns = _parse_fast(lines)
+    for block, first_line in iter_line_blocks(path):
         errors: dict[int, str] = {}
-        if columns is None:
+        columns = _parse_fast(block)
+        if columns is not None:
+            rows = _line_count(block)  # one row per line: checked by _parse_fast
+            numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
+        else:
+            lines, line_numbers = split_lines(block, first_line)
             columns, errors = _parse_each(path, lines)
+            numbers = np.array(line_numbers, dtype=np.int64)
         yield RawTraffic(
-            columns,
-            len(lines),
-            np.array(numbers, dtype=np.int64),
-            dict(IMPORT_DEFAULTS),
-            {"format": "jsonl"},
-            errors,
+            columns, len(numbers), numbers, dict(IMPORT_DEFAULTS), {"format": "jsonl"}, errors
         )
 
 
-def _parse_fast(lines: list[bytes]) -> dict[str, Any] | None:
-    """Parse a chunk with Arrow's JSON reader against the canonical types, or None.
+def _parse_fast(block: bytes) -> dict[str, Any] | None:
+    """Parse a block of lines with Arrow's JSON reader against the canonical types, or None.
 
-    Only for clean chunks: any line Arrow cannot read as one object of canonical fields with
-    canonical types (a string where a number belongs, an unknown key, a repeated key, NaN,
-    deep nesting, a time given as a number) sends the whole chunk to the line-by-line parser,
-    which names each bad line. A column null on every line counts as absent.
+    Only for clean blocks: a blank line (Arrow skips it, so rows and lines would not match) or
+    any line Arrow cannot read as one object of canonical fields with canonical types (a
+    string where a number belongs, an unknown key, a repeated key, NaN, deep nesting, a time
+    given as a number) sends the whole block to the line-by-line parser, which names each bad
+    line. A column null on every line counts as absent.
     """
     import io
 
@@ -100,7 +102,6 @@ def _parse_fast(lines: list[bytes]) -> dict[str, Any] | None:
 
     from nexusctl.tables import arrow_type
 
-    block = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in lines)
     if b"NaN" in block or b"Infinity" in block:
         return None  # Arrow accepts these non-JSON literals; the strict parser refuses them
     schema = pa.schema(
@@ -118,13 +119,17 @@ def _parse_fast(lines: list[bytes]) -> dict[str, Any] | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != len(lines):
-        return None
+    if table.num_rows != _line_count(block):
+        return None  # not one object per line
     return {
         name: table.column(name).combine_chunks()
         for name in table.column_names
         if table.column(name).null_count < table.num_rows
     }
+
+
+def _line_count(block: bytes) -> int:
+    return block.removesuffix(b"\n").count(b"\n") + 1
 
 
 def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
