@@ -12,7 +12,6 @@ from nexusctl.cli._apps import traffic_app
 from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
 from nexusctl.errors import UsageError
 
-_FORMATS = ("azure", "otel", "litellm", "canonical")
 #: Shown in --help; the value is nexusctl.traffic.parquet.DEFAULT_MAX_ROWS (not imported here:
 #: --help must not import the traffic package's heavy dependencies).
 _MAX_ROWS_HELP = (
@@ -69,8 +68,6 @@ def import_(
     from nexusctl.traffic.importers import ImportOptions, import_traffic
     from nexusctl.traffic.parquet import read_limits
 
-    if fmt not in _FORMATS:
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(_FORMATS))
     result = import_traffic(
         fmt,
         src,
