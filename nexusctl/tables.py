@@ -238,7 +238,9 @@ class TableSpec:
             errors.append("missing column(s) " + ", ".join(missing))
         for arrow_field in schema:
             declared = self._by_name.get(arrow_field.name)
-            if declared is not None and not _FAMILY[declared.kind](arrow_field.type):
+            if declared is None or _is_null(arrow_field.type):  # all-null: checked per row
+                continue
+            if not _FAMILY[declared.kind](arrow_field.type):
                 errors.append(
                     f"column '{arrow_field.name}' has type {arrow_field.type}, "
                     f"expected {declared.kind}"
@@ -259,6 +261,8 @@ class TableSpec:
             if not declared.nullable and array.null_count:
                 mask = array.is_null().to_numpy(zero_copy_only=False)
                 problems.add(mask, declared.name, "missing value", lines)
+            if _is_null(array.type):
+                continue  # no value to check
             for rule in declared.rules:
                 _check_rule(declared.name, rule, array, problems, lines)
 
@@ -269,6 +273,8 @@ class TableSpec:
         """
         import numpy as np
 
+        if _is_null(array.type):
+            return None
         masks = [
             m
             for rule in self._by_name[name].rules
@@ -308,6 +314,12 @@ def _is_string(t: Any) -> bool:
     if pa.types.is_dictionary(t):
         t = t.value_type
     return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
+def _is_null(t: Any) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_null(t))
 
 
 def _is_integer(t: Any) -> bool:

@@ -217,3 +217,13 @@ def test_replay_load_column_checked(traffic: pa.Table) -> None:
     zero = small.append_column("load", pa.array([1, 1, 0, 1, 1], type=pa.int64()))
     with pytest.raises(TrafficError, match="row 3"):
         list(replay(loaded, zero, load_column="load"))
+
+
+def test_replay_accepts_an_all_null_optional_column_of_null_type(traffic: pa.Table) -> None:
+    # pa.Table.from_pylist types a column that is None everywhere as `null`: still valid
+    # (the property test test_prop_router found it once the replay checked column types).
+    loaded = load_policy(POLICIES / "retail-chat.yaml")
+    small = traffic.slice(0, 10)
+    index = small.schema.get_field_index("confidence")
+    nulls = small.set_column(index, "confidence", pa.nulls(10))
+    assert sum(b.num_rows for b in replay(loaded, nulls)) == 10
