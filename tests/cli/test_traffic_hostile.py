@@ -103,6 +103,23 @@ def test_simulate_refuses(name: str, message: str) -> None:
     assert "PASS" not in result.stdout
 
 
+def test_inspect_refuses_repeated_request_ids(tmp_path: Path) -> None:
+    # A whole-file rule: the importer and inspect check it (the streaming replay does not).
+    result = run("traffic", "inspect", HOSTILE / "duplicate-request-id.parquet")
+    assert result.exit_code == 3, result.output
+    assert "request_id is not unique: 'r-1' 2 times (first at row 1)" in result.stderr
+    imported = run(
+        "traffic",
+        "import",
+        "canonical",
+        HOSTILE / "duplicate-request-id.parquet",
+        "-o",
+        "-.parquet",
+    )
+    assert imported.exit_code == 3
+    assert "row 2: request_id: duplicate 'r-1' (first seen at row 1)" in imported.stderr
+
+
 def test_max_rows_is_a_documented_override(tmp_path: Path) -> None:
     good = tmp_path / "good.parquet"
     assert run("traffic", "synth", "--rows", "50", "-o", good).exit_code == 0

@@ -105,6 +105,7 @@ def main() -> None:
     )
     canonical_parquet(HERE / "tokens-int64-max.parquet", parquet_rows(input_tokens=2**63 - 1), None)
     canonical_parquet(HERE / "deep-metadata.parquet", parquet_rows(), deep.encode())
+    canonical_parquet(HERE / "duplicate-request-id.parquet", parquet_rows(request_id="r-1"), None)
     floats = pq.read_table(HERE / "tokens-int64-max.parquet").slice(0, 1)
     index = floats.schema.get_field_index("time")
     for name, value in (("nan", float("nan")), ("inf", float("inf")), ("neg-inf", -float("inf"))):
