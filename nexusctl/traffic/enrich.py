@@ -12,7 +12,6 @@ are applied by ``nexusctl.traffic.draw.enrich_columns`` (chunk by chunk; see the
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -355,11 +354,12 @@ def load_enrichment(path: Path) -> tuple[EnrichmentSpec, dict[str, Any]]:
         PolicyLoadError: YAML or schema error, at file:line:column.
     """
     from nexusctl.document import load_document
+    from nexusctl.files import sha256_file
 
     spec, _ = load_document(path, EnrichmentSpec)
     record = {
         "file": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": sha256_file(path, what="enrichment spec"),
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
     return spec, record
