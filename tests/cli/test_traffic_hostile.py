@@ -184,3 +184,11 @@ def test_row_bomb_is_refused_from_the_footer(row_bomb: Path, tmp_path: Path, rea
     assert "the footer declares 40,000,000 rows, over the cap of 20,000,000" in err
     assert peak < 1 << 30, f"peak RSS {peak / 2**20:.0f} MiB"
     assert seconds < 10, f"{seconds:.1f} s"
+
+
+def test_the_max_rows_help_states_the_real_caps() -> None:
+    from nexusctl.cli import traffic_cmds
+    from nexusctl.traffic.parquet import DEFAULT_MAX_ROWS, DEFAULT_MAX_UNCOMPRESSED
+
+    assert f"default {DEFAULT_MAX_ROWS:,}" in traffic_cmds._MAX_ROWS_HELP
+    assert f"({DEFAULT_MAX_UNCOMPRESSED >> 30} GiB)" in traffic_cmds._MAX_ROWS_HELP
