@@ -12,6 +12,8 @@ Capability = Literal["tools", "json", "vision", "audio", "reasoning", "streaming
 DataClass = Literal["public", "internal", "confidential", "restricted"]
 RiskClass = Literal["low", "medium", "high"]
 
-#: Upper bound on any token count of a request (2^40): far above any context window, far below
-#: int64 overflow in any cost or latency product a reader computes.
-MAX_TOKENS = 1 << 40
+#: Upper bound on any token count, in a request and in every traffic reader: 2^32 (4.29e9) is
+#: ~400 times the largest context window offered today (10M tokens), and one count times the
+#: highest published per-token price ($600 per Mtok = 6e8 pico-USD per token) stays below 2^63
+#: pico-USD by a factor of ~3.5. (The replay's cost arithmetic guards sums of such terms itself.)
+MAX_TOKENS = 1 << 32

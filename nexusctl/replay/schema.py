@@ -1,48 +1,47 @@
-"""The decisions table (contract C): one row per request per policy.
+"""The decisions table (contract C): one row per request per policy, declared once.
 
-Built by a function so importing this module does not import pyarrow.
+``DECISIONS`` is the one declaration (``nexusctl.tables``); the Arrow schema and column lists
+are derived from it. Building the schema imports pyarrow; importing this module does not.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from nexusctl.tables import Column, TableSpec
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: (name, arrow type name, nullable), in column order.
-DECISION_COLUMNS: tuple[tuple[str, str, bool], ...] = (
-    ("row", "int64", False),
-    ("request_id", "string", False),
-    ("route_id", "string", False),
-    ("outcome", "string", False),
-    ("deployment_id", "string", True),
-    ("tier", "string", True),
-    ("provider", "string", True),
-    ("region", "string", True),
-    ("draft_tokens", "int32", False),
-    ("predicted_ttft_us", "int64", True),
-    ("predicted_latency_us", "int64", True),
-    ("predicted_cost_pusd", "int64", True),
-    ("slo_met", "bool", True),
-    ("escalation_rule", "string", True),
-    ("escalation_target", "string", True),
-    ("reason", "string", True),
-    ("load", "int64", False),
+#: Contract C, in column order.
+DECISIONS = TableSpec(
+    "decisions",
+    (
+        Column("row", "int64"),
+        Column("request_id", "string"),
+        Column("route_id", "string"),
+        Column("outcome", "string"),
+        Column("deployment_id", "string", nullable=True),
+        Column("tier", "string", nullable=True),
+        Column("provider", "string", nullable=True),
+        Column("region", "string", nullable=True),
+        Column("draft_tokens", "int32"),
+        Column("predicted_ttft_us", "int64", nullable=True),
+        Column("predicted_latency_us", "int64", nullable=True),
+        Column("predicted_cost_pusd", "int64", nullable=True),
+        Column("slo_met", "bool", nullable=True),
+        Column("escalation_rule", "string", nullable=True),
+        Column("escalation_target", "string", nullable=True),
+        Column("reason", "string", nullable=True),
+        Column("load", "int64"),
+    ),
 )
 
 
 def decision_schema() -> pa.Schema:
     """Return the Arrow schema of the decisions table."""
-    import pyarrow as pa
-
-    types = {"int64": pa.int64(), "int32": pa.int32(), "string": pa.string(), "bool": pa.bool_()}
-    return pa.schema(
-        [
-            pa.field(name, types[kind], nullable=nullable)
-            for name, kind, nullable in DECISION_COLUMNS
-        ]
-    )
+    schema: pa.Schema = DECISIONS.arrow_schema()
+    return schema
 
 
 def dictionary_decision_schema() -> pa.Schema:

@@ -12,6 +12,7 @@ from nexusctl.policy.catalog import ModelCatalog
 from nexusctl.policy.loader import LoadedPolicy
 from nexusctl.replay.load import WINDOW_MS, arrivals_load
 from nexusctl.router.plan import PlanSource, plan_for
+from nexusctl.traffic.schema import TOKEN_COLUMNS, require_valid
 
 if TYPE_CHECKING:
     import numpy as np
@@ -66,8 +67,12 @@ def replay(
     columns other than ``request_id`` come dictionary-encoded (same values; see
     ``dictionary_decision_schema``).
 
+    Every batch is checked first against the traffic table's rules (the importer's:
+    ``nexusctl.traffic.schema.require_valid``), so a hand-written file with a token count
+    of 2^63 - 1 or a time before 1970 is refused, never routed.
+
     Raises:
-        TrafficError: missing columns, malformed rows (with 1-based row numbers), or
+        TrafficError: missing columns, invalid rows (with 1-based row numbers), or
             decreasing times in a stream.
     """
     import pyarrow as pa
@@ -82,6 +87,7 @@ def replay(
         for batch in source:
             for start in range(0, batch.num_rows, batch_rows):
                 part = batch.slice(start, batch_rows)
+                require_valid(part, offset)
                 load = _given_loads(part, load_column, offset)
                 yield decide_batch(plan, read_columns(part, load, offset), offset, dictionary)
                 offset += part.num_rows
@@ -89,8 +95,13 @@ def replay(
     if isinstance(traffic, pa.Table):
         if "time" not in traffic.schema.names:
             raise TrafficError("traffic lacks column(s): time")
+        batches = traffic.to_batches(max_chunksize=batch_rows)
+        start = 0
+        for batch in batches:
+            require_valid(batch, start)
+            start += batch.num_rows
         loads = arrivals_load(times_ms(traffic.column("time")))
-        for batch in traffic.to_batches(max_chunksize=batch_rows):
+        for batch in batches:
             load = loads[offset : offset + batch.num_rows]
             yield decide_batch(plan, read_columns(batch, load, offset), offset, dictionary)
             offset += batch.num_rows
@@ -175,6 +186,7 @@ def _stream_loads(
             continue
         if "time" not in batch.schema.names:
             raise TrafficError("traffic lacks column(s): time")
+        require_valid(batch, seen)
         times = times_ms(batch.column("time"))
         steps = np.diff(times)
         if (steps < 0).any() or (last is not None and times[0] < last):
@@ -246,7 +258,7 @@ def reprice(
         raise TrafficError(
             f"decisions ({decisions.num_rows} rows) and traffic ({traffic.num_rows}) differ"
         )
-    for name in ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens"):
+    for name in TOKEN_COLUMNS:
         if name not in traffic.schema.names:
             raise TrafficError(f"traffic lacks column(s): {name}")
 

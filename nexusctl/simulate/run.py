@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -29,8 +28,6 @@ from nexusctl.simulate.result import PolicyRef, SimulationResult, TrafficRef, Ve
 
 if TYPE_CHECKING:
     import pyarrow.parquet as pq
-
-TRAFFIC_METADATA_KEY = b"nexusctl.traffic"
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,7 @@ def simulate(
             path=str(request.traffic),
             rows=decisions.requests,
             sha256=_sha256(request.traffic),
-            metadata=_traffic_metadata(traffic_file),
+            metadata=_traffic_metadata(traffic_file, request.traffic),
         ),
         catalog_changed=bool(changes),
         catalog_changes=changes,
@@ -157,28 +154,20 @@ def _check_output(request: SimulationRequest) -> None:
 
 
 def _open_traffic(path: Path, allow_empty: bool) -> tuple[pq.ParquetFile | None, int]:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """Open the traffic with the shared reader: footer caps, then the table's type check.
+
+    Its rows are checked batch by batch by the replay (``nexusctl.traffic.schema``'s rules).
+    """
+    from nexusctl.traffic.parquet import open_traffic_parquet, require_regular_file
 
     hint = "pass --allow-empty to accept traffic with no requests"
     try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise TrafficError(f"{path}: traffic file not found") from None
-    except OSError as exc:
-        raise TrafficError(f"{path}: cannot read traffic file: {exc.strerror}") from None
-    if path.is_dir():
-        raise TrafficError(f"{path}: is a directory, expected a Parquet file")
-    if size == 0:
-        if allow_empty:
+        require_regular_file(path, "traffic file")
+    except TrafficError as exc:
+        if allow_empty and "empty" in str(exc):
             return None, 0
-        raise TrafficError(f"{path}: traffic file is empty (0 bytes)", hint=hint)
-    try:
-        # pre_buffer=False: pre-buffering caches read-ahead column chunks of the whole file,
-        # so peak memory would grow with the file; we read batch by batch instead.
-        traffic = pq.ParquetFile(path, pre_buffer=False)
-    except (pa.ArrowException, OSError) as exc:
-        raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
+        raise TrafficError(str(exc), hint=hint if "empty" in str(exc) else None) from None
+    traffic = open_traffic_parquet(path)
     check_traffic_schema(traffic.schema_arrow, str(path))
     rows = traffic.metadata.num_rows
     if rows == 0 and not allow_empty:
@@ -221,14 +210,7 @@ def _policy_ref(loaded: LoadedPolicy, shown: Path) -> PolicyRef:
     )
 
 
-def _traffic_metadata(traffic: pq.ParquetFile | None) -> dict[str, Any] | None:
-    if traffic is None:
-        return None
-    raw = (traffic.schema_arrow.metadata or {}).get(TRAFFIC_METADATA_KEY)
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return {"unparsed": raw.decode("utf-8", "replace")}
-    return value if isinstance(value, dict) else {"value": value}
+def _traffic_metadata(traffic: pq.ParquetFile | None, shown: Path) -> dict[str, Any] | None:
+    from nexusctl.traffic.parquet import file_metadata
+
+    return None if traffic is None else file_metadata(traffic, str(shown))

@@ -11,7 +11,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from nexusctl.traffic.schema import COLUMN_KIND, Problems
+from nexusctl.tables import arrow_type
+from nexusctl.traffic.schema import (
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    TIME_RANGE_TEXT,
+    TRAFFIC,
+    Problems,
+)
 
 _INT_RE = r"^[+-]?[0-9]{1,18}$"
 _FLOAT_RE = r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$"
@@ -60,13 +67,13 @@ def coerce_column(name: str, array: Any, problems: Problems, lines: Any) -> Any:
     """Return ``array`` converted to the canonical type of column ``name``; record bad rows."""
     import pyarrow as pa
 
-    kind = COLUMN_KIND[name]
+    kind = TRAFFIC.kind(name)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if pa.types.is_dictionary(array.type):
         array = array.cast(array.type.value_type)
     if pa.types.is_null(array.type):
-        return pa.nulls(len(array), _arrow_type(kind))
+        return pa.nulls(len(array), arrow_type(kind))
     converter = {
         "string": _to_string,
         "int64": _to_int,
@@ -76,19 +83,6 @@ def coerce_column(name: str, array: Any, problems: Problems, lines: Any) -> Any:
         "list<string>": _to_list,
     }[kind]
     return converter(name, array, problems, lines)
-
-
-def _arrow_type(kind: str) -> Any:
-    import pyarrow as pa
-
-    return {
-        "string": pa.string(),
-        "int64": pa.int64(),
-        "float64": pa.float64(),
-        "bool": pa.bool_(),
-        "timestamp": pa.timestamp("ms", tz="UTC"),
-        "list<string>": pa.list_(pa.string()),
-    }[kind]
 
 
 def _is_text(array: Any) -> bool:
@@ -102,7 +96,8 @@ def _blank_to_null(array: Any) -> Any:
     import pyarrow.compute as pc
 
     trimmed = pc.utf8_trim_whitespace(array.cast("string"))
-    return pc.if_else(pc.equal(trimmed, ""), None, trimmed)
+    empty = pc.equal(trimmed, "")
+    return pc.if_else(empty, None, trimmed) if pc.any(empty).as_py() else trimmed
 
 
 def _wrong_type(name: str, array: Any, expected: str, problems: Problems, lines: Any) -> Any:
@@ -116,7 +111,7 @@ def _wrong_type(name: str, array: Any, expected: str, problems: Problems, lines:
         lambda i: f"expected {expected}, got {json.dumps(values[i], default=str)}",
         lines,
     )
-    return pa.nulls(len(array), _arrow_type(COLUMN_KIND[name]))
+    return pa.nulls(len(array), arrow_type(TRAFFIC.kind(name)))
 
 
 def _reject(name: str, array: Any, bad: Any, expected: str, problems: Problems, lines: Any) -> Any:
@@ -194,55 +189,83 @@ def _to_bool(name: str, array: Any, problems: Problems, lines: Any) -> Any:
 
 
 def _to_time(name: str, array: Any, problems: Problems, lines: Any) -> Any:
-    """Timestamps: RFC 3339 text (no offset = UTC), epoch milliseconds, or Arrow timestamps."""
+    """Timestamps: RFC 3339 text (no offset = UTC), epoch milliseconds, or Arrow timestamps.
+
+    A time outside the accepted range (``TRAFFIC``'s time rule) is a bad value, checked
+    before any cast: Arrow would store it, but no reader could turn it back into a date.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     target = pa.timestamp("ms", tz="UTC")
-    if pa.types.is_timestamp(array.type):
+    if pa.types.is_timestamp(array.type) or pa.types.is_integer(array.type):
+        array = _reject_out_of_range(name, array, problems, lines)
+        if pa.types.is_integer(array.type):
+            return array.cast(pa.int64()).cast(target)
         if array.type.tz is None:
             array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))
         return array.cast(target, safe=False)
-    if pa.types.is_integer(array.type):
-        return array.cast(pa.int64()).cast(target)
     if not _is_text(array):
         return _wrong_type(name, array, "a timestamp", problems, lines)
     array = _blank_to_null(array)
     epoch = pc.fill_null(pc.match_substring_regex(array, _INT_RE), False)
     if pc.any(epoch).as_py():
         # Mixed JSON input (strings and integers) arrives as text: digits are epoch ms.
-        millis = pc.if_else(epoch, array, None).cast(pa.int64()).cast(target)
+        millis = _to_time(name, pc.if_else(epoch, array, None).cast(pa.int64()), problems, lines)
         rest = _to_time(name, pc.if_else(epoch, None, array), problems, lines)
         return pc.coalesce(millis, rest)
     shape_ok = pc.match_substring_regex(array, _TIME_RE + "(" + _OFFSET_RE[:-1] + ")?$")
     bad = pc.fill_null(pc.invert(shape_ok), False)
     array = _reject(name, array, bad, "not an RFC 3339 timestamp", problems, lines)
     has_offset = pc.fill_null(pc.match_substring_regex(array, _OFFSET_RE), False)
-    array = pc.replace_substring_regex(array, "[zZ]$", "+00:00")
+    text = pc.replace_substring_regex(array, "[zZ]$", "+00:00")
     try:
-        return _parse_times(array, has_offset)
+        parsed = _parse_times(text, has_offset)
     except pa.ArrowInvalid:
-        pass
-    # Some value has the right shape but is not a real instant (month 13): find it.
-    values = array.to_pylist()
-    offsets = has_offset.to_pylist()
-    out: list[Any] = []
-    bad_rows = []
-    for i, (value, offset) in enumerate(zip(values, offsets, strict=True)):
+        # Some value is not a real instant (month 13) or lies beyond nanosecond timestamps
+        # (after 2262): parse those one by one.
+        parsed = _parse_each(name, text, problems, lines)
+    millis = parsed.cast(pa.int64())
+    outside = pc.or_(pc.less(millis, MIN_TIME_MS), pc.greater(millis, MAX_TIME_MS))
+    outside = pc.fill_null(outside, False)
+    _reject(name, array, outside, f"outside {TIME_RANGE_TEXT}", problems, lines)
+    return pc.if_else(outside, None, parsed)
+
+
+def _reject_out_of_range(name: str, array: Any, problems: Problems, lines: Any) -> Any:
+    """Null and report values breaking the time rule (before any cast could wrap them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad = TRAFFIC.check_values(name, array, problems, lines)
+    return array if bad is None else pc.if_else(pa.array(bad), None, array)
+
+
+def _parse_each(name: str, text: Any, problems: Problems, lines: Any) -> Any:
+    """Parse RFC 3339 strings one at a time with Python (any year 1..9999); report bad ones."""
+    import datetime as dt
+
+    import pyarrow as pa
+
+    values = text.to_pylist()
+    out: list[int | None] = []
+    bad = [False] * len(values)
+    for i, value in enumerate(values):
         if value is None:
             out.append(None)
             continue
         try:
-            out.append(_parse_times(pa.array([value]), pa.array([offset]))[0].as_py())
-        except pa.ArrowInvalid:
+            moment = dt.datetime.fromisoformat(value.replace(" ", "T", 1))
+        except ValueError:
             out.append(None)
-            bad_rows.append(i)
-    if bad_rows:
-        mask = [False] * len(values)
-        for i in bad_rows:
-            mask[i] = True
-        problems.add(mask, name, lambda i: f"not a valid date-time: {values[i]!r}", lines)
-    return pa.array(out, target)
+            bad[i] = True
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)
+        delta = moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+        out.append(delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000)
+    problems.add(bad, name, lambda i: f"not a valid date-time: {values[i]!r}", lines)
+    return pa.array(out, pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
 
 
 def _parse_times(array: Any, has_offset: Any) -> Any:

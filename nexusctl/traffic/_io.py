@@ -1,4 +1,4 @@
-"""Write and read canonical traffic Parquet files: zstd, contract-A metadata, atomic replace."""
+"""Write canonical traffic Parquet files: zstd, contract-A metadata, atomic replace."""
 
 from __future__ import annotations
 
@@ -17,70 +17,127 @@ from nexusctl.traffic.schema import METADATA_KEY, traffic_schema
 ROW_GROUP_ROWS = 1 << 20
 
 
-def write_traffic(path: Path, batches: Iterable[Any], metadata: dict[str, Any]) -> int:
-    """Write canonical batches (or tables) to ``path`` as one Parquet file; return the row count.
+class TrafficWriter:
+    """Write canonical batches to a temporary file beside ``path``; ``publish`` moves it there.
 
-    The file appears only when complete: it is written to a temporary file in the same folder
-    and moved into place with ``os.replace``. On any error nothing is left behind.
+    Use as a context manager: leaving it without ``publish`` (an error) removes the temporary
+    file, so a failed write never leaves anything behind.
 
     Raises:
         EnvironmentError_: the output folder is missing or not writable.
         TrafficError: a batch does not match the canonical schema.
     """
+
+    def __init__(
+        self, path: Path, metadata: dict[str, Any] | None, *, staging: bool = False
+    ) -> None:
+        self.path = path
+        #: A staging file holds rows not yet checked: nulls in required columns are allowed.
+        self.staging = staging
+        self.rows = 0
+        self._metadata = metadata
+        self._writer: Any = None
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> TrafficWriter:
+        import pyarrow.parquet as pq
+
+        schema = _staging_schema() if self.staging else traffic_schema()
+        if self._metadata is not None:
+            text = json.dumps(self._metadata, sort_keys=True, separators=(",", ":"))
+            schema = schema.with_metadata({METADATA_KEY: text})
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        if not folder.is_dir():
+            raise EnvironmentError_(f"{self.path}: output folder {folder} does not exist")
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
+            os.close(fd)
+            self._tmp = Path(tmp_name)
+            # A staging file is read once, right back: plain pages, no statistics (fastest).
+            options: dict[str, Any] = (
+                {"compression": "none", "use_dictionary": False, "write_statistics": False}
+                if self.staging
+                else {"compression": "zstd"}
+            )
+            self._writer = pq.ParquetWriter(self._tmp, schema, **options)
+        except OSError as exc:
+            self._cleanup()
+            raise EnvironmentError_(f"{self.path}: cannot write: {exc.strerror or exc}") from None
+        return self
+
+    @property
+    def temporary(self) -> Path:
+        """Where the rows are being written (valid until publish or exit)."""
+        assert self._tmp is not None
+        return self._tmp
+
+    def write(self, batch: Any) -> None:
+        """Append a canonical RecordBatch or Table."""
+        import pyarrow as pa
+
+        if batch.num_rows == 0:
+            return
+        if not batch.schema.equals(traffic_schema()):
+            raise TrafficError(f"internal: batch schema differs from contract A for {self.path}")
+        if isinstance(batch, pa.RecordBatch):
+            batch = pa.Table.from_batches([batch])
+        if self.staging:
+            batch = pa.Table.from_arrays(batch.columns, schema=_staging_schema())
+        try:
+            self._writer.write_table(batch, row_group_size=ROW_GROUP_ROWS)
+        except OSError as exc:
+            raise EnvironmentError_(f"{self.path}: cannot write: {exc.strerror or exc}") from None
+        self.rows += batch.num_rows
+
+    def close(self) -> None:
+        """Finish the temporary file (its footer) without publishing it."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except OSError as exc:
+                raise EnvironmentError_(f"{self.path}: cannot write: {exc}") from None
+            self._writer = None
+
+    def publish(self) -> None:
+        """Close the file and move it to ``path`` atomically."""
+        self.close()
+        try:
+            os.replace(self.temporary, self.path)
+        except OSError as exc:
+            raise EnvironmentError_(f"{self.path}: cannot write: {exc.strerror or exc}") from None
+        self._tmp = None
+
+    def _cleanup(self) -> None:
+        if self._writer is not None:
+            with contextlib.suppress(Exception):
+                self._writer.close()
+            self._writer = None
+        if self._tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
+            self._tmp = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._cleanup()
+
+
+def _staging_schema() -> Any:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = traffic_schema().with_metadata(
-        {METADATA_KEY: json.dumps(metadata, sort_keys=True, separators=(",", ":"))}
-    )
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise EnvironmentError_(f"{path}: output folder {folder} does not exist")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise EnvironmentError_(f"{path}: cannot write: {exc.strerror}") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    rows = 0
-    try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for batch in batches:
-                if batch.num_rows == 0:
-                    continue
-                if not batch.schema.equals(traffic_schema()):
-                    raise TrafficError(f"internal: batch schema differs from contract A for {path}")
-                if isinstance(batch, pa.RecordBatch):
-                    batch = pa.Table.from_batches([batch])
-                writer.write_table(batch, row_group_size=ROW_GROUP_ROWS)
-                rows += batch.num_rows
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise EnvironmentError_(f"{path}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    return rows
+    return pa.schema([f.with_nullable(True) for f in traffic_schema()])
 
 
-def read_metadata(path: Path) -> dict[str, Any] | None:
-    """Return the ``nexusctl.traffic`` metadata of a Parquet file, or None when absent.
+def write_traffic(path: Path, batches: Iterable[Any], metadata: dict[str, Any]) -> int:
+    """Write canonical batches (or tables) to ``path`` as one Parquet file; return the row count.
+
+    The file appears only when complete (``TrafficWriter``); on any error nothing is left.
 
     Raises:
-        TrafficError: not a readable Parquet file.
+        EnvironmentError_: the output folder is missing or not writable.
+        TrafficError: a batch does not match the canonical schema.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.read_schema(path).metadata or {}
-    except (pa.ArrowException, OSError) as exc:
-        raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
-    raw = meta.get(METADATA_KEY)
-    if raw is None:
-        return None
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise TrafficError(f"{path}: nexusctl.traffic metadata is not JSON") from None
-    return value if isinstance(value, dict) else None
+    with TrafficWriter(path, metadata) as writer:
+        for batch in batches:
+            writer.write(batch)
+        writer.publish()
+        return writer.rows

@@ -6,12 +6,12 @@ distribution, rules (``when`` earlier attributes match, draw from this; first ru
 tokens. Attributes are filled in a fixed order (``ATTRIBUTE_ORDER``) so a rule may look at
 the attributes before it. Only missing values are filled: a value the source recorded is never
 overwritten. Each attribute draws from its own stream ``PCG64(SeedSequence(seed, spawn_key=(k,)))``
-with one draw per row, so the same spec, seed and input give byte-identical output.
+with one draw per row, so the same spec, seed and input give byte-identical output. The draws
+are applied by ``nexusctl.traffic.draw.enrich_columns`` (chunk by chunk; see there).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -354,11 +354,12 @@ def load_enrichment(path: Path) -> tuple[EnrichmentSpec, dict[str, Any]]:
         PolicyLoadError: YAML or schema error, at file:line:column.
     """
     from nexusctl.document import load_document
+    from nexusctl.files import sha256_file
 
     spec, _ = load_document(path, EnrichmentSpec)
     record = {
         "file": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": sha256_file(path, what="enrichment spec"),
         "spec": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
     }
     return spec, record
@@ -368,14 +369,3 @@ def provides(spec: EnrichmentSpec) -> set[str]:
     """The canonical columns this spec fills."""
     attrs = spec.spec.attributes
     return {column for name, column, _ in ATTRIBUTE_ORDER if getattr(attrs, name) is not None}
-
-
-def enrich_columns(spec: EnrichmentSpec, columns: dict[str, Any], n: int) -> dict[str, Any]:
-    """Fill the missing values of ``columns`` (canonical name -> typed Arrow array) per the spec.
-
-    Columns absent from ``columns`` count as all-missing. Returns a new dict; see the module
-    docstring for the random streams.
-    """
-    from nexusctl.traffic._draw import fill_columns
-
-    return fill_columns(spec, columns, n)

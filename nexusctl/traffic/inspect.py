@@ -1,4 +1,9 @@
-"""``nexusctl traffic inspect``: summarise a canonical traffic file with DuckDB.
+"""``nexusctl traffic inspect``: check a canonical traffic file, then summarise it with DuckDB.
+
+Inspect refuses an invalid file (exit 3) rather than summarise it: the footer is checked
+against the read caps first (``nexusctl.traffic.parquet``), then every batch against the rules
+every reader applies (``schema.require_valid``), and ``request_id`` must be unique; the
+problems are listed like the importer's. Only then does DuckDB summarise the file.
 
 Every query is parameterised (the file path is a bound parameter, never spliced into SQL)
 and every query whose rows feed the output has an ORDER BY, so the summary is deterministic.
@@ -12,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from nexusctl.errors import EnvironmentError_, TrafficError
-from nexusctl.traffic.schema import COLUMN_NAMES
+from nexusctl.traffic.parquet import ReadLimits
+from nexusctl.traffic.schema import TOKEN_COLUMNS, TRAFFIC
 
-TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
 MIX_COLUMNS = (
     "tenant",
     "app",
@@ -28,22 +33,20 @@ TOP = 10
 QUANTILES = (0.5, 0.95, 0.99)
 
 
-def inspect_traffic(path: Path, top: int = TOP) -> dict[str, Any]:
-    """Return a JSON-ready summary of the traffic file at ``path``.
+def inspect_traffic(path: Path, top: int = TOP, limits: ReadLimits | None = None) -> dict[str, Any]:
+    """Check the traffic file at ``path`` and return a JSON-ready summary of it.
 
     Raises:
-        TrafficError: not a readable canonical traffic Parquet file, or empty.
+        TrafficError: not a readable canonical traffic Parquet file, over the read caps,
+            empty, or holding invalid rows (each listed with its row and column).
         EnvironmentError_: DuckDB failed for another reason.
     """
     import duckdb
 
-    from nexusctl.traffic._io import read_metadata
-
-    if not path.is_file():
-        raise TrafficError(f"{path}: file not found")
-    metadata = read_metadata(path)
+    metadata = check_traffic_file(path, limits)
     con = duckdb.connect()
     try:
+        _check_unique(con, str(path))
         return _summary(con, str(path), metadata, top)
     except duckdb.InvalidInputException as exc:
         raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
@@ -55,17 +58,40 @@ def inspect_traffic(path: Path, top: int = TOP) -> dict[str, Any]:
         con.close()
 
 
+def check_traffic_file(path: Path, limits: ReadLimits | None = None) -> dict[str, Any] | None:
+    """Refuse a traffic file that breaks the contract; return its metadata record.
+
+    Raises:
+        TrafficError: as ``inspect_traffic`` (uniqueness is checked there, with DuckDB).
+    """
+    from nexusctl.traffic.parquet import file_metadata, open_traffic_parquet, traffic_batches
+    from nexusctl.traffic.schema import require_valid
+
+    parquet = open_traffic_parquet(path, limits)
+    errors = TRAFFIC.schema_errors(parquet.schema_arrow, need=TRAFFIC.names)
+    if errors:
+        raise TrafficError(f"{path}: not a canonical traffic file: " + "; ".join(errors))
+    metadata = file_metadata(parquet, str(path))
+    offset = 0
+    for batch in traffic_batches(parquet, str(path)):
+        require_valid(batch, offset, str(path))
+        offset += batch.num_rows
+    return metadata
+
+
+def _check_unique(con: Any, path: str) -> None:
+    repeated = con.execute(
+        "SELECT request_id, count(*) AS n, min(file_row_number) + 1 AS first "
+        "FROM read_parquet(?, file_row_number = true) GROUP BY request_id HAVING count(*) > 1 "
+        "ORDER BY first LIMIT 5",
+        [path],
+    ).fetchall()
+    if repeated:
+        shown = "; ".join(f"{rid!r} {n} times (first at row {first})" for rid, n, first in repeated)
+        raise TrafficError(f"{path}: request_id is not unique: {shown}")
+
+
 def _summary(con: Any, path: str, metadata: Any, top: int) -> dict[str, Any]:
-    columns = [
-        row[0]
-        for row in con.execute(
-            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_parquet(?)) ORDER BY column_name",
-            [path],
-        ).fetchall()
-    ]
-    missing = sorted(set(COLUMN_NAMES) - set(columns))
-    if missing:
-        raise TrafficError(f"{path}: not a canonical traffic file: missing {', '.join(missing)}")
     rows, first_ms, last_ms = con.execute(
         "SELECT count(*), epoch_ms(min(time)), epoch_ms(max(time)) FROM read_parquet(?)", [path]
     ).fetchone()

@@ -11,12 +11,12 @@ deterministic cycle, so the label mix of any long enough slice matches the set's
 from __future__ import annotations
 
 import csv
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nexusctl.errors import TrafficError, UsageError
+from nexusctl.files import sha256_file
 from nexusctl.traffic.importers._raw import check_utf8, open_check
 
 FORMATS = ("routellm-gsm8k",)
@@ -33,11 +33,11 @@ class QualityLabels:
     large: Any
     record: dict[str, Any]
 
-    def for_rows(self, n: int) -> tuple[Any, Any]:
-        """Labels for traffic rows 0..n-1: row i takes prompt i mod N."""
+    def for_rows(self, n: int, offset: int = 0) -> tuple[Any, Any]:
+        """Labels for traffic rows offset..offset+n-1 (0-based): row i takes prompt i mod N."""
         import numpy as np
 
-        index = np.arange(n, dtype=np.int64) % len(self.small)
+        index = np.arange(offset, offset + n, dtype=np.int64) % len(self.small)
         return self.small[index], self.large[index]
 
 
@@ -80,7 +80,7 @@ def load_quality(path: Path, fmt: str) -> QualityLabels:
     record = {
         "format": fmt,
         "file": path.name,
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "sha256": sha256_file(path, what="quality labels"),
         "prompts": len(small),
         "small_model": SMALL_MODEL,
         "large_model": LARGE_MODEL,

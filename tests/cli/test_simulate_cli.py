@@ -160,7 +160,8 @@ def test_simulate_github_format_appends_the_job_summary_and_annotates_failed_gat
     assert result.exit_code == 6, result.stderr
     written = summary.read_text(encoding="utf-8")
     assert written.startswith("earlier step\n")  # appended, never overwritten
-    assert "retail-chat" in written and "spend_change_max_pct" in written
+    assert "retail-chat" in written
+    assert "spend_change_max_pct" in written
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
     assert any("nexusctl gate spend_change_max_pct failed" in line for line in errors)
     assert "::error title=nexusctl simulate::" in result.stdout

@@ -64,12 +64,16 @@ def test_replay_stream_rejects_time_going_back(traffic: pa.Table) -> None:
 @pytest.mark.parametrize(
     ("column", "value", "message"),
     [
-        ("input_tokens", -1, "negative input_tokens"),
-        ("cached_input_tokens", 10**9, "cached_input_tokens exceeds input_tokens"),
-        ("data_class", "secret", "unknown data_class"),
-        ("risk_class", "extreme", "unknown risk_class"),
-        ("complexity", 1.5, "complexity outside"),
-        ("capabilities", ["telepathy"], "unknown capability"),
+        ("input_tokens", -1, "input_tokens: -1 is negative"),
+        # Issue 8: the import's token cap holds in the replay too (no int64 wrap-around).
+        ("input_tokens", 2**63 - 1, "input_tokens: 9223372036854775807 exceeds 4294967296"),
+        ("output_tokens", 2**32 + 1, "output_tokens: 4294967297 exceeds 4294967296"),
+        ("cached_input_tokens", 10**9, "cached_input_tokens: 1000000000 exceeds input_tokens"),
+        ("data_class", "secret", "data_class: unknown value 'secret'"),
+        ("risk_class", "extreme", "risk_class: unknown value 'extreme'"),
+        ("complexity", 1.5, r"complexity: 1.5 is not in \[0, 1\]"),
+        ("capabilities", ["telepathy"], "capabilities: unknown capability"),
+        ("tenant", "Not An Identifier", "tenant: 'Not An Identifier' is not an identifier"),
     ],
 )
 def test_replay_bad_rows_named(traffic: pa.Table, column: str, value: object, message: str) -> None:
@@ -81,7 +85,24 @@ def test_replay_bad_rows_named(traffic: pa.Table, column: str, value: object, me
     bad = small.set_column(index, column, pa.array(values, type=small.schema.field(column).type))
     with pytest.raises(TrafficError, match=message) as info:
         list(replay(loaded, bad))
-    assert "rows 7 " in str(info.value)  # 1-based row number
+    assert "row 7: " in str(info.value)  # 1-based row number
+
+
+@pytest.mark.parametrize(
+    ("millis", "shown"),
+    [(-62_135_596_800_001, "-62135596800001 ms"), (-1, "-1 ms"), (253_402_300_800_000, "ms")],
+)
+def test_replay_refuses_times_outside_the_range(traffic: pa.Table, millis: int, shown: str) -> None:
+    loaded = load_policy(POLICIES / "retail-chat.yaml")
+    small = traffic.slice(0, 10)
+    times = small.column("time").cast(pa.int64()).to_pylist()
+    times[9] = millis  # the last row: a stream stays ordered only if the bad time is last
+    column = pa.array(times, pa.int64()).cast(small.schema.field("time").type)
+    bad = small.set_column(small.schema.get_field_index("time"), "time", column)
+    with pytest.raises(TrafficError, match=f"row 10: time: .*{shown}.*outside 1970"):
+        list(replay(loaded, bad))
+    with pytest.raises(TrafficError, match="row 10: time: "):
+        list(replay(loaded, bad.to_batches(max_chunksize=4)))
 
 
 def test_replay_missing_column(traffic: pa.Table) -> None:
@@ -196,3 +217,13 @@ def test_replay_load_column_checked(traffic: pa.Table) -> None:
     zero = small.append_column("load", pa.array([1, 1, 0, 1, 1], type=pa.int64()))
     with pytest.raises(TrafficError, match="row 3"):
         list(replay(loaded, zero, load_column="load"))
+
+
+def test_replay_accepts_an_all_null_optional_column_of_null_type(traffic: pa.Table) -> None:
+    # pa.Table.from_pylist types a column that is None everywhere as `null`: still valid
+    # (the property test test_prop_router found it once the replay checked column types).
+    loaded = load_policy(POLICIES / "retail-chat.yaml")
+    small = traffic.slice(0, 10)
+    index = small.schema.get_field_index("confidence")
+    nulls = small.set_column(index, "confidence", pa.nulls(10))
+    assert sum(b.num_rows for b in replay(loaded, nulls)) == 10

@@ -239,9 +239,9 @@ def test_simulate_zero_byte_traffic(tmp_path: Path) -> None:
     [
         ("not-parquet.parquet", "not a readable Parquet file"),
         ("missing-column.parquet", "missing column"),
-        ("negative-tokens.parquet", r"rows 2 \(1-based\): negative output_tokens"),
-        ("unknown-data-class.parquet", r"rows 1 \(1-based\): unknown data_class"),
-        ("complexity-out-of-range.parquet", r"rows 3 \(1-based\): complexity outside"),
+        ("negative-tokens.parquet", r"row 2: output_tokens: -\d+ is negative"),
+        ("unknown-data-class.parquet", r"row 1: data_class: unknown value"),
+        ("complexity-out-of-range.parquet", r"row 3: complexity: .* is not in \[0, 1\]"),
         ("wrong-type.parquet", "column 'input_tokens' has type string"),
     ],
 )

@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 
 from nexusctl.errors import PolicyLoadError
-from nexusctl.traffic.enrich import EnrichmentSpec, enrich_columns, load_enrichment, provides
+from nexusctl.traffic.draw import enrich_columns
+from nexusctl.traffic.enrich import EnrichmentSpec, load_enrichment, provides
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "traffic"
 EXAMPLE = (

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from nexusctl.policy.loader import load_policy
-from nexusctl.traffic._io import read_metadata
+from nexusctl.traffic.parquet import file_metadata, open_traffic_parquet
 from nexusctl.traffic.synth import (
     NEBULA_SEGMENTS,
     segments_from_policies,
@@ -80,7 +80,7 @@ def test_write_synth_records_metadata(tmp_path: Path) -> None:
     out = tmp_path / "s.parquet"
     assert write_synth(out, 1234, 9) == 1234
     assert pq.read_metadata(out).num_rows == 1234
-    meta = read_metadata(out)
+    meta = file_metadata(open_traffic_parquet(out), str(out))
     assert meta is not None
     assert meta["importer"] == "synth"
     assert meta["synth"]["seed"] == 9

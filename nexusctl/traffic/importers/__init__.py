@@ -1,39 +1,40 @@
 """``nexusctl traffic import``: read a format, convert, enrich, label, validate, write.
 
-The pipeline is the same for every format: the reader returns loosely typed columns keyed by
-canonical name (``RawTraffic``); each is converted to its canonical type (bad values become
-row problems); the enrichment spec fills missing attributes; the format's documented defaults
-fill what is still absent; quality labels are joined; ``validate_table`` checks every rule.
-Any invalid row rejects the file (nothing written) unless ``skip_invalid``, which drops and
-counts those rows and records the count in the output metadata.
+The pipeline is the same for every format and streams (``_pipeline``): the reader yields
+loosely typed columns keyed by canonical name (``RawTraffic``) a chunk at a time; each column
+is converted to its canonical type (bad values become row problems); the enrichment spec fills
+missing attributes; the format's documented defaults fill what is still absent; quality labels
+are joined; ``validate_rows`` checks every declared rule and, at the end, ``request_id`` must
+be unique over the file. Any invalid row rejects the file (nothing written) unless
+``skip_invalid``, which drops and counts those rows and records the count in the metadata.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nexusctl.errors import TrafficError, UsageError
 from nexusctl.traffic.importers._raw import RawTraffic
-from nexusctl.traffic.schema import COLUMN_KIND, COLUMNS, DEFAULT_MAX_PROBLEMS, Problems
+from nexusctl.traffic.parquet import ReadLimits
+from nexusctl.traffic.schema import DEFAULT_MAX_PROBLEMS, TRAFFIC, Problems
 
 FORMATS = ("azure", "otel", "litellm", "canonical")
-#: Pseudo-column named in problems about a row that could not be read at all.
-ROW_COLUMN = "record"
 
 
 @dataclass(frozen=True)
 class ImportOptions:
-    """How to import: enrichment spec, quality labels, what to do with invalid rows."""
+    """How to import: enrichment spec, quality labels, invalid rows, Parquet read caps."""
 
     enrich: Path | None = None
     quality: Path | None = None
     quality_format: str = "routellm-gsm8k"
     skip_invalid: bool = False
     max_problems: int = DEFAULT_MAX_PROBLEMS
+    limits: ReadLimits = field(default_factory=ReadLimits)
 
 
 @dataclass(frozen=True)
@@ -44,9 +45,10 @@ class ImportResult:
     skipped: int
     problems_text: str
     metadata: dict[str, Any]
+    problems: Problems
 
 
-def _reader(fmt: str) -> Callable[[Path], RawTraffic]:
+def _reader(fmt: str, limits: ReadLimits) -> Callable[[Path], Iterator[RawTraffic]]:
     if fmt == "azure":
         from nexusctl.traffic.importers.azure import read_azure
 
@@ -62,29 +64,25 @@ def _reader(fmt: str) -> Callable[[Path], RawTraffic]:
     if fmt == "canonical":
         from nexusctl.traffic.importers.canonical import read_canonical
 
-        return read_canonical
+        return lambda path: read_canonical(path, limits)
     raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
 
 
-def build_traffic(
-    fmt: str, src: Path, options: ImportOptions
-) -> tuple[Any, dict[str, Any], Problems]:
-    """Import ``src`` into a canonical ``pyarrow.Table`` (invalid rows dropped only when
-    ``options.skip_invalid``); return (table, metadata, problems).
+def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> ImportResult:
+    """Import ``src`` (format ``fmt``) into the canonical Parquet file ``out``, streaming.
 
     Raises:
-        TrafficError: invalid rows (without skip_invalid), missing columns, empty input.
+        TrafficError: invalid rows (without skip_invalid), missing columns, empty input, a
+            Parquet footer over the caps; nothing is written.
         PolicyLoadError: the enrichment spec is invalid (file:line:col).
+        EnvironmentError_: the output cannot be written.
     """
-    import numpy as np
-    import pyarrow as pa
-
-    from nexusctl.traffic._coerce import coerce_column
-    from nexusctl.traffic.enrich import enrich_columns, load_enrichment
+    from nexusctl.traffic._io import TrafficWriter
+    from nexusctl.traffic.enrich import load_enrichment, provides
+    from nexusctl.traffic.importers._pipeline import Checked, copy_valid, report_duplicates, stage
     from nexusctl.traffic.quality import load_quality
-    from nexusctl.traffic.schema import traffic_schema, validate_table
 
-    reader = _reader(fmt)
+    reader = _reader(fmt, options.limits)
     if fmt == "azure" and options.enrich is None:
         from nexusctl.traffic.importers.azure import NEEDS_ENRICHMENT
 
@@ -95,119 +93,78 @@ def build_traffic(
         )
     spec, spec_record = load_enrichment(options.enrich) if options.enrich else (None, None)
     labels = load_quality(options.quality, options.quality_format) if options.quality else None
-
-    raw = reader(src)
-    n = raw.n_rows
-    if n == 0:
-        raise TrafficError(f"{src}: no requests in the file (header only?)")
-    lines = raw.lines
-    problems = Problems(n)
-    if raw.unparsable:
-        mask = np.zeros(n, dtype=bool)
-        mask[list(raw.unparsable)] = True
-        problems.add(mask, ROW_COLUMN, lambda i: raw.unparsable[i], lines)
-    for row, column, message in raw.row_problems:
-        mask = np.zeros(n, dtype=bool)
-        mask[row] = True
-        problems.add(mask, column, message, lines)
-    columns = {name: coerce_column(name, arr, problems, lines) for name, arr in raw.columns.items()}
-    if spec is not None:
-        columns = enrich_columns(spec, columns, n)
-    if labels is not None:
-        small, large = labels.for_rows(n)
-        for name, values in (("small_model_correct", small), ("large_model_correct", large)):
-            current = columns.get(name)
-            filled = pa.array(values)
-            columns[name] = filled if current is None else current.fill_null(filled)
-    arrays = [_complete(src, fmt, name, columns.get(name), raw, n) for name, _, _ in COLUMNS]
-    table = pa.Table.from_arrays(arrays, schema=traffic_schema())
-    checked = validate_table(table, lines)
-    # A value that failed conversion is null now; do not report it missing a second time.
-    converted = {(p.row, p.column) for p in problems.items}
-    repeated = [
-        p for p in checked.items if p.message == "missing value" and (p.row, p.column) in converted
-    ]
-    repeated_set = set(repeated)
-    problems.items.extend(p for p in checked.items if p not in repeated_set)
-    problems.total += checked.total - len(repeated)
-    problems.bad |= checked.bad
-    if raw.unparsable:
-        kept = [
-            p for p in problems.items if p.column == ROW_COLUMN or p.row - 1 not in raw.unparsable
-        ]
-        problems.total -= len(problems.items) - len(kept)
-        problems.items = kept
-    skipped = problems.bad_rows
-    if skipped and not options.skip_invalid:
-        raise TrafficError(
-            problems.summary(str(src), options.max_problems),
-            hint="fix these rows, or pass --skip-invalid to skip them (they are counted)",
-        )
-    if skipped:
-        table = table.filter(pa.array(~problems.bad))
-    if table.num_rows == 0:
-        raise TrafficError(f"{src}: every row is invalid; nothing to write")
-    metadata = {
-        "source": src.name,
-        "source_sha256": _sha256(src),
-        "importer": fmt,
-        "import": raw.details,
-        "enrichment": spec_record,
-        "quality": labels.record if labels else None,
-        "rows_read": n,
-        "rows": table.num_rows,
-        "skipped_invalid": skipped,
-        "skipped_rows": (np.flatnonzero(problems.bad)[:1000] + 1).tolist(),
-    }
-    return table, metadata, problems
-
-
-def _complete(src: Path, fmt: str, name: str, array: Any, raw: RawTraffic, n: int) -> Any:
-    """Fill an absent or partly missing column with the format's default, or refuse."""
-    import pyarrow as pa
-
-    from nexusctl.traffic._coerce import _arrow_type
-    from nexusctl.traffic.schema import REQUIRED_COLUMNS
-
-    kind = COLUMN_KIND[name]
-    default = raw.defaults.get(name)
-    if array is None:
-        if default is not None:
-            return (
-                pa.array([default] * n, _arrow_type(kind))
-                if kind == "list<string>"
-                else (pa.repeat(pa.scalar(default, _arrow_type(kind)), n))
-            )
-        if name in REQUIRED_COLUMNS:
+    checked = Checked()
+    with TrafficWriter(out, None, staging=True) as staging:
+        stage(reader(src), spec, labels, staging, checked)
+        staging.close()
+        if checked.rows == 0:
+            raise TrafficError(f"{src}: no requests in the file (header only?)")
+        filled = checked.seen_columns | set(checked.defaults) | (provides(spec) if spec else set())
+        for name in TRAFFIC.required:
+            if name not in filled:
+                raise TrafficError(
+                    f"{src}: missing required column {name!r}: the {fmt} source does not "
+                    "record it and no enrichment spec sets it",
+                    hint="add it to the source, or fill it with an enrichment spec (--enrich)",
+                )
+        report_duplicates(checked)
+        problems = checked.problems
+        skipped = problems.bad_rows
+        if skipped and not options.skip_invalid:
             raise TrafficError(
-                f"{src}: missing required column {name!r}: the {fmt} source does not record "
-                "it and no enrichment spec sets it",
-                hint="add it to the source, or fill it with an enrichment spec (--enrich)",
+                problems.summary(str(src), options.max_problems),
+                hint="fix these rows, or pass --skip-invalid to skip them (they are counted)",
             )
-        return pa.nulls(n, _arrow_type(kind))
-    if default is not None and array.null_count:
-        return array.fill_null(pa.scalar(default, _arrow_type(kind)))
-    return array
+        if skipped == checked.rows:
+            raise TrafficError(f"{src}: every row is invalid; nothing to write")
+        metadata = {
+            "source": src.name,
+            "source_sha256": _sha256(src),
+            "importer": fmt,
+            "import": checked.details,
+            "enrichment": spec_record,
+            "quality": labels.record if labels else None,
+            "rows_read": checked.rows,
+            "rows": checked.rows - skipped,
+            "skipped_invalid": skipped,
+            "skipped_rows": _first_bad_rows(problems),
+        }
+        with TrafficWriter(out, metadata) as writer:
+            copy_valid(staging.temporary, problems.bad, writer)
+            writer.publish()
+    text = problems.summary(str(src), options.max_problems) if skipped else ""
+    return ImportResult(checked.rows - skipped, skipped, text, metadata, problems)
+
+
+def build_traffic(
+    fmt: str, src: Path, options: ImportOptions
+) -> tuple[Any, dict[str, Any], Problems]:
+    """Import ``src`` and return (table, metadata, problems) instead of keeping a file.
+
+    For tests and small inputs: the whole result is read into memory.
+
+    Raises:
+        TrafficError: as ``import_traffic``.
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="nexusctl-import-") as folder:
+        out = Path(folder) / "traffic.parquet"
+        result = import_traffic(fmt, src, out, options)
+        table = pq.read_table(out)
+    table = table.replace_schema_metadata(None)
+    return table, json.loads(json.dumps(result.metadata)), result.problems
+
+
+def _first_bad_rows(problems: Problems) -> list[int]:
+    import numpy as np
+
+    return [int(r) for r in (np.flatnonzero(problems.bad)[:1000] + 1)]
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    from nexusctl.files import sha256_file
 
-
-def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> ImportResult:
-    """Import ``src`` (format ``fmt``) into the canonical Parquet file ``out``.
-
-    Raises:
-        TrafficError: see ``build_traffic``; nothing is written.
-        EnvironmentError_: the output cannot be written.
-    """
-    from nexusctl.traffic._io import write_traffic
-
-    table, metadata, problems = build_traffic(fmt, src, options)
-    rows = write_traffic(out, [table], metadata)
-    text = problems.summary(str(src), options.max_problems) if problems.bad_rows else ""
-    return ImportResult(rows, problems.bad_rows, text, metadata)
+    return sha256_file(path, what="traffic file")

@@ -1,26 +1,42 @@
-"""What every format reader hands to the import pipeline, and the file readers they share."""
+"""What every format reader hands to the import pipeline, and the streaming file readers.
+
+Readers yield ``RawTraffic`` chunks of at most ``CHUNK_ROWS`` rows: CSV through Arrow's
+streaming CSV reader, JSON Lines line by line, so memory does not grow with the file. A whole
+JSON document (an OTLP export, a LiteLLM list) is read within ``MAX_DOCUMENT_BYTES``. JSON
+nested deeper than Python's recursion limit, or holding integers of more than 4,300 digits, is
+an invalid row (JSON Lines) or an invalid file, never a crash.
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nexusctl.errors import EnvironmentError_, TrafficError
+from nexusctl.errors import InputError, TrafficError
+from nexusctl.traffic.parquet import require_regular_file
 
 _CHUNK = 16 * 1024 * 1024
+#: Rows per chunk a reader yields (the pipeline re-cuts them to exactly this many).
+CHUNK_ROWS = 1 << 16
+#: A JSON document read whole (OTel export, LiteLLM list) may be at most this large.
+MAX_DOCUMENT_BYTES = 256 << 20
+#: Bytes the CSV reader decodes at a time.
+_CSV_BLOCK = 4 << 20
 
 
 @dataclass
 class RawTraffic:
     """Source columns keyed by canonical name, loosely typed, plus where each row came from.
 
-    ``lines`` holds each row's 1-based source line (CSV, JSONL) or is None. ``defaults`` are
-    the values a format documents for a column it does not carry. ``unparsable`` are 0-based
-    rows that could not be read at all (their other problems are not repeated).
+    ``lines`` holds each row's 1-based source line (CSV, JSONL) or locator, or is None.
+    ``defaults`` are the values a format documents for a column it does not carry.
+    ``unparsable`` are 0-based rows (of this chunk) that could not be read at all (their other
+    problems are not repeated).
     """
 
     columns: dict[str, Any]
@@ -29,28 +45,17 @@ class RawTraffic:
     defaults: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     unparsable: dict[int, str] = field(default_factory=dict)
-    #: (0-based row, column, message) problems the reader found itself.
+    #: (0-based row of this chunk, column, message) problems the reader found itself.
     row_problems: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def open_check(path: Path) -> int:
-    """Return the file's size; refuse a missing, unreadable or empty file.
+    """Return the file's size; refuse a missing, special, unreadable or empty file.
 
     Raises:
-        TrafficError: missing, a directory, or empty.
-        EnvironmentError_: unreadable.
+        TrafficError: missing, a directory, a device or FIFO, or empty.
     """
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise TrafficError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise EnvironmentError_(f"{path}: cannot read: {exc.strerror}") from None
-    if path.is_dir():
-        raise TrafficError(f"{path}: is a directory, expected a file")
-    if size == 0:
-        raise TrafficError(f"{path}: empty file (no header, no requests)")
-    return size
+    return require_regular_file(path, "file")
 
 
 def check_utf8(path: Path) -> None:
@@ -80,21 +85,30 @@ def check_utf8(path: Path) -> None:
 
 
 def read_text(path: Path) -> str:
-    """Read a whole UTF-8 text file (a leading BOM is dropped).
+    """Read a whole UTF-8 text document of at most ``MAX_DOCUMENT_BYTES`` (BOM dropped).
 
     Raises:
-        TrafficError: empty or not UTF-8.
+        TrafficError: empty, special, too large or not UTF-8.
     """
+    from nexusctl.files import read_bounded
+
     open_check(path)
-    check_utf8(path)
-    return path.read_bytes().decode("utf-8").removeprefix("\ufeff")
+    try:
+        raw = read_bounded(path, MAX_DOCUMENT_BYTES, what="traffic document")
+    except InputError as exc:
+        raise TrafficError(str(exc), hint="export JSON Lines instead: they are streamed") from None
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        check_utf8(path)  # names the line
+        raise TrafficError(f"{path}: not valid UTF-8") from None
 
 
-def read_csv_strings(path: Path) -> tuple[Any, Any]:
-    """Read a CSV file with a header row; every column as strings. Returns (table, lines).
+def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
+    """Stream a CSV file with a header row, every column as strings: (batch, lines) pairs.
 
-    Row i (0-based) came from line i + 2. Fields may not contain newlines; blank lines are
-    errors (they would shift every reported line number).
+    Row i (0-based, over the file) came from line i + 2. Fields may not contain newlines;
+    blank lines are errors (they would shift every reported line number).
 
     Raises:
         TrafficError: empty, not UTF-8, no header, duplicate column names, malformed rows.
@@ -106,7 +120,7 @@ def read_csv_strings(path: Path) -> tuple[Any, Any]:
     open_check(path)
     check_utf8(path)
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline()
+        first = fh.readline(1 << 20)
     header = next(csv.reader([first]), [])
     if not header or all(not h.strip() for h in header):
         raise TrafficError(f"{path}:1: missing header row")
@@ -114,9 +128,9 @@ def read_csv_strings(path: Path) -> tuple[Any, Any]:
     if duplicates:
         raise TrafficError(f"{path}:1: duplicate column(s) in header: {', '.join(duplicates)}")
     try:
-        table = pacsv.read_csv(
+        reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8"),
+            read_options=pacsv.ReadOptions(encoding="utf8", block_size=_CSV_BLOCK),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -124,10 +138,31 @@ def read_csv_strings(path: Path) -> tuple[Any, Any]:
                 quoted_strings_can_be_null=False,
             ),
         )
+        seen = 0
+        for batch in rebatch(reader, CHUNK_ROWS):
+            yield batch, np.arange(seen, seen + batch.num_rows, dtype=np.int64) + 2
+            seen += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise TrafficError(f"{path}: malformed CSV: {_arrow_message(exc)}") from None
-    lines = np.arange(table.num_rows, dtype=np.int64) + 2
-    return table, lines
+
+
+def rebatch(batches: Iterator[Any], rows: int) -> Iterator[Any]:
+    """Re-cut a stream of record batches into tables of exactly ``rows`` rows (the last fewer)."""
+    import pyarrow as pa
+
+    pending: list[Any] = []
+    held = 0
+    for batch in batches:
+        pending.append(batch)
+        held += batch.num_rows
+        while held >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows).combine_chunks()
+            rest = table.slice(rows)
+            pending = rest.to_batches()
+            held = rest.num_rows
+    if held:
+        yield pa.Table.from_batches(pending).combine_chunks()
 
 
 def _arrow_message(exc: Exception) -> str:
@@ -139,12 +174,14 @@ def parse_json(path: Path, text: str) -> Any:
     """Parse a JSON document; a syntax error names its line and column.
 
     Raises:
-        TrafficError: not JSON (truncated, trailing data, NaN).
+        TrafficError: not JSON (truncated, trailing data, NaN, too deep, huge integers).
     """
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise TrafficError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise TrafficError(f"{path}: invalid JSON: nested too deeply") from None
     except ValueError as exc:
         raise TrafficError(f"{path}: invalid JSON: {exc}") from None
 
@@ -153,25 +190,96 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json_lines(path: Path, text: str) -> tuple[list[Any], list[int], dict[int, str]]:
-    """Parse JSON Lines: (values, 1-based line of each, {row: error} for unparsable lines).
+def parse_json_line(line: str | bytes) -> tuple[Any, str | None]:
+    """Parse one JSON Lines record: (value, None), or (None, why it is not JSON)."""
+    try:
+        return json.loads(line, parse_constant=_reject_constant), None
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON at column {exc.colno}: {exc.msg}"
+    except RecursionError:
+        return None, "invalid JSON: nested too deeply"
+    except ValueError as exc:
+        return None, f"invalid JSON: {exc}"
 
-    Blank lines are skipped. An unparsable line becomes a None row with its error, so that
-    ``--skip-invalid`` can skip and count it like any other invalid row.
-    """
+
+def parse_json_lines(text: str) -> tuple[list[Any], list[int], dict[int, str]]:
+    """Parse JSON Lines held in memory: (values, 1-based line of each, {row: error})."""
+    numbered = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    values, errors = parse_lines([line for _, line in numbered])
+    return values, [n for n, _ in numbered], errors
+
+
+def parse_lines(lines: Sequence[str | bytes]) -> tuple[list[Any], dict[int, str]]:
+    """Parse non-blank JSON Lines records: (values, {row: why it is not JSON})."""
     values: list[Any] = []
-    lines: list[int] = []
     errors: dict[int, str] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            values.append(json.loads(line, parse_constant=_reject_constant))
-        except json.JSONDecodeError as exc:
-            errors[len(values)] = f"invalid JSON at column {exc.colno}: {exc.msg}"
-            values.append(None)
-        except ValueError as exc:
-            errors[len(values)] = f"invalid JSON: {exc}"
-            values.append(None)
-        lines.append(number)
-    return values, lines, errors
+    for row, line in enumerate(lines):
+        value, error = parse_json_line(line)
+        if error is not None:
+            errors[row] = error
+        values.append(value)
+    return values, errors
+
+
+def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
+    """Stream a JSON Lines file as blocks of ``CHUNK_ROWS`` lines: (bytes, first line number).
+
+    The file is read in large pieces and cut at newlines found with NumPy (no Python loop per
+    line). A leading UTF-8 byte-order mark is dropped.
+
+    Raises:
+        TrafficError: empty, special or not UTF-8.
+    """
+    import numpy as np
+
+    open_check(path)
+    check_utf8(path)
+    pending = b""
+    first_line = 1
+    with path.open("rb") as fh:
+        head = fh.read(3)
+        pending = head.removeprefix(b"\xef\xbb\xbf")
+        while True:
+            piece = fh.read(_CHUNK)
+            pending += piece
+            ends = np.flatnonzero(np.frombuffer(pending, np.uint8) == 10)
+            taken = 0
+            while len(ends) - taken >= CHUNK_ROWS:
+                cut = int(ends[taken + CHUNK_ROWS - 1]) + 1
+                start = int(ends[taken - 1]) + 1 if taken else 0
+                yield pending[start:cut], first_line
+                first_line += CHUNK_ROWS
+                taken += CHUNK_ROWS
+            if taken:
+                pending = pending[int(ends[taken - 1]) + 1 :]
+            if not piece:
+                break
+    if pending.strip():
+        yield pending, first_line
+
+
+def split_lines(block: bytes, first_line: int) -> tuple[list[bytes], list[int]]:
+    """A block's non-blank lines and their 1-based numbers."""
+    lines: list[bytes] = []
+    numbers: list[int] = []
+    for offset, line in enumerate(block.removesuffix(b"\n").split(b"\n")):
+        if line.strip():
+            lines.append(line)
+            numbers.append(first_line + offset)
+    return lines, numbers
+
+
+def iter_json_lines(path: Path) -> Iterator[tuple[list[Any], list[int], dict[int, str]]]:
+    """Stream a JSON Lines file in chunks of ``CHUNK_ROWS`` records.
+
+    Yields (values, 1-based line of each, {row of the chunk: error}). Blank lines are skipped.
+    An unparsable line becomes a None row with its error, so that ``--skip-invalid`` can skip
+    and count it like any other invalid row.
+
+    Raises:
+        TrafficError: empty, special or not UTF-8.
+    """
+    for block, first_line in iter_line_blocks(path):
+        lines, numbers = split_lines(block, first_line)
+        values, errors = parse_lines(lines)
+        yield values, numbers, errors

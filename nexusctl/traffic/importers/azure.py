@@ -12,10 +12,11 @@ trace: an enrichment spec must supply the rest.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 from nexusctl.errors import TrafficError
-from nexusctl.traffic.importers._raw import RawTraffic, read_csv_strings
+from nexusctl.traffic.importers._raw import RawTraffic, iter_csv_strings
 
 COLUMNS = {"TIMESTAMP": "time", "ContextTokens": "input_tokens", "GeneratedTokens": "output_tokens"}
 #: Columns the trace lacks: each must come from the enrichment spec.
@@ -40,8 +41,8 @@ def workload_name(path: Path) -> str:
     return re.sub(r"[^a-z0-9]+", "-", stem).strip("-") or "trace"
 
 
-def read_azure(path: Path) -> RawTraffic:
-    """Read the trace into raw canonical columns.
+def read_azure(path: Path) -> Iterator[RawTraffic]:
+    """Stream the trace as chunks of raw canonical columns.
 
     Raises:
         TrafficError: not the trace's header, or unreadable CSV.
@@ -50,21 +51,24 @@ def read_azure(path: Path) -> RawTraffic:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    table, lines = read_csv_strings(path)
-    missing = [c for c in COLUMNS if c not in table.column_names]
-    if missing:
-        raise TrafficError(
-            f"{path}:1: missing required column(s) {', '.join(missing)}",
-            hint="the Azure trace format is TIMESTAMP,ContextTokens,GeneratedTokens",
+    prefix = f"azure-{workload_name(path)}-"
+    seen = 0
+    for batch, lines in iter_csv_strings(path):
+        missing = [c for c in COLUMNS if c not in batch.schema.names]
+        if missing:
+            raise TrafficError(
+                f"{path}:1: missing required column(s) {', '.join(missing)}",
+                hint="the Azure trace format is TIMESTAMP,ContextTokens,GeneratedTokens",
+            )
+        n = batch.num_rows
+        columns = {canonical: batch.column(source) for source, canonical in COLUMNS.items()}
+        rows = pc.cast(pa.array(np.arange(seen + 1, seen + n + 1, dtype=np.int64)), pa.string())
+        columns["request_id"] = pc.binary_join_element_wise(prefix, rows, "")
+        seen += n
+        yield RawTraffic(
+            columns=columns,
+            n_rows=n,
+            lines=lines,
+            defaults={"reasoning_tokens": 0},
+            details={"format": "azure-llm-inference-trace", "time_zone_assumed": "UTC"},
         )
-    n = table.num_rows
-    columns = {canonical: table.column(source) for source, canonical in COLUMNS.items()}
-    rows = pc.cast(pa.array(np.arange(1, n + 1, dtype=np.int64)), pa.string())
-    columns["request_id"] = pc.binary_join_element_wise(f"azure-{workload_name(path)}-", rows, "")
-    return RawTraffic(
-        columns=columns,
-        n_rows=n,
-        lines=lines,
-        defaults={"reasoning_tokens": 0},
-        details={"format": "azure-llm-inference-trace", "time_zone_assumed": "UTC"},
-    )

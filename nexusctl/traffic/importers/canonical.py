@@ -10,66 +10,130 @@ absent columns: use_case ``general``, cached/reasoning tokens 0, capabilities no
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import (
+    CHUNK_ROWS,
     RawTraffic,
-    open_check,
-    parse_json_lines,
-    read_csv_strings,
-    read_text,
+    iter_csv_strings,
+    iter_line_blocks,
+    parse_lines,
+    rebatch,
+    split_lines,
 )
-from nexusctl.traffic.schema import COLUMN_KIND, COLUMN_NAMES
-
-DEFAULTS: dict[str, Any] = {
-    "use_case": "general",
-    "cached_input_tokens": 0,
-    "reasoning_tokens": 0,
-    "capabilities": [],
-}
+from nexusctl.traffic.parquet import ReadLimits, open_traffic_parquet, traffic_batches
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
 
-def read_canonical(path: Path) -> RawTraffic:
-    """Read a canonical CSV, JSONL or Parquet file into raw columns.
+def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[RawTraffic]:
+    """Stream a canonical CSV, JSONL or Parquet file as chunks of raw columns.
 
     Raises:
-        TrafficError: unknown suffix, unknown columns, unreadable file.
+        TrafficError: unknown suffix, unknown columns, unreadable file, a Parquet footer
+            over ``limits``.
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        table, lines = read_csv_strings(path)
-        _check_names(path, table.column_names)
-        columns = {name: table.column(name) for name in table.column_names}
-        return RawTraffic(columns, table.num_rows, lines, dict(DEFAULTS), {"format": "csv"})
+        return _read_csv(path)
     if suffix in (".jsonl", ".ndjson"):
         return _read_jsonl(path)
     if suffix == ".parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, limits or ReadLimits())
     raise TrafficError(
         f"{path}: cannot tell the canonical format from the suffix {suffix!r}",
         hint="use .csv, .jsonl (or .ndjson) or .parquet",
     )
 
 
+def _read_csv(path: Path) -> Iterator[RawTraffic]:
+    for batch, lines in iter_csv_strings(path):
+        _check_names(path, batch.schema.names)
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        yield RawTraffic(columns, batch.num_rows, lines, dict(IMPORT_DEFAULTS), {"format": "csv"})
+
+
 def _check_names(path: Path, names: list[str]) -> None:
-    unknown = [n for n in names if n not in COLUMN_NAMES]
+    unknown = [n for n in names if n not in TRAFFIC.names]
     if unknown:
         name = unknown[0]
-        near = difflib.get_close_matches(name, COLUMN_NAMES, n=1, cutoff=0.6)
+        near = difflib.get_close_matches(name, TRAFFIC.names, n=1, cutoff=0.6)
         more = f" (did you mean {near[0]!r}?)" if near else ""
         raise TrafficError(
             f"{path}: unknown column(s) {', '.join(repr(u) for u in unknown)}{more}",
-            hint="canonical columns: " + ", ".join(COLUMN_NAMES),
+            hint="canonical columns: " + ", ".join(TRAFFIC.names),
         )
 
 
-def _read_jsonl(path: Path) -> RawTraffic:
+def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
     import numpy as np
 
-    records, lines, errors = parse_json_lines(path, read_text(path))
+    for block, first_line in iter_line_blocks(path):
+        errors: dict[int, str] = {}
+        columns = _parse_fast(block)
+        if columns is not None:
+            rows = _line_count(block)  # one row per line: checked by _parse_fast
+            numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
+        else:
+            lines, line_numbers = split_lines(block, first_line)
+            columns, errors = _parse_each(path, lines)
+            numbers = np.array(line_numbers, dtype=np.int64)
+        yield RawTraffic(
+            columns, len(numbers), numbers, dict(IMPORT_DEFAULTS), {"format": "jsonl"}, errors
+        )
+
+
+def _parse_fast(block: bytes) -> dict[str, Any] | None:
+    """Parse a block of lines with Arrow's JSON reader against the canonical types, or None.
+
+    Only for clean blocks: a blank line (Arrow skips it, so rows and lines would not match) or
+    any line Arrow cannot read as one object of canonical fields with canonical types (a
+    string where a number belongs, an unknown key, a repeated key, NaN, deep nesting, a time
+    given as a number) sends the whole block to the line-by-line parser, which names each bad
+    line. A column null on every line counts as absent.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    from nexusctl.tables import arrow_type
+
+    if b"NaN" in block or b"Infinity" in block:
+        return None  # Arrow accepts these non-JSON literals; the strict parser refuses them
+    schema = pa.schema(
+        [
+            pa.field(c.name, pa.string() if c.kind == "timestamp" else arrow_type(c.kind))
+            for c in TRAFFIC.columns
+        ]
+    )
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
+    try:
+        table = pajson.read_json(
+            io.BytesIO(block),
+            read_options=pajson.ReadOptions(block_size=1 << 20),
+            parse_options=options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != _line_count(block):
+        return None  # not one object per line
+    return {
+        name: table.column(name).combine_chunks()
+        for name in table.column_names
+        if table.column(name).null_count < table.num_rows
+    }
+
+
+def _line_count(block: bytes) -> int:
+    return block.removesuffix(b"\n").count(b"\n") + 1
+
+
+def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
+    records, errors = parse_lines(lines)
     for row, value in enumerate(records):
         if value is not None and not isinstance(value, dict):
             errors[row] = f"expected a JSON object, got {type(value).__name__}"
@@ -79,27 +143,16 @@ def _read_jsonl(path: Path) -> RawTraffic:
         names.update(dict.fromkeys(obj))
     _check_names(path, list(names))
     columns = {
-        name: python_array([obj.get(name) for obj in objects], COLUMN_KIND[name]) for name in names
+        name: python_array([obj.get(name) for obj in objects], TRAFFIC.kind(name)) for name in names
     }
-    return RawTraffic(
-        columns,
-        len(objects),
-        np.array(lines, dtype=np.int64),
-        dict(DEFAULTS),
-        {"format": "jsonl"},
-        errors,
-    )
+    return columns, errors
 
 
-def _read_parquet(path: Path) -> RawTraffic:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    open_check(path)
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowException, OSError) as exc:
-        raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
-    _check_names(path, table.column_names)
-    columns = {name: table.column(name) for name in table.column_names}
-    return RawTraffic(columns, table.num_rows, None, dict(DEFAULTS), {"format": "parquet"})
+def _read_parquet(path: Path, limits: ReadLimits) -> Iterator[RawTraffic]:
+    parquet = open_traffic_parquet(path, limits)
+    _check_names(path, parquet.schema_arrow.names)
+    for batch in rebatch(traffic_batches(parquet, str(path), batch_rows=CHUNK_ROWS), CHUNK_ROWS):
+        columns = {name: batch.column(name) for name in batch.schema.names}
+        yield RawTraffic(
+            columns, batch.num_rows, None, dict(IMPORT_DEFAULTS), {"format": "parquet"}
+        )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
@@ -27,19 +28,13 @@ from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import (
     RawTraffic,
+    iter_csv_strings,
+    iter_json_lines,
     parse_json,
-    parse_json_lines,
-    read_csv_strings,
     read_text,
 )
-from nexusctl.traffic.schema import COLUMN_KIND
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
-DEFAULTS: dict[str, Any] = {
-    "use_case": "general",
-    "cached_input_tokens": 0,
-    "reasoning_tokens": 0,
-    "capabilities": [],
-}
 TAG_KEYS = {
     "app": "app",
     "use_case": "use_case",
@@ -52,6 +47,8 @@ TAG_KEYS = {
     "confidence": "confidence",
 }
 _MICRO = Decimal(1_000_000)
+#: A spend of 10^12 USD or more is not a request's cost (and would overflow int64 micro-USD).
+_MAX_SPEND_DIGITS = 11
 _OUT_COLUMNS = (
     "request_id",
     "time",
@@ -74,8 +71,8 @@ _OUT_COLUMNS = (
 )
 
 
-def read_litellm(path: Path) -> RawTraffic:
-    """Read a spend-log export (.csv, .json list, .jsonl) into raw canonical columns.
+def read_litellm(path: Path) -> Iterator[RawTraffic]:
+    """Stream a spend-log export (.csv, .json list, .jsonl) as chunks of raw canonical columns.
 
     Raises:
         TrafficError: unreadable file, not a list of spend-log objects.
@@ -83,28 +80,32 @@ def read_litellm(path: Path) -> RawTraffic:
     import numpy as np
 
     suffix = path.suffix.lower()
-    unparsable: dict[int, str] = {}
-    lines: Any = None
+    details = {"format": f"litellm-spend-logs-{suffix.lstrip('.') or 'json'}"}
     if suffix == ".csv":
-        table, lines = read_csv_strings(path)
-        if "request_id" not in table.column_names:
-            raise TrafficError(f"{path}:1: not a LiteLLM spend log: no request_id column")
-        rows: list[Any] = table.to_pylist()
+        for batch, lines in iter_csv_strings(path):
+            if "request_id" not in batch.schema.names:
+                raise TrafficError(f"{path}:1: not a LiteLLM spend log: no request_id column")
+            yield _chunk(batch.to_pylist(), lines, {}, details)
     elif suffix in (".jsonl", ".ndjson"):
-        rows, line_list, unparsable = parse_json_lines(path, read_text(path))
-        lines = np.array(line_list, dtype=np.int64)
+        for rows, line_list, unparsable in iter_json_lines(path):
+            yield _chunk(rows, np.array(line_list, dtype=np.int64), unparsable, details)
     else:
         doc = parse_json(path, read_text(path))
         if isinstance(doc, dict) and isinstance(doc.get("data"), list):
             doc = doc["data"]
         if not isinstance(doc, list):
             raise TrafficError(f"{path}: expected a JSON list of spend-log objects")
-        rows = doc
         # A JSON list has no useful line numbers: name each row by its request_id instead.
-        lines = [
+        locators = [
             f"request_id {r.get('request_id')!r}" if isinstance(r, dict) else f"list index {i}"
-            for i, r in enumerate(rows)
+            for i, r in enumerate(doc)
         ]
+        yield _chunk(doc, locators, {}, details)
+
+
+def _chunk(
+    rows: list[Any], lines: Any, unparsable: dict[int, str], details: dict[str, Any]
+) -> RawTraffic:
     problems: list[tuple[int, str, str]] = []
     records: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
@@ -116,15 +117,15 @@ def read_litellm(path: Path) -> RawTraffic:
         else:
             records.append(_record(row, index, problems))
     columns = {
-        name: python_array([r.get(name) for r in records], COLUMN_KIND[name])
+        name: python_array([r.get(name) for r in records], TRAFFIC.kind(name))
         for name in _OUT_COLUMNS
     }
     return RawTraffic(
         columns=columns,
         n_rows=len(records),
         lines=lines,
-        defaults=dict(DEFAULTS),
-        details={"format": f"litellm-spend-logs-{suffix.lstrip('.') or 'json'}"},
+        defaults=dict(IMPORT_DEFAULTS),
+        details=details,
         unparsable=unparsable,
         row_problems=problems,
     )
@@ -142,8 +143,8 @@ def _json_object(value: Any, row: int, column: str, problems: list[tuple[int, st
             return {}
         try:
             value = json.loads(value)
-        except ValueError:
-            problems.append((row, column, f"{column} is not valid JSON"))
+        except (ValueError, RecursionError):
+            problems.append((row, column, f"{column} is not valid JSON (or nested too deeply)"))
             return {}
     if value is None:
         return {}
@@ -252,6 +253,10 @@ def _micro_usd(spend: Any, index: int, problems: list[tuple[int, str, str]]) -> 
         return None
     if not amount.is_finite():
         problems.append((index, "observed_cost_micro_usd", f"spend is not finite: {spend!r}"))
+        return None
+    if amount.adjusted() > _MAX_SPEND_DIGITS:
+        # Scaling 1e999999999 to an integer would build a billion-digit number.
+        problems.append((index, "observed_cost_micro_usd", f"spend is too large: {spend!r}"))
         return None
     return int((amount * _MICRO).to_integral_value(rounding=ROUND_HALF_EVEN))
 

@@ -10,13 +10,15 @@ them (the OTLP file exporter). The full mapping is in docs/traffic.md.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import RawTraffic, parse_json, parse_json_lines, read_text
-from nexusctl.traffic.schema import COLUMN_KIND
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
 INFERENCE_OPERATIONS = ("chat", "text_completion", "generate_content")
 
@@ -41,12 +43,6 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "large_model_correct": ("nexus.large_model_correct",),
 }
 OUTPUT_ATTRIBUTES = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
-DEFAULTS: dict[str, Any] = {
-    "use_case": "general",
-    "cached_input_tokens": 0,
-    "reasoning_tokens": 0,
-    "capabilities": [],
-}
 
 
 def any_value(value: Any) -> Any:
@@ -57,10 +53,10 @@ def any_value(value: Any) -> Any:
         return value["stringValue"]
     if "intValue" in value:
         raw = value["intValue"]
-        try:
-            return int(raw) if isinstance(raw, (str, int)) and not isinstance(raw, bool) else raw
-        except ValueError:
-            return raw
+        # An int64 has at most 19 digits; longer text is left as text (and reported).
+        if isinstance(raw, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,20}\s*", raw):
+            return int(raw)
+        return raw
     if "doubleValue" in value:
         return value["doubleValue"]
     if "boolValue" in value:
@@ -93,12 +89,12 @@ def _documents(path: Path, text: str) -> list[Any]:
         json.loads(text)
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":
-            values, lines, errors = parse_json_lines(path, text)
+            values, lines, errors = parse_json_lines(text)
             if errors:
                 row = min(errors)
                 raise TrafficError(f"{path}:{lines[row]}: {errors[row]}") from None
             return values
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     return [parse_json(path, text)]
 
@@ -108,7 +104,7 @@ def _nanos(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 20:
         return int(value)
     return None
 
@@ -120,8 +116,8 @@ def _is_inference(attrs: dict[str, Any]) -> bool:
     return operation in INFERENCE_OPERATIONS
 
 
-def read_otel(path: Path) -> RawTraffic:
-    """Read OTLP JSON spans into raw canonical columns.
+def read_otel(path: Path) -> Iterator[RawTraffic]:
+    """Read OTLP JSON spans (one document, bounded in size) as one chunk of raw columns.
 
     Raises:
         TrafficError: not JSON, not an OTLP trace export.
@@ -158,14 +154,14 @@ def read_otel(path: Path) -> RawTraffic:
                     records.append(_record(span, attrs, len(records), row_problems))
                     locators.append(f"span {span.get('traceId', '?')}/{span.get('spanId', '?')}")
     columns = {
-        name: python_array([r.get(name) for r in records], COLUMN_KIND[name])
+        name: python_array([r.get(name) for r in records], TRAFFIC.kind(name))
         for name in (*ATTRIBUTES, "time", "observed_latency_ms", "output_tokens")
     }
-    return RawTraffic(
+    yield RawTraffic(
         columns=columns,
         n_rows=len(records),
         lines=locators,
-        defaults=dict(DEFAULTS),
+        defaults=dict(IMPORT_DEFAULTS),
         details={
             "format": "otlp-json",
             "spans": total,

@@ -1,4 +1,8 @@
-"""Apply an enrichment spec to columns: vectorised NumPy draws, one stream per attribute."""
+"""Apply an enrichment spec to columns: vectorised NumPy draws, one stream per attribute.
+
+The spec's models live in ``nexusctl.traffic.enrich`` (which imports nothing from here), the
+draws here: the import pipeline calls ``enrich_columns`` once per chunk of rows.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,15 @@ from nexusctl.traffic.enrich import (
 )
 
 
-def fill_columns(spec: EnrichmentSpec, columns: dict[str, Any], n: int) -> dict[str, Any]:
+def enrich_columns(
+    spec: EnrichmentSpec, columns: dict[str, Any], n: int, chunk: int = 0
+) -> dict[str, Any]:
     """Fill the missing values of ``columns`` (canonical name -> typed Arrow array) per the spec.
 
-    Columns absent from ``columns`` count as all-missing. Returns a new dict.
+    Columns absent from ``columns`` count as all-missing. Returns a new dict. ``chunk`` is the
+    index of this chunk of ``CHUNK_ROWS`` rows in the file: attribute k draws from
+    ``PCG64(SeedSequence(seed, spawn_key=(k,)))`` in chunk 0 and ``spawn_key=(k, chunk)`` in
+    the later ones, so the output does not depend on how a reader cut the file.
     """
     import numpy as np
     import pyarrow as pa
@@ -28,7 +37,8 @@ def fill_columns(spec: EnrichmentSpec, columns: dict[str, Any], n: int) -> dict[
         attribute = getattr(attrs, name)
         if attribute is None:
             continue
-        seq = np.random.SeedSequence(spec.spec.seed, spawn_key=(index,))
+        key = (index,) if chunk == 0 else (index, chunk)
+        seq = np.random.SeedSequence(spec.spec.seed, spawn_key=key)
         rng = np.random.Generator(np.random.PCG64(seq))
         current = out.get(column)
         if current is None:

@@ -1,0 +1,192 @@
+"""The streaming import: each chunk converted, enriched, labelled, validated and staged.
+
+Memory is bounded by one chunk (``CHUNK_ROWS`` rows) plus, per row, one byte of bad-row mask,
+the request_id (for the file-wide uniqueness check) and the source line. The rows are staged in
+a hidden Parquet file beside the output; once every row has been checked, either the import is
+refused (nothing written) or the valid rows are copied, with the final metadata, into the
+output and moved into place atomically.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nexusctl.traffic.importers._raw import CHUNK_ROWS, RawTraffic
+from nexusctl.traffic.schema import TRAFFIC, Problems
+
+#: Pseudo-column named in problems about a row that could not be read at all.
+ROW_COLUMN = "record"
+
+
+@dataclass
+class Checked:
+    """What the chunks added up to: rows read, problems, the columns any source chunk held."""
+
+    rows: int = 0
+    problems: Problems = field(default_factory=lambda: TRAFFIC.problems(0))
+    seen_columns: set[str] = field(default_factory=set)
+    ids: list[Any] = field(default_factory=list)
+    lines: list[tuple[int, Any]] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def cut(chunks: Iterable[RawTraffic]) -> Iterator[RawTraffic]:
+    """Cut oversized chunks (a whole JSON document) into pieces of ``CHUNK_ROWS`` rows."""
+    for raw in chunks:
+        if raw.n_rows <= CHUNK_ROWS:
+            yield raw
+            continue
+        for start in range(0, raw.n_rows, CHUNK_ROWS):
+            yield _slice(raw, start, min(start + CHUNK_ROWS, raw.n_rows))
+
+
+def _slice(raw: RawTraffic, start: int, stop: int) -> RawTraffic:
+    return RawTraffic(
+        columns={name: array.slice(start, stop - start) for name, array in raw.columns.items()},
+        n_rows=stop - start,
+        lines=None if raw.lines is None else raw.lines[start:stop],
+        defaults=raw.defaults,
+        details=raw.details,
+        unparsable={r - start: m for r, m in raw.unparsable.items() if start <= r < stop},
+        row_problems=[(r - start, c, m) for r, c, m in raw.row_problems if start <= r < stop],
+    )
+
+
+def check_chunk(
+    raw: RawTraffic, offset: int, chunk: int, spec: Any, labels: Any
+) -> tuple[Any, Problems]:
+    """Convert, enrich, label and validate one chunk; return its canonical batch and problems."""
+    import numpy as np
+    import pyarrow as pa
+
+    from nexusctl.traffic._coerce import coerce_column
+    from nexusctl.traffic.draw import enrich_columns
+    from nexusctl.traffic.schema import traffic_schema, validate_rows
+
+    n, lines = raw.n_rows, raw.lines
+    problems = TRAFFIC.problems(n, offset)
+    if raw.unparsable:
+        mask = np.zeros(n, dtype=bool)
+        mask[list(raw.unparsable)] = True
+        problems.add(mask, ROW_COLUMN, lambda i: raw.unparsable[i], lines)
+    for row, column, message in raw.row_problems:
+        mask = np.zeros(n, dtype=bool)
+        mask[row] = True
+        problems.add(mask, column, message, lines)
+    columns = {name: coerce_column(name, arr, problems, lines) for name, arr in raw.columns.items()}
+    if spec is not None:
+        columns = enrich_columns(spec, columns, n, chunk)
+    if labels is not None:
+        small, large = labels.for_rows(n, offset)
+        for name, values in (("small_model_correct", small), ("large_model_correct", large)):
+            current = columns.get(name)
+            filled = pa.array(values)
+            columns[name] = filled if current is None else current.fill_null(filled)
+    arrays = [_complete(name, columns.get(name), raw.defaults, n) for name in TRAFFIC.names]
+    batch = pa.RecordBatch.from_arrays(arrays, schema=traffic_schema())
+    checked = validate_rows(batch, lines, offset)
+    # A value that failed conversion is null now; do not report it missing a second time.
+    converted = {(p.row, p.column) for p in problems.items}
+    repeated = [
+        p for p in checked.items if p.message == "missing value" and (p.row, p.column) in converted
+    ]
+    repeated_set = set(repeated)
+    problems.items.extend(p for p in checked.items if p not in repeated_set)
+    problems.total += checked.total - len(repeated)
+    problems.bad |= checked.bad
+    if raw.unparsable:
+        # An unreadable record is reported once, not once per column it lacks.
+        unreadable = {offset + r + 1 for r in raw.unparsable}
+        kept = [p for p in problems.items if p.column == ROW_COLUMN or p.row not in unreadable]
+        problems.total -= len(problems.items) - len(kept)
+        problems.items = kept
+    return batch, problems
+
+
+def _complete(name: str, array: Any, defaults: dict[str, Any], n: int) -> Any:
+    """Fill an absent or partly missing column with the format's default, else nulls."""
+    import pyarrow as pa
+
+    from nexusctl.tables import arrow_type
+
+    kind = TRAFFIC.kind(name)
+    default = defaults.get(name)
+    if array is None:
+        if default is None:
+            return pa.nulls(n, arrow_type(kind))
+        if kind == "list<string>":
+            return pa.array([default] * n, arrow_type(kind))
+        return pa.repeat(pa.scalar(default, arrow_type(kind)), n)
+    if default is not None and array.null_count:
+        return array.fill_null(pa.scalar(default, arrow_type(kind)))
+    return array
+
+
+def stage(
+    chunks: Iterable[RawTraffic], spec: Any, labels: Any, writer: Any, checked: Checked
+) -> None:
+    """Check every chunk and append its canonical rows to ``writer`` (valid or not)."""
+    for index, raw in enumerate(cut(chunks)):
+        if raw.n_rows == 0:
+            continue
+        batch, problems = check_chunk(raw, checked.rows, index, spec, labels)
+        checked.seen_columns.update(raw.columns)
+        checked.details = raw.details
+        checked.defaults = raw.defaults
+        checked.problems.extend(problems)
+        checked.ids.append(batch.column("request_id"))
+        checked.lines.append((checked.rows, raw.lines))
+        checked.rows += raw.n_rows
+        writer.write(batch)
+
+
+def report_duplicates(checked: Checked) -> None:
+    """Add the file-wide unique-request_id problems to ``checked.problems``."""
+    import pyarrow as pa
+
+    from nexusctl.traffic.schema import report_duplicates as find
+
+    if not checked.ids:
+        return
+    found = TRAFFIC.problems(checked.rows)
+    lines = None if all(lines is None for _, lines in checked.lines) else _Lines(checked.lines)
+    find(pa.chunked_array(checked.ids), found, lines)
+    if found.total:
+        problems = checked.problems
+        problems.items.extend(found.items)
+        problems.total += found.total
+        problems.bad |= found.bad
+
+
+class _Lines:
+    """Source lines of every chunk, indexed by 0-based row over the whole file."""
+
+    def __init__(self, chunks: list[tuple[int, Any]]) -> None:
+        self._starts = [start for start, _ in chunks]
+        self._chunks = [lines for _, lines in chunks]
+
+    def __getitem__(self, row: int) -> Any:
+        k = bisect.bisect_right(self._starts, row) - 1
+        lines = self._chunks[k]
+        return None if lines is None else lines[row - self._starts[k]]
+
+
+def copy_valid(staged: Path, bad: Any, writer: Any) -> None:
+    """Copy the rows of the staged file whose ``bad`` flag is clear into ``writer``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nexusctl.traffic.schema import traffic_schema
+
+    start = 0
+    source = pq.ParquetFile(staged, pre_buffer=False)
+    for batch in source.iter_batches(batch_size=CHUNK_ROWS):
+        keep = ~bad[start : start + batch.num_rows]
+        start += batch.num_rows
+        valid = batch if keep.all() else batch.filter(pa.array(keep))
+        writer.write(pa.RecordBatch.from_arrays(valid.columns, schema=traffic_schema()))
