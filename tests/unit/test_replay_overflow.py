@@ -70,7 +70,8 @@ def _scalar_costs(policy: Path, traffic: pa.Table) -> list[int | None]:
 
 
 def test_replay_near_token_cap_is_exact_and_sums_exactly(tmp_path: Path) -> None:
-    policy = _policies(tmp_path, input_price=None)
+    # $15 per million input tokens (a frontier price): ~6.4e16 pico-USD per near-cap request.
+    policy = _policies(tmp_path, input_price=15_000_000)
     traffic = pq.read_table(NEAR_CAP)
     largest = max(traffic.column("input_tokens").to_pylist())
     assert MAX_TOKENS - 300 <= largest <= MAX_TOKENS, "regenerate with make_bad_traffic.py"
@@ -79,7 +80,7 @@ def test_replay_near_token_cap_is_exact_and_sums_exactly(tmp_path: Path) -> None
     costs = decisions.column("predicted_cost_pusd").to_pylist()
     assert costs == _scalar_costs(policy, traffic)
     assert all(c is not None and c > 0 for c in costs)
-    # The batch's sum leaves int64 (300 x ~7e16 pico-USD): the diff must still be exact.
+    # The batch's sum leaves int64 (300 x ~6.4e16 pico-USD): the diff must still be exact.
     total = sum(c for c in costs if c is not None)
     assert total > (1 << 63) - 1
     result = simulate(SimulationRequest(baseline=policy, candidate=policy, traffic=NEAR_CAP))
@@ -100,7 +101,7 @@ def test_replay_limits_above_int64_decide_like_the_scalar_router(tmp_path: Path)
 
 
 def test_replay_refuses_a_cost_that_would_leave_int64(tmp_path: Path) -> None:
-    # 2^40 tokens x 9e9 micro-USD per Mtok = ~9.9e21 pico-USD: far beyond 2^63 - 1.
+    # 2^32 tokens x 9e9 micro-USD per Mtok = ~3.9e19 pico-USD: beyond 2^63 - 1.
     policy = _policies(tmp_path, input_price=9_000_000_000)
     with pytest.raises(TrafficError, match=r"rows 1, 2, 3, 4, 5 and 295 more .*64-bit range"):
         list(replay(load_policy(policy), pq.read_table(NEAR_CAP)))
@@ -112,7 +113,7 @@ def test_replay_refuses_a_cost_that_would_leave_int64(tmp_path: Path) -> None:
 def test_replay_refuses_tokens_above_the_cap() -> None:
     policy = REPO / "policies" / "nebula" / "retail-chat.yaml"
     with pytest.raises(
-        TrafficError, match=rf"rows 2 \(1-based\): input_tokens exceeds {MAX_TOKENS}"
+        TrafficError, match=rf"row 2: input_tokens: {(1 << 63) - 1} exceeds {MAX_TOKENS}"
     ):
         list(replay(load_policy(policy), pq.read_table(INT64_MAX_TOKENS)))
     assert f"exceeds {MAX_TOKENS}" in _simulate_refused(policy, INT64_MAX_TOKENS)

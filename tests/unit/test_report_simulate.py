@@ -146,7 +146,7 @@ def test_render_dispatches_every_file_format_and_leaves_text_to_the_terminal_vie
     assert render(result, ReportFormat.markdown) == render_markdown(result)
     assert render(result, ReportFormat.html) == render_html(result)
     assert render(result, ReportFormat.junit) == render_junit(result)
-    with pytest.raises(ValueError, match="terminal_view"):
+    with pytest.raises(ValueError, match="not a file format rendered here"):
         render(result, ReportFormat.text)
     view = terminal_view(result)
     assert isinstance(view[0], Line)
