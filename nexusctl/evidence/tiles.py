@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nexusctl.errors import VerificationError
-from nexusctl.evidence.merkle import HASH_SIZE, TILE_WIDTH, fold_perfect
+from nexusctl.evidence.merkle import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, fold_perfect
 
 _TILE_BYTES = TILE_WIDTH * HASH_SIZE
 
@@ -36,7 +36,7 @@ def tile_path(level: int, index: int, width: int = TILE_WIDTH) -> str:
 
 def level_count(size: int, level: int) -> int:
     """Return how many complete entries tile level ``level`` has in a tree of ``size`` leaves."""
-    return size // (TILE_WIDTH**level)
+    return size >> (TILE_HEIGHT * level)
 
 
 def tiles_for_size(size: int) -> Iterator[tuple[int, int, int]]:
@@ -60,14 +60,14 @@ class Tile(NamedTuple):
     """One tile to write: its level, index, width and bytes."""
 
     level: int
-    index: int
+    number: int
     width: int
     data: bytes
 
     @property
     def path(self) -> str:
         """The tile's tlog-tiles path."""
-        return tile_path(self.level, self.index, self.width)
+        return tile_path(self.level, self.number, self.width)
 
 
 class MemoryTiles:
