@@ -21,6 +21,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("SimulationGates", "nexusctl.simulate.gates:SimulationGates"),
     ("SimulationResult", "nexusctl.simulate.result:SimulationResult"),
     ("RoutingDiffPredicate", "nexusctl.simulate.attest:RoutingDiffPredicate"),
+    ("DecisionRecord", "nexusctl.evidence.record:DecisionRecord"),
 ]
 
 

@@ -1,0 +1,130 @@
+"""Decision records as Arrow tables: build, scan for secrets, and hash into Merkle leaves.
+
+The leaf of a record is ``SHA-256(0x00 || RFC 8785 bytes)``. ``canonical_json`` builds those
+bytes for a whole table with Arrow string kernels (columns in sorted key order, strings quoted
+and escaped, integers in decimal, nulls as ``null``): a Python loop per record would cost ten
+times more. Rows holding a control character (never valid, but a tampered file may hold one)
+are re-encoded exactly by :func:`nexusctl.evidence.record.record_bytes`.
+``test_evidence_record`` holds both paths to ``nexusctl.canonical.canonical_bytes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from nexusctl.errors import InputError
+from nexusctl.evidence.record import (
+    ALIASES,
+    COLUMNS,
+    LEAK_PATTERN,
+    DecisionRecord,
+    arrow_schema,
+    record_bytes,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_CONTROL = r"[\x00-\x1f]"
+
+
+def records_table(records: Sequence[DecisionRecord]) -> pa.Table:
+    """Return validated records as a table in the segment schema (columns named by alias)."""
+    import pyarrow as pa
+
+    columns: dict[str, list[Any]] = {alias: [] for alias in ALIASES}
+    for record in records:
+        values = record.__dict__
+        for name, alias in COLUMNS:
+            columns[alias].append(values[name])
+    return pa.table(columns, schema=arrow_schema())
+
+
+def check_no_secrets(table: pa.Table, where: str) -> None:
+    """Refuse a table whose string values look like credentials.
+
+    One regex pass over the canonical JSON finds any; only then are columns scanned to name
+    the row and field.
+
+    Raises:
+        InputError: naming the first offending row and field.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pc.any(pc.match_substring_regex(_joined(table), LEAK_PATTERN)).as_py():
+        return
+    for alias in ALIASES:
+        column = table.column(alias).combine_chunks()
+        if pa.types.is_list(column.type):
+            column = pc.binary_join(column, " ")
+        if not pa.types.is_string(column.type):
+            continue
+        hits = pc.fill_null(pc.match_substring_regex(column, LEAK_PATTERN), False)
+        if pc.any(hits).as_py():
+            row = pc.index(hits, True).as_py()
+            raise InputError(
+                f"{where}: record {row + 1}: field {alias!r} looks like a secret (API key, "
+                "token or key material); evidence never stores credentials"
+            )
+
+
+def _quoted(values: Any) -> Any:
+    import pyarrow.compute as pc
+
+    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
+    return pc.binary_join_element_wise('"', escaped, '"', "")
+
+
+def _json_values(column: Any) -> Any:
+    """Return each value of a column as its JSON text (``null`` for null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_list(column.type):
+        items = _quoted(column.values)
+        rebuilt = pa.ListArray.from_arrays(column.offsets, items, mask=column.is_null())
+        text = pc.binary_join_element_wise("[", pc.binary_join(rebuilt, ","), "]", "")
+    elif pa.types.is_string(column.type):
+        text = _quoted(column)
+    else:
+        text = pc.cast(column, pa.string())
+    return pc.fill_null(text, "null")
+
+
+def _joined(table: pa.Table) -> Any:
+    """Return the canonical JSON of every row as one Arrow string array (clean rows exact)."""
+    import pyarrow.compute as pc
+
+    parts: list[Any] = []
+    for index, alias in enumerate(sorted(ALIASES)):
+        parts.append(("{" if index == 0 else ",") + f'"{alias}":')
+        parts.append(_json_values(table.column(alias)))
+    parts.append("}")
+    return pc.binary_join_element_wise(*parts, "")
+
+
+def canonical_json(table: pa.Table) -> list[bytes]:
+    """Return the RFC 8785 bytes of every record of a segment-schema table, in row order."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return []
+    joined = _joined(table)
+    out = [value.encode() for value in joined.to_pylist()]
+    # A control character anywhere in a value shows in the joined text (the keys have none).
+    dirty = pc.match_substring_regex(joined, _CONTROL)
+    if pc.any(dirty).as_py():
+        rows = table.filter(dirty).to_pylist()
+        for index, row in zip(pc.indices_nonzero(dirty).to_pylist(), rows, strict=True):
+            out[index] = record_bytes(row)
+    return out
+
+
+def leaf_hashes(table: pa.Table) -> bytes:
+    """Return the concatenated Merkle leaf hashes of every record of the table."""
+    sha = hashlib.sha256
+    return b"".join(sha(b"\x00" + data).digest() for data in canonical_json(table))
