@@ -1,0 +1,160 @@
+"""Read decision records from what producers write: canonical JSONL or Parquet, and the
+decision pairs Parquet of ``nexusctl simulate --decisions`` (counterfactual records).
+
+Every record passes :class:`DecisionRecord` validation before it reaches the store; the first
+invalid one rejects the whole input (exit 3, nothing written), named by line or row.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from nexusctl.errors import InputError
+from nexusctl.evidence.record import ALIASES, DecisionRecord
+from nexusctl.evidence.table import records_table
+from nexusctl.files import open_regular
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+#: A JSONL line longer than this is not a decision record.
+MAX_LINE = 64 * 1024
+_BATCH = 65_536
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "record"
+    return f"{where}: {first['msg']}"
+
+
+def _validate(rows: list[dict[str, Any]], where: str, first_row: int) -> list[DecisionRecord]:
+    out = []
+    for offset, row in enumerate(rows):
+        try:
+            out.append(DecisionRecord.model_validate(row))
+        except ValidationError as exc:
+            raise InputError(f"{where}: record {first_row + offset}: {_explain(exc)}") from None
+    return out
+
+
+def read_jsonl(path: Path) -> pa.Table:
+    """Read canonical JSONL (one DecisionRecord per line, dotted keys).
+
+    Raises:
+        InputError: a line that is too long, not JSON, or not a valid record.
+    """
+    records: list[DecisionRecord] = []
+    with open_regular(path, what="records file") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if len(raw) > MAX_LINE:
+                raise InputError(f"{path}:{number}: line longer than {MAX_LINE} bytes")
+            if not raw.strip():
+                continue
+            try:
+                records.append(DecisionRecord.model_validate_json(raw))
+            except ValidationError as exc:
+                raise InputError(f"{path}:{number}: {_explain(exc)}") from None
+    return records_table(records)
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open_regular(path, what="Parquet file") as handle:
+        try:
+            return pq.read_table(handle)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
+
+
+def read_parquet(path: Path) -> pa.Table:
+    """Read canonical Parquet (one column per DecisionRecord alias).
+
+    Raises:
+        InputError: unreadable, unknown columns, or an invalid record.
+    """
+    table = _read_parquet(path)
+    unknown = [n for n in table.column_names if n not in ALIASES]
+    if unknown:
+        _validate([dict.fromkeys(unknown, None)], str(path), 1)
+    records: list[DecisionRecord] = []
+    for start in range(0, table.num_rows, _BATCH):
+        rows = table.slice(start, _BATCH).to_pylist()
+        records += _validate(rows, str(path), start + 1)
+    return records_table(records)
+
+
+#: Decision pair columns (``<side>_<name>``) -> record alias.
+_SIDE_COLUMNS = {
+    "route_id": "nexus.route.id",
+    "outcome": "nexus.decision.outcome",
+    "deployment_id": "nexus.deployment.id",
+    "tier": "nexus.route.tier",
+    "provider": "gen_ai.provider.name",
+    "region": "nexus.deployment.region",
+    "draft_tokens": "nexus.decode.gamma",
+    "predicted_latency_us": "nexus.latency_us",
+    "predicted_cost_pusd": "nexus.cost.pusd",
+    "escalation_rule": "nexus.escalation.rule",
+    "escalation_target": "nexus.escalation.target",
+}
+_STATUS = {"routed": "ok", "escalated": "escalated", "refused": "refused"}
+#: Request columns of the pairs file -> record alias.
+_REQUEST_COLUMNS = {
+    "request_id": "nexus.request.id",
+    "tenant": "nexus.tenant.id",
+    "app": "nexus.app.id",
+    "use_case": "nexus.use_case",
+    "data_class": "nexus.data.class",
+    "residency_class": "nexus.residency.class",
+    "input_tokens": "gen_ai.usage.input_tokens",
+    "output_tokens": "gen_ai.usage.output_tokens",
+    "cached_input_tokens": "gen_ai.usage.cache_read.input_tokens",
+    "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
+}
+
+
+def read_simulate(path: Path, side: str, environment: str | None) -> pa.Table:
+    """Read ``simulate --decisions`` pairs as counterfactual records of one side's policy.
+
+    Raises:
+        InputError: not a decisions pairs file, or a row that is not a valid record.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    table = _read_parquet(path)
+    wanted = ["time", *_REQUEST_COLUMNS, *(f"{side}_{c}" for c in _SIDE_COLUMNS), f"{side}_reason"]
+    missing = [c for c in wanted if c not in table.column_names]
+    if missing:
+        raise InputError(
+            f"{path}: not a `simulate --decisions` file (missing {', '.join(missing[:5])})"
+        )
+    micros = pc.cast(pc.cast(table.column("time"), pa.timestamp("us", tz="UTC")), pa.int64())
+    records: list[DecisionRecord] = []
+    for start in range(0, table.num_rows, _BATCH):
+        chunk = table.slice(start, _BATCH)
+        times = micros.slice(start, _BATCH).to_pylist()
+        columns = {name: chunk.column(name).to_pylist() for name in wanted[1:]}
+        rows = []
+        for i, when in enumerate(times):
+            row: dict[str, Any] = {
+                "nexus.record.version": 1,
+                "nexus.record.kind": "counterfactual",
+                "nexus.record.source": "simulate",
+                "nexus.request.time_unix_us": when,
+                "nexus.environment": environment,
+                "nexus.status": _STATUS.get(columns[f"{side}_outcome"][i], "error"),
+            }
+            row.update({alias: columns[name][i] for name, alias in _REQUEST_COLUMNS.items()})
+            row.update({a: columns[f"{side}_{n}"][i] for n, a in _SIDE_COLUMNS.items()})
+            reason = columns[f"{side}_reason"][i]
+            row["nexus.decision.reasons"] = [reason] if reason else []
+            rows.append(row)
+        records += _validate(rows, str(path), start + 1)
+    return records_table(records)
