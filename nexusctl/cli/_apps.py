@@ -29,9 +29,13 @@ catalog_app = _group("Maintain model catalogs (prices from public price tables).
 schema_app = _group("Export the JSON Schemas generated from nexusctl's models.")
 traffic_app = _group("Import, enrich, synthesise and inspect recorded LLM traffic.")
 key_app = _group("Generate signing keys for offline (air-gapped) signing.")
+evidence_app = _group(
+    "Keep, verify, prove, query and report the tamper-evident record of routing decisions."
+)
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(schema_app, name="schema")
 app.add_typer(traffic_app, name="traffic")
 app.add_typer(key_app, name="key")
+app.add_typer(evidence_app, name="evidence")

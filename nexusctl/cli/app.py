@@ -5,6 +5,7 @@ from __future__ import annotations
 from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     bundle_cmds,
     catalog_cmds,
+    evidence_cmds,
     explain_cmds,
     lint_cmds,
     schema_cmds,

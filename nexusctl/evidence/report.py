@@ -24,39 +24,39 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "Decisions by signed policy",
         "SELECT environment, policy_name, policy_version, policy_digest, count(*) AS decisions, "
         "sum(cost_pusd) AS spend_pusd FROM decisions {where} "
-        "GROUP BY ALL ORDER BY decisions DESC, ALL",
+        "GROUP BY ALL ORDER BY decisions DESC, 1, 2, 3, 4",
     ),
     (
         "routes",
         "Decisions by route",
         "SELECT route_id, outcome, count(*) AS decisions, sum(cost_pusd) AS spend_pusd "
-        "FROM decisions {where} GROUP BY ALL ORDER BY decisions DESC, ALL",
+        "FROM decisions {where} GROUP BY ALL ORDER BY decisions DESC, 1, 2",
     ),
     (
         "deployments",
         "Decisions by deployment and region",
         "SELECT deployment_id, region, count(*) AS decisions, sum(cost_pusd) AS spend_pusd "
-        "FROM decisions {where} GROUP BY ALL ORDER BY decisions DESC, ALL",
+        "FROM decisions {where} GROUP BY ALL ORDER BY decisions DESC, 1, 2",
     ),
     (
         "residency",
         "Decisions by residency class and region",
         "SELECT residency_class, region, count(*) AS decisions FROM decisions {where} "
-        "GROUP BY ALL ORDER BY decisions DESC, ALL",
+        "GROUP BY ALL ORDER BY decisions DESC, 1, 2",
     ),
     (
         "refusals",
         "Refusals and escalations",
         "SELECT outcome, escalation_target, array_to_string(reasons, ',') AS reasons, "
         "count(*) AS decisions FROM decisions {where} AND outcome <> 'routed' "
-        "GROUP BY ALL ORDER BY decisions DESC, ALL",
+        "GROUP BY ALL ORDER BY decisions DESC, 1, 2, 3",
     ),
     (
         "tenants",
         "Spend by tenant",
         "SELECT tenant, count(*) AS decisions, sum(cost_pusd) AS spend_pusd, "
         "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens "
-        "FROM decisions {where} GROUP BY ALL ORDER BY spend_pusd DESC NULLS LAST, ALL",
+        "FROM decisions {where} GROUP BY ALL ORDER BY spend_pusd DESC NULLS LAST, 1",
     ),
 )
 
