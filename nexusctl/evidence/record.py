@@ -57,7 +57,8 @@ Token = Annotated[
     StringConstraints(pattern=VALUE_PATTERN),
     Field(description="A token: letters, digits and . _ : / @ + = -, no spaces, 1-200 chars."),
 ]
-Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+#: Integers are strict: "5" is refused, so what a producer sent is exactly what is hashed.
+Count = Annotated[int, Field(ge=0, le=MAX_INT, strict=True)]
 Digest = Annotated[str, Field(pattern=r"^sha256:[0-9a-f]{64}$")]
 
 Kind = Literal["real", "counterfactual"]

@@ -7,13 +7,14 @@ invalid one rejects the whole input (exit 3, nothing written), named by line or 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from nexusctl.errors import InputError
-from nexusctl.evidence.record import ALIASES, DecisionRecord
+from nexusctl.evidence.record import ALIASES, DecisionRecord, arrow_schema
 from nexusctl.evidence.table import records_table
 from nexusctl.files import open_regular
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 #: A JSONL line longer than this is not a decision record.
 MAX_LINE = 64 * 1024
 _BATCH = 65_536
+_MANY = TypeAdapter(list[DecisionRecord])
 
 
 def _explain(exc: ValidationError) -> str:
@@ -32,13 +34,16 @@ def _explain(exc: ValidationError) -> str:
 
 
 def _validate(rows: list[dict[str, Any]], where: str, first_row: int) -> list[DecisionRecord]:
-    out = []
-    for offset, row in enumerate(rows):
+    try:
+        return _MANY.validate_python(rows)
+    except ValidationError as exc:
+        index = exc.errors()[0]["loc"][0]
+        offset = index if isinstance(index, int) else 0
         try:
-            out.append(DecisionRecord.model_validate(row))
-        except ValidationError as exc:
-            raise InputError(f"{where}: record {first_row + offset}: {_explain(exc)}") from None
-    return out
+            DecisionRecord.model_validate(rows[offset])
+        except ValidationError as single:
+            raise InputError(f"{where}: record {first_row + offset}: {_explain(single)}") from None
+        raise InputError(f"{where}: {_explain(exc)}") from None
 
 
 def read_jsonl(path: Path) -> pa.Table:
@@ -47,7 +52,9 @@ def read_jsonl(path: Path) -> pa.Table:
     Raises:
         InputError: a line that is too long, not JSON, or not a valid record.
     """
-    records: list[DecisionRecord] = []
+    import pyarrow as pa
+
+    rows: list[dict[str, Any]] = []
     with open_regular(path, what="records file") as handle:
         for number, raw in enumerate(handle, start=1):
             if len(raw) > MAX_LINE:
@@ -55,10 +62,14 @@ def read_jsonl(path: Path) -> pa.Table:
             if not raw.strip():
                 continue
             try:
-                records.append(DecisionRecord.model_validate_json(raw))
-            except ValidationError as exc:
-                raise InputError(f"{path}:{number}: {_explain(exc)}") from None
-    return records_table(records)
+                row = json.loads(raw)
+                DecisionRecord.model_validate(row)
+            except ValueError as exc:
+                detail = _explain(exc) if isinstance(exc, ValidationError) else "not JSON"
+                raise InputError(f"{path}:{number}: {detail}") from None
+            rows.append(row)
+    # Validation is strict (no coercion), so the rows are already the validated values.
+    return pa.Table.from_pylist(rows, schema=arrow_schema())
 
 
 def _read_parquet(path: Path) -> pa.Table:
@@ -78,15 +89,23 @@ def read_parquet(path: Path) -> pa.Table:
     Raises:
         InputError: unreadable, unknown columns, or an invalid record.
     """
+    import pyarrow as pa
+
     table = _read_parquet(path)
     unknown = [n for n in table.column_names if n not in ALIASES]
     if unknown:
         _validate([dict.fromkeys(unknown, None)], str(path), 1)
-    records: list[DecisionRecord] = []
     for start in range(0, table.num_rows, _BATCH):
-        rows = table.slice(start, _BATCH).to_pylist()
-        records += _validate(rows, str(path), start + 1)
-    return records_table(records)
+        _validate(table.slice(start, _BATCH).to_pylist(), str(path), start + 1)
+    schema = arrow_schema()
+    columns = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    try:
+        return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
+    except pa.ArrowException as exc:
+        raise InputError(f"{path}: columns do not match the record schema ({exc})") from None
 
 
 #: Decision pair columns (``<side>_<name>``) -> record alias.

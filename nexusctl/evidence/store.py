@@ -120,14 +120,21 @@ def load_config(root: Path) -> StoreConfig:
         raise InputError(f"{path}: malformed store configuration ({exc})") from None
 
 
-def _write_atomic(path: Path, data: bytes, *, exclusive: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary name; ``exclusive`` refuses to replace."""
+def _write_atomic(
+    path: Path, data: bytes, *, exclusive: bool = False, durable: bool = True
+) -> None:
+    """Write ``data`` to ``path`` through a temporary name; ``exclusive`` refuses to replace.
+
+    ``durable=False`` skips the fsync: for tiles, which are derived from the (fsynced)
+    segments and can be rebuilt from them; thousands of fsyncs would dominate an ingest.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "wb") as handle:
         handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     if exclusive:
         try:
             os.link(tmp, path)
@@ -268,17 +275,24 @@ def _tile_within(relative: Path, size: int) -> bool:
     return (index * 256 + width) <= level_count(size, level)
 
 
-def _existing_ids(log: Log, size: int) -> dict[str, bytes]:
-    """Map every committed request id to its leaf hash."""
+def _existing_ids(log: Log, size: int, batch: pa.ChunkedArray) -> dict[str, bytes]:
+    """Map every committed request id that also occurs in ``batch`` to its leaf hash.
+
+    Only the request id column of each segment is read, one segment at a time, so memory
+    follows the batch, not the store.
+    """
+    import pyarrow.compute as pc
+
     ids: dict[str, bytes] = {}
     if size == 0:
         return ids
-    leaves = DirTiles(log.tiles, size).entries(0, 0, size)
+    leaves = DirTiles(log.tiles, size)
+    wanted = batch.combine_chunks()
     for seal in log.seals():
-        column = read_segment(log.segment_path(seal), [_REQUEST_ID]).column(0).to_pylist()
-        for row, request_id in enumerate(column):
-            index = seal.first_index + row
-            ids[request_id] = leaves[index * HASH_SIZE : (index + 1) * HASH_SIZE]
+        column = read_segment(log.segment_path(seal), [_REQUEST_ID]).column(0)
+        hits = pc.indices_nonzero(pc.is_in(column, value_set=wanted))
+        for row in hits.to_pylist():
+            ids[column[row].as_py()] = leaves.entries(0, seal.first_index + row, 1)
     return ids
 
 
@@ -327,7 +341,8 @@ def ingest(
         current = log.latest(config.verifier)
         size = current.size if current else 0
         _recover(log, size)
-        keep = _new_rows(table, hashes, _existing_ids(log, size), where)
+        existing = _existing_ids(log, size, table.column(_REQUEST_ID))
+        keep = _new_rows(table, hashes, existing, where)
         fresh = table.take(pa.array(keep, pa.int64()))
         days = pc.strftime(pc.cast(fresh.column(_TIME), pa.timestamp("us", tz="UTC")), "%Y-%m-%d")
         seq = max((s.seq for s in log.seals()), default=0)
@@ -374,7 +389,7 @@ def _seal(
     os.link(tmp, path)
     tmp.unlink()
     for tile in append_tiles(DirTiles(log.tiles, size), hashes):
-        _write_atomic(log.tiles / tile.path, tile.data)
+        _write_atomic(log.tiles / tile.path, tile.data, durable=False)
     new_size = size + segment.num_rows
     seal = {
         "seq": seq,

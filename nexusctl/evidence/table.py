@@ -71,11 +71,18 @@ def check_no_secrets(table: pa.Table, where: str) -> None:
             )
 
 
+def _text(value: str) -> Any:
+    """An Arrow string scalar: passing Python strings to kernels costs an import per call."""
+    import pyarrow as pa
+
+    return pa.scalar(value, pa.string())
+
+
 def _quoted(values: Any) -> Any:
     import pyarrow.compute as pc
 
     escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
-    return pc.binary_join_element_wise('"', escaped, '"', "")
+    return pc.binary_join_element_wise(_text('"'), escaped, _text('"'), _text(""))
 
 
 def _json_values(column: Any) -> Any:
@@ -87,12 +94,13 @@ def _json_values(column: Any) -> Any:
     if pa.types.is_list(column.type):
         items = _quoted(column.values)
         rebuilt = pa.ListArray.from_arrays(column.offsets, items, mask=column.is_null())
-        text = pc.binary_join_element_wise("[", pc.binary_join(rebuilt, ","), "]", "")
+        joined = pc.binary_join(rebuilt, _text(","))
+        text = pc.binary_join_element_wise(_text("["), joined, _text("]"), _text(""))
     elif pa.types.is_string(column.type):
         text = _quoted(column)
     else:
         text = pc.cast(column, pa.string())
-    return pc.fill_null(text, "null")
+    return pc.fill_null(text, _text("null"))
 
 
 def _joined(table: pa.Table) -> Any:
@@ -101,10 +109,10 @@ def _joined(table: pa.Table) -> Any:
 
     parts: list[Any] = []
     for index, alias in enumerate(sorted(ALIASES)):
-        parts.append(("{" if index == 0 else ",") + f'"{alias}":')
+        parts.append(_text(("{" if index == 0 else ",") + f'"{alias}":'))
         parts.append(_json_values(table.column(alias)))
-    parts.append("}")
-    return pc.binary_join_element_wise(*parts, "")
+    parts.append(_text("}"))
+    return pc.binary_join_element_wise(*parts, _text(""))
 
 
 def canonical_json(table: pa.Table) -> list[bytes]:
