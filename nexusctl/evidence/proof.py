@@ -24,7 +24,7 @@ from nexusctl.errors import InputError, VerificationError
 from nexusctl.evidence.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
 from nexusctl.evidence.record import DecisionRecord, record_bytes
-from nexusctl.evidence.store import KINDS, Kind, Log, load_config, read_segment
+from nexusctl.evidence.store import KINDS, Kind, Log, load_config, read_row, read_segment
 from nexusctl.evidence.tiles import DirTiles
 from nexusctl.files import read_bounded
 
@@ -42,8 +42,7 @@ def _locate(log: Log, request_id: str, size: int) -> tuple[int, dict[str, Any]] 
         hits = pc.indices_nonzero(pc.equal(ids, request_id))
         if len(hits):
             row = hits[0].as_py()
-            table = read_segment(log.segment_path(seal)).slice(row, 1)
-            return seal.first_index + row, table.to_pylist()[0]
+            return seal.first_index + row, read_row(log.segment_path(seal), row)
     return None
 
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from nexusctl.clock import Clock, format_rfc3339
 from nexusctl.errors import ConflictError, EnvironmentError_, InputError
@@ -225,6 +225,29 @@ def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
             return pq.read_table(handle, columns=columns)
         except (pa.ArrowException, OSError) as exc:
             raise InputError(f"{path}: not a readable Parquet segment ({exc})") from None
+
+
+def read_row(path: Path, row: int) -> dict[str, Any]:
+    """Read one record of a segment, decoding only the row group that holds it.
+
+    Raises:
+        InputError: unreadable, not Parquet, or no such row.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open_regular(path, what="segment") as handle:
+        try:
+            segment = pq.ParquetFile(handle)
+            first = 0
+            for group in range(segment.num_row_groups):
+                rows = segment.metadata.row_group(group).num_rows
+                if row < first + rows:
+                    return dict(segment.read_row_group(group).slice(row - first, 1).to_pylist()[0])
+                first += rows
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{path}: not a readable Parquet segment ({exc})") from None
+    raise InputError(f"{path}: has no row {row}")
 
 
 @dataclass(frozen=True)
