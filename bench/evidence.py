@@ -26,13 +26,15 @@ START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
 MONTH_US = 30 * 86_400_000_000
 
 _RUN = """
-import resource, sys
+import sys
 from nexusctl.cli.app import app
 try:
     app(args=sys.argv[1:], prog_name="nexusctl")
 except SystemExit as exc:
     code = exc.code
-print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's pages across exec.
+peak = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print("RSS", peak, file=sys.stderr)
 sys.exit(code)
 """
 
