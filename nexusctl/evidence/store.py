@@ -227,6 +227,23 @@ def read_segment(path: Path, columns: list[str] | None = None) -> pa.Table:
             raise InputError(f"{path}: not a readable Parquet segment ({exc})") from None
 
 
+def iter_segment(path: Path, batch_rows: int = 65_536) -> Iterator[pa.Table]:
+    """Yield a segment's records in batches of at most ``batch_rows`` (bounded memory).
+
+    Raises:
+        InputError: unreadable or not Parquet.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with open_regular(path, what="segment") as handle:
+        try:
+            for batch in pq.ParquetFile(handle).iter_batches(batch_size=batch_rows):
+                yield pa.Table.from_batches([batch])
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(f"{path}: not a readable Parquet segment ({exc})") from None
+
+
 def read_row(path: Path, row: int) -> dict[str, Any]:
     """Read one record of a segment, decoding only the row group that holds it.
 

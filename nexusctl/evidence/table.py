@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _CONTROL = r"[\x00-\x1f]"
+#: Rows encoded at once: bounds the memory of the canonical text (about 1 KiB per record).
+CHUNK_ROWS = 65_536
 
 
 def records_table(records: Sequence[DecisionRecord]) -> pa.Table:
@@ -51,11 +53,18 @@ def check_no_secrets(table: pa.Table, where: str) -> None:
     Raises:
         InputError: naming the first offending row and field.
     """
+    import pyarrow.compute as pc
+
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        chunk = table.slice(start, CHUNK_ROWS)
+        if pc.any(pc.match_substring_regex(_joined(chunk), LEAK_PATTERN)).as_py():
+            _name_secret(chunk, start, where)
+
+
+def _name_secret(table: pa.Table, first: int, where: str) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if not pc.any(pc.match_substring_regex(_joined(table), LEAK_PATTERN)).as_py():
-        return
     for alias in ALIASES:
         column = table.column(alias).combine_chunks()
         if pa.types.is_list(column.type):
@@ -64,7 +73,7 @@ def check_no_secrets(table: pa.Table, where: str) -> None:
             continue
         hits = pc.fill_null(pc.match_substring_regex(column, LEAK_PATTERN), False)
         if pc.any(hits).as_py():
-            row = pc.index(hits, True).as_py()
+            row = first + pc.index(hits, True).as_py()
             raise InputError(
                 f"{where}: record {row + 1}: field {alias!r} looks like a secret (API key, "
                 "token or key material); evidence never stores credentials"
@@ -117,6 +126,13 @@ def _joined(table: pa.Table) -> Any:
 
 def canonical_json(table: pa.Table) -> list[bytes]:
     """Return the RFC 8785 bytes of every record of a segment-schema table, in row order."""
+    out: list[bytes] = []
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        out += _canonical_chunk(table.slice(start, CHUNK_ROWS))
+    return out
+
+
+def _canonical_chunk(table: pa.Table) -> list[bytes]:
     import pyarrow.compute as pc
 
     if table.num_rows == 0:
@@ -135,4 +151,10 @@ def canonical_json(table: pa.Table) -> list[bytes]:
 def leaf_hashes(table: pa.Table) -> bytes:
     """Return the concatenated Merkle leaf hashes of every record of the table."""
     sha = hashlib.sha256
-    return b"".join(sha(b"\x00" + data).digest() for data in canonical_json(table))
+    out = bytearray()
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        out += b"".join(
+            sha(b"\x00" + data).digest()
+            for data in _canonical_chunk(table.slice(start, CHUNK_ROWS))
+        )
+    return bytes(out)

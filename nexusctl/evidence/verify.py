@@ -29,7 +29,7 @@ from nexusctl.errors import InputError, VerificationError
 from nexusctl.evidence.merkle import HASH_SIZE, consistency_proof, root_hash, verify_consistency
 from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
 from nexusctl.evidence.record import ALIASES
-from nexusctl.evidence.store import KINDS, Log, Seal, load_config, read_segment
+from nexusctl.evidence.store import KINDS, Log, Seal, iter_segment, load_config
 from nexusctl.evidence.table import leaf_hashes
 from nexusctl.evidence.tiles import DirTiles, MemoryTiles
 from nexusctl.files import read_bounded, sha256_file
@@ -183,12 +183,17 @@ def _verify_log(
             f"{log.kind}: a seal beyond the last checkpoint (interrupted ingest)"
         )
     _warn_orphans(log, seals, report)
-    observed_hashes, observed = _observed(log, seals, report)
-    report.records[log.kind] = len(observed)
+    observed_hashes, segments = _observed(log, seals, report)
+    report.records[log.kind] = len(observed_hashes) // HASH_SIZE
     if tree is None:
         return
     committed = bytes(tree.levels[0][: size * HASH_SIZE])
     if committed != observed_hashes:
+        observed = [
+            _Observed(seal, row, request_id)
+            for seal, ids in segments
+            for row, request_id in enumerate(ids)
+        ]
         _diff(log, seals, observed, observed_hashes, committed, report)
 
 
@@ -215,27 +220,33 @@ def _warn_orphans(log: Log, seals: list[Seal], report: VerifyReport) -> None:
                 )
 
 
-def _observed(log: Log, seals: list[Seal], report: VerifyReport) -> tuple[bytes, list[_Observed]]:
+def _observed(
+    log: Log, seals: list[Seal], report: VerifyReport
+) -> tuple[bytes, list[tuple[Seal, list[str]]]]:
+    """Hash every record of every sealed segment; return the hashes and each segment's ids.
+
+    Segments are read in batches, so memory follows the batch, not the segment.
+    """
     hashes = bytearray()
-    observed: list[_Observed] = []
+    segments: list[tuple[Seal, list[str]]] = []
     for seal in seals:
         path = log.segment_path(seal)
         if not path.is_file():
             message = f"{seal.path}: segment file is missing ({seal.rows} records)"
             report.findings.append(Finding("segment-missing", log.kind, message, seal.path))
             continue
+        ids: list[str] = []
         try:
-            table = read_segment(path)
-            table = table.select(list(ALIASES))
+            for batch in iter_segment(path):
+                hashes += leaf_hashes(batch.select(list(ALIASES)))
+                ids += batch.column("nexus.request.id").to_pylist()
         except (InputError, KeyError) as exc:
             report.findings.append(Finding("segment-unreadable", log.kind, str(exc), seal.path))
             continue
         if sha256_file(path) != seal.sha256:
             report.warnings.append(f"{log.kind}: {seal.path} was rewritten since it was sealed")
-        hashes += leaf_hashes(table)
-        ids = table.column("nexus.request.id").to_pylist()
-        observed += [_Observed(seal, row, rid) for row, rid in enumerate(ids)]
-    return bytes(hashes), observed
+        segments.append((seal, ids))
+    return bytes(hashes), segments
 
 
 def _at(entry: _Observed, reason: str, kind: str, message: str) -> Finding:
