@@ -60,9 +60,16 @@ def ingest(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", "-f", help="canonical (.jsonl or .parquet) | simulate (--decisions file)."
+            "--format",
+            "-f",
+            help="canonical (.jsonl or .parquet) | simulate (a --decisions file) | litellm "
+            "(spend logs) | otel (GenAI spans).",
         ),
     ] = "canonical",
+    enrich: Annotated[
+        Path | None,
+        typer.Option("--enrich", help="litellm/otel: enrichment spec for missing attributes."),
+    ] = None,
     side: Annotated[
         str, typer.Option("--side", help="simulate: which policy's decisions, candidate|baseline.")
     ] = "candidate",
@@ -75,11 +82,17 @@ def ingest(
     Idempotent: a record already stored (same request id, same content) is skipped; the same
     request id with other content is refused (exit 3), and nothing is written.
 
-    simulate input becomes counterfactual records, kept in their own log.
+    simulate input becomes counterfactual records, kept in their own log; litellm and otel
+    logs are parsed by the traffic importers (docs/traffic.md) and recorded as real decisions.
     """
     from nexusctl.clock import SYSTEM_CLOCK
     from nexusctl.evidence.keys import load_signer
-    from nexusctl.evidence.sources import read_jsonl, read_parquet, read_simulate
+    from nexusctl.evidence.sources import (
+        read_gateway_log,
+        read_jsonl,
+        read_parquet,
+        read_simulate,
+    )
     from nexusctl.evidence.store import ingest as run_ingest
 
     signer = load_signer(key)
@@ -92,8 +105,12 @@ def ingest(
     elif fmt == "canonical":
         table = read_jsonl(src) if src.suffix in (".jsonl", ".json") else read_parquet(src)
         kind = "real"
+    elif fmt in ("litellm", "otel"):
+        table, kind = read_gateway_log(fmt, src, enrich), "real"
     else:
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: canonical, simulate")
+        raise UsageError(
+            f"unknown format {fmt!r}", hint="formats: canonical, simulate, litellm, otel"
+        )
     kinds = set(table.column("nexus.record.kind").to_pylist())
     if kinds - {kind}:
         raise UsageError(f"{src}: holds {', '.join(sorted(kinds))} records; expected {kind}")

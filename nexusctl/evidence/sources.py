@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 MAX_LINE = 64 * 1024
 _BATCH = 65_536
 _MANY = TypeAdapter(list[DecisionRecord])
+_REASONS = "nexus.decision.reasons"
 
 
 def _explain(exc: ValidationError) -> str:
@@ -52,8 +53,6 @@ def read_jsonl(path: Path) -> pa.Table:
     Raises:
         InputError: a line that is too long, not JSON, or not a valid record.
     """
-    import pyarrow as pa
-
     rows: list[dict[str, Any]] = []
     with open_regular(path, what="records file") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -68,7 +67,16 @@ def read_jsonl(path: Path) -> pa.Table:
                 detail = _explain(exc) if isinstance(exc, ValidationError) else "not JSON"
                 raise InputError(f"{path}:{number}: {detail}") from None
             rows.append(row)
-    # Validation is strict (no coercion), so the rows are already the validated values.
+    return _rows_table(rows)
+
+
+def _rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Validated rows as a segment table. Validation is strict (no coercion), so the rows hold
+    exactly the validated values; only the one defaulted non-null field is filled in."""
+    import pyarrow as pa
+
+    for row in rows:
+        row.setdefault(_REASONS, [])
     return pa.Table.from_pylist(rows, schema=arrow_schema())
 
 
@@ -102,6 +110,9 @@ def read_parquet(path: Path) -> pa.Table:
         table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
         for f in schema
     ]
+    if _REASONS not in table.column_names:
+        empty = pa.array([[]] * table.num_rows, pa.list_(pa.string()))
+        columns[schema.get_field_index(_REASONS)] = empty
     try:
         return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
     except pa.ArrowException as exc:
@@ -177,3 +188,65 @@ def read_simulate(path: Path, side: str, environment: str | None) -> pa.Table:
             rows.append(row)
         records += _validate(rows, str(path), start + 1)
     return records_table(records)
+
+
+#: Canonical traffic columns -> record alias, for gateway logs read by the traffic importers.
+_TRAFFIC_COLUMNS = {
+    "request_id": "nexus.request.id",
+    "tenant": "nexus.tenant.id",
+    "app": "nexus.app.id",
+    "use_case": "nexus.use_case",
+    "data_class": "nexus.data.class",
+    "residency_class": "nexus.residency.class",
+    "input_tokens": "gen_ai.usage.input_tokens",
+    "output_tokens": "gen_ai.usage.output_tokens",
+    "cached_input_tokens": "gen_ai.usage.cache_read.input_tokens",
+    "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
+    "observed_model": "gen_ai.response.model",
+}
+#: 1 micro-USD = 10**6 pico-USD; 1 ms = 1000 us.
+_PUSD_PER_MICRO_USD = 10**6
+
+
+def read_gateway_log(fmt: str, path: Path, enrich: Path | None = None) -> pa.Table:
+    """Read a LiteLLM spend log or OpenTelemetry GenAI spans as real decision records.
+
+    Parsing is the traffic importers' (``nexusctl traffic import``), so the same hostile-input
+    checks apply. The served model becomes ``gen_ai.response.model`` and
+    ``nexus.deployment.id``; observed cost (micro-USD) becomes pico-USD, latency (ms) us.
+    Attributes a log lacks (tenant, data class...) come from an enrichment spec, as for traffic.
+
+    Raises:
+        TrafficError: the importer refused the file (rows named).
+        InputError: a row that is not a valid record.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from nexusctl.traffic.importers import ImportOptions, build_traffic
+
+    traffic, _, _ = build_traffic(fmt, path, ImportOptions(enrich=enrich))
+    times = pc.cast(pc.cast(traffic.column("time"), pa.timestamp("us", tz="UTC")), pa.int64())
+    columns = {name: traffic.column(name).to_pylist() for name in _TRAFFIC_COLUMNS}
+    cost = traffic.column("observed_cost_micro_usd").to_pylist()
+    latency = traffic.column("observed_latency_ms").to_pylist()
+    rows: list[dict[str, Any]] = []
+    for i, when in enumerate(times.to_pylist()):
+        row: dict[str, Any] = {alias: columns[name][i] for name, alias in _TRAFFIC_COLUMNS.items()}
+        row.update(
+            {
+                "nexus.record.version": 1,
+                "nexus.record.kind": "real",
+                "nexus.record.source": fmt,
+                "nexus.request.time_unix_us": when,
+                "nexus.decision.outcome": "routed",
+                "nexus.status": "ok",
+                "nexus.deployment.id": row["gen_ai.response.model"],
+                "nexus.cost.pusd": None if cost[i] is None else cost[i] * _PUSD_PER_MICRO_USD,
+                "nexus.latency_us": None if latency[i] is None else latency[i] * 1000,
+            }
+        )
+        rows.append(row)
+    for start in range(0, len(rows), _BATCH):
+        _validate(rows[start : start + _BATCH], str(path), start + 1)
+    return _rows_table(rows)

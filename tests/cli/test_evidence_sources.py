@@ -1,5 +1,5 @@
-"""`evidence ingest --format simulate`: a real `simulate --decisions` file becomes
-counterfactual records, in their own log, queryable beside the real ones."""
+"""`evidence ingest` from producers: a real `simulate --decisions` file (counterfactual records
+in their own log) and LiteLLM spend logs / OTel GenAI spans (real records)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from nexusctl.traffic.synth import write_synth
 from tests.cli.evidence_helpers import make_store, run
-from tests.conftest import POLICIES
+from tests.conftest import ASSETS, POLICIES
 
 
 def test_simulated_decisions_are_counterfactual_and_kept_apart(tmp_path: Path) -> None:
@@ -76,3 +77,29 @@ def test_a_traffic_file_is_not_a_decisions_file(tmp_path: Path) -> None:
     )
     assert result.exit_code == 3
     assert "not a `simulate --decisions` file" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fmt", "asset"), [("litellm", "litellm_spend.json"), ("otel", "otel_spans.json")]
+)
+def test_gateway_logs_are_ingested_as_real_decisions(tmp_path: Path, fmt: str, asset: str) -> None:
+    store, key, vkey = make_store(tmp_path, 2)
+    src = ASSETS / "traffic" / asset
+    result = run("evidence", "ingest", str(store), str(src), "--format", fmt, "--key", str(key))
+    assert result.exit_code == 0, result.stderr
+    assert "real: appended 3 record(s)" in result.stdout
+    sql = "SELECT count(*) AS n FROM decisions WHERE source = $s AND deployment_id IS NOT NULL"
+    rows = run("evidence", "query", str(store), sql, "-p", f"s={fmt}", "-f", "json")
+    assert json.loads(rows.stdout) == [{"n": 3}]
+    assert run("evidence", "verify", str(store), "--key", str(vkey)).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("fmt", "asset"), [("litellm", "litellm_bad_rows.json"), ("otel", "bad_truncated_otel.json")]
+)
+def test_malformed_gateway_logs_are_exit_3(tmp_path: Path, fmt: str, asset: str) -> None:
+    store, key, _ = make_store(tmp_path, 2)
+    src = ASSETS / "traffic" / asset
+    result = run("evidence", "ingest", str(store), str(src), "--format", fmt, "--key", str(key))
+    assert result.exit_code == 3, result.stdout
+    assert "Traceback" not in result.stderr
