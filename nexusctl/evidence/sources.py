@@ -191,19 +191,8 @@ def read_simulate(path: Path, side: str, environment: str | None) -> pa.Table:
 
 
 #: Canonical traffic columns -> record alias, for gateway logs read by the traffic importers.
-_TRAFFIC_COLUMNS = {
-    "request_id": "nexus.request.id",
-    "tenant": "nexus.tenant.id",
-    "app": "nexus.app.id",
-    "use_case": "nexus.use_case",
-    "data_class": "nexus.data.class",
-    "residency_class": "nexus.residency.class",
-    "input_tokens": "gen_ai.usage.input_tokens",
-    "output_tokens": "gen_ai.usage.output_tokens",
-    "cached_input_tokens": "gen_ai.usage.cache_read.input_tokens",
-    "reasoning_tokens": "gen_ai.usage.reasoning.output_tokens",
-    "observed_model": "gen_ai.response.model",
-}
+#: (The pairs file carries the same request columns as canonical traffic.)
+_TRAFFIC_COLUMNS = {**_REQUEST_COLUMNS, "observed_model": "gen_ai.response.model"}
 #: 1 micro-USD = 10**6 pico-USD; 1 ms = 1000 us.
 _PUSD_PER_MICRO_USD = 10**6
 
