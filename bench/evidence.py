@@ -1,7 +1,8 @@
 """Speed and memory of the evidence plane: ingest, verify, prove, report.
 
 Builds a canonical Parquet file of N decision records over one month (not timed), then runs
-each command as its own ``nexusctl`` process and prints its wall time and peak RSS:
+each command as its own ``nexusctl`` process and prints its wall time, its CPU time (user +
+system: the figure to trust on a shared machine) and its peak RSS (VmHWM):
 
     evidence ingest   N records into an empty store      (target <= 30 s for 1M)
     evidence verify   the whole store                    (target <= 10 s for 1M)
@@ -15,6 +16,7 @@ each command as its own ``nexusctl`` process and prints its wall time and peak R
 from __future__ import annotations
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -93,15 +95,21 @@ def write_records(path: Path, rows: int) -> None:
 
 def nexusctl(label: str, target: str, *args: str) -> float:
     """Run one nexusctl command in a fresh process; print its time and peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", _RUN, *args], capture_output=True, text=True, cwd=REPO, check=False
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{label} failed ({done.returncode}): {done.stderr}")
     rss = int(done.stderr.split("RSS")[-1].split()[0]) / 1024
-    print(f"{label}: {elapsed:.2f} s (target {target}); peak RSS {rss:.0f} MiB (target <= 1024)")
+    print(
+        f"{label}: {elapsed:.2f} s wall, {cpu:.2f} s CPU (target {target}); "
+        f"peak RSS {rss:.0f} MiB (target <= 1024)"
+    )
     return rss
 
 

@@ -33,7 +33,7 @@ from nexusctl.errors import ConflictError, EnvironmentError_, InputError
 from nexusctl.evidence.merkle import HASH_SIZE, root_hash
 from nexusctl.evidence.note import Checkpoint, NoteSigner, NoteVerifier, open_note, parse_checkpoint
 from nexusctl.evidence.record import ALIASES, arrow_schema
-from nexusctl.evidence.table import check_no_secrets, leaf_hashes
+from nexusctl.evidence.table import checked_leaf_hashes
 from nexusctl.evidence.tiles import DirTiles, append_tiles, level_count
 from nexusctl.files import open_regular, read_bounded, sha256_file
 
@@ -338,6 +338,11 @@ def _existing_ids(log: Log, size: int, batch: pa.ChunkedArray) -> dict[str, byte
 
 def _new_rows(table: pa.Table, hashes: bytes, ids: dict[str, bytes], where: str) -> list[int]:
     """Return the rows to append; a seen id with the same hash is skipped, another refused."""
+    import pyarrow.compute as pc
+
+    column = table.column(_REQUEST_ID)
+    if not ids and pc.count_distinct(column).as_py() == table.num_rows:
+        return list(range(table.num_rows))  # the common case: all new, all distinct
     keep: list[int] = []
     for row, request_id in enumerate(table.column(_REQUEST_ID).to_pylist()):
         digest = hashes[row * HASH_SIZE : (row + 1) * HASH_SIZE]
@@ -367,6 +372,7 @@ def ingest(
             signer key that is not the store's.
         ConflictError: another writer holds the lock.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -374,8 +380,7 @@ def ingest(
     if signer.verifier != config.verifier:
         raise InputError("the signing key is not the key this store was created with")
     table = table.select(list(ALIASES)).cast(arrow_schema())
-    check_no_secrets(table, where)
-    hashes = leaf_hashes(table)
+    hashes = checked_leaf_hashes(table, where)
     log = Log(root, kind)
     with writer_lock(root):
         current = log.latest(config.verifier)
@@ -383,7 +388,9 @@ def ingest(
         _recover(log, size)
         existing = _existing_ids(log, size, table.column(_REQUEST_ID))
         keep = _new_rows(table, hashes, existing, where)
-        fresh = table.take(pa.array(keep, pa.int64()))
+        everything = len(keep) == table.num_rows
+        fresh = table if everything else table.take(pa.array(keep, pa.int64()))
+        leaves = np.frombuffer(hashes, dtype=np.uint8).reshape(-1, HASH_SIZE)
         days = pc.strftime(pc.cast(fresh.column(_TIME), pa.timestamp("us", tz="UTC")), "%Y-%m-%d")
         seq = max((s.seq for s in log.seals()), default=0)
         written: list[str] = []
@@ -393,9 +400,7 @@ def ingest(
             rows = pc.indices_nonzero(mask)
             segment = fresh.filter(mask)
             seq += 1
-            seal_hashes = b"".join(
-                hashes[keep[r] * HASH_SIZE : (keep[r] + 1) * HASH_SIZE] for r in rows.to_pylist()
-            )
+            seal_hashes = leaves[np.asarray(keep)[rows.to_numpy()]].tobytes()
             size, root_value = _seal(
                 log, config, signer, segment, seal_hashes, seq, day, size, clock
             )

@@ -47,18 +47,36 @@ def records_table(records: Sequence[DecisionRecord]) -> pa.Table:
 def check_no_secrets(table: pa.Table, where: str) -> None:
     """Refuse a table whose string values look like credentials.
 
-    One regex pass over the canonical JSON finds any; only then are columns scanned to name
-    the row and field.
+    Raises:
+        InputError: naming the first offending row and field.
+    """
+    checked_leaf_hashes(table, where)
+
+
+def checked_leaf_hashes(table: pa.Table, where: str) -> bytes:
+    """Refuse secret-shaped values, then return the leaf hashes (one canonical pass for both).
+
+    One regex pass over the canonical JSON finds any secret; only then are columns scanned to
+    name the row and field.
 
     Raises:
         InputError: naming the first offending row and field.
     """
     import pyarrow.compute as pc
 
+    out = bytearray()
     for start in range(0, table.num_rows, CHUNK_ROWS):
         chunk = table.slice(start, CHUNK_ROWS)
-        if pc.any(pc.match_substring_regex(_joined(chunk), LEAK_PATTERN)).as_py():
+        joined = _joined(chunk)
+        if pc.any(pc.match_substring_regex(joined, LEAK_PATTERN)).as_py():
             _name_secret(chunk, start, where)
+        out += _hash_all(_canonical_of(chunk, joined))
+    return bytes(out)
+
+
+def _hash_all(canonical: list[bytes]) -> bytes:
+    sha = hashlib.sha256
+    return b"".join(sha(b"\x00" + data).digest() for data in canonical)
 
 
 def _name_secret(table: pa.Table, first: int, where: str) -> None:
@@ -133,11 +151,14 @@ def canonical_json(table: pa.Table) -> list[bytes]:
 
 
 def _canonical_chunk(table: pa.Table) -> list[bytes]:
-    import pyarrow.compute as pc
-
     if table.num_rows == 0:
         return []
-    joined = _joined(table)
+    return _canonical_of(table, _joined(table))
+
+
+def _canonical_of(table: pa.Table, joined: Any) -> list[bytes]:
+    import pyarrow.compute as pc
+
     out = [value.encode() for value in joined.to_pylist()]
     # A control character anywhere in a value shows in the joined text (the keys have none).
     dirty = pc.match_substring_regex(joined, _CONTROL)
@@ -150,11 +171,7 @@ def _canonical_chunk(table: pa.Table) -> list[bytes]:
 
 def leaf_hashes(table: pa.Table) -> bytes:
     """Return the concatenated Merkle leaf hashes of every record of the table."""
-    sha = hashlib.sha256
     out = bytearray()
     for start in range(0, table.num_rows, CHUNK_ROWS):
-        out += b"".join(
-            sha(b"\x00" + data).digest()
-            for data in _canonical_chunk(table.slice(start, CHUNK_ROWS))
-        )
+        out += _hash_all(_canonical_chunk(table.slice(start, CHUNK_ROWS)))
     return bytes(out)
