@@ -94,17 +94,21 @@ def _read_parquet(path: Path) -> pa.Table:
 def read_parquet(path: Path) -> pa.Table:
     """Read canonical Parquet (one column per DecisionRecord alias).
 
+    Columns are cast to the record schema and checked whole against the model's JSON Schema
+    (:mod:`nexusctl.evidence.columns`); the first invalid record is then explained by pydantic.
+
     Raises:
-        InputError: unreadable, unknown columns, or an invalid record.
+        InputError: unreadable, unknown or mistyped columns, or an invalid record.
     """
     import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from nexusctl.evidence.columns import invalid_rows
 
     table = _read_parquet(path)
     unknown = [n for n in table.column_names if n not in ALIASES]
     if unknown:
         _validate([dict.fromkeys(unknown, None)], str(path), 1)
-    for start in range(0, table.num_rows, _BATCH):
-        _validate(table.slice(start, _BATCH).to_pylist(), str(path), start + 1)
     schema = arrow_schema()
     columns = [
         table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
@@ -114,9 +118,15 @@ def read_parquet(path: Path) -> pa.Table:
         empty = pa.array([[]] * table.num_rows, pa.list_(pa.string()))
         columns[schema.get_field_index(_REASONS)] = empty
     try:
-        return pa.Table.from_arrays(columns, names=schema.names).cast(schema)
-    except pa.ArrowException as exc:
+        typed = pa.Table.from_arrays(columns, names=schema.names).cast(schema)
+    except (pa.ArrowException, ValueError) as exc:
         raise InputError(f"{path}: columns do not match the record schema ({exc})") from None
+    bad = invalid_rows(typed)
+    if pc.any(bad).as_py():
+        row = pc.index(bad, True).as_py()
+        _validate(typed.slice(row, 1).to_pylist(), str(path), row + 1)
+        raise InputError(f"{path}: record {row + 1} does not satisfy the DecisionRecord schema")
+    return typed
 
 
 #: Decision pair columns (``<side>_<name>``) -> record alias.
