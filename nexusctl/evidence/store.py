@@ -390,7 +390,9 @@ def ingest(
         keep = _new_rows(table, hashes, existing, where)
         everything = len(keep) == table.num_rows
         fresh = table if everything else table.take(pa.array(keep, pa.int64()))
-        leaves = np.frombuffer(hashes, dtype=np.uint8).reshape(-1, HASH_SIZE)
+        leaves = np.frombuffer(hashes, dtype=np.uint8).reshape(-1, HASH_SIZE)[
+            np.asarray(keep, dtype=np.int64)
+        ]
         days = pc.strftime(pc.cast(fresh.column(_TIME), pa.timestamp("us", tz="UTC")), "%Y-%m-%d")
         seq = max((s.seq for s in log.seals()), default=0)
         written: list[str] = []
@@ -400,7 +402,7 @@ def ingest(
             rows = pc.indices_nonzero(mask)
             segment = fresh.filter(mask)
             seq += 1
-            seal_hashes = leaves[np.asarray(keep)[rows.to_numpy()]].tobytes()
+            seal_hashes = leaves[rows.to_numpy()].tobytes()
             size, root_value = _seal(
                 log, config, signer, segment, seal_hashes, seq, day, size, clock
             )
