@@ -279,6 +279,23 @@ class IngestResult:
     root_hash: bytes
 
 
+def _repair_latest(log: Log, verifier: NoteVerifier) -> Checkpoint | None:
+    """Return the committed checkpoint: the last sealed one, which ``log/checkpoint`` names.
+
+    A seal writes ``checkpoints/<seq>.txt`` and then ``log/checkpoint``; a crash between the
+    two leaves the pointer one seal behind a complete, signed seal. The pointer is moved on.
+    """
+    notes = log.checkpoint_notes()
+    if not notes:
+        return log.latest(verifier)
+    note = read_bounded(notes[-1][1], _SMALL, what="checkpoint")
+    newest = parse_checkpoint(open_note(note, [verifier]))
+    pointer = log.tiles / "checkpoint"
+    if not pointer.is_file() or read_bounded(pointer, _SMALL, what="checkpoint") != note:
+        _write_atomic(pointer, note)
+    return newest
+
+
 def _recover(log: Log, committed: int) -> None:
     """Remove what an interrupted ingest left beyond the committed tree size."""
     for seal in log.seals():
@@ -383,7 +400,7 @@ def ingest(
     hashes = checked_leaf_hashes(table, where)
     log = Log(root, kind)
     with writer_lock(root):
-        current = log.latest(config.verifier)
+        current = _repair_latest(log, config.verifier)
         size = current.size if current else 0
         _recover(log, size)
         existing = _existing_ids(log, size, table.column(_REQUEST_ID))

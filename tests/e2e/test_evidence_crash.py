@@ -107,3 +107,33 @@ def test_two_ingesters_at_once_are_serialised(tmp_path: Path) -> None:
     final = run("evidence", "verify", str(store), "--key", str(vkey), "-f", "json")
     assert final.exit_code == 0, final.stdout
     assert json.loads(final.stdout)["tree_size"]["real"] == 6003
+
+
+def test_crash_between_checkpoint_and_pointer_is_repaired(tmp_path: Path) -> None:
+    store, key, vkey = make_store(tmp_path, 30)
+    log = store / "real"
+    notes = sorted((log / "checkpoints").glob("*.txt"))
+    (log / "log" / "checkpoint").write_bytes(notes[-2].read_bytes())
+    checked = run("evidence", "verify", str(store), "--key", str(vkey), "-f", "json")
+    assert checked.exit_code == 0, checked.stdout
+    assert any("one seal behind" in w for w in json.loads(checked.stdout)["warnings"])
+    src = write_jsonl(tmp_path / "more.jsonl", records(3, 700))
+    assert run("evidence", "ingest", str(store), str(src), "--key", str(key)).exit_code == 0
+    final = run("evidence", "verify", str(store), "--key", str(vkey), "-f", "json")
+    assert final.exit_code == 0, final.stdout
+    assert json.loads(final.stdout) | {"checkpoints": None} == json.loads(final.stdout) | {
+        "checkpoints": None,
+        "warnings": [],
+        "tree_size": {"real": 33, "counterfactual": 0},
+    }
+
+
+def test_pointer_to_a_foreign_checkpoint_is_a_finding(tmp_path: Path) -> None:
+    store, _, vkey = make_store(tmp_path, 30)
+    pointer = store / "real" / "log" / "checkpoint"
+    pointer.write_text(pointer.read_text().replace("\n30\n", "\n31\n"))
+    checked = run("evidence", "verify", str(store), "--key", str(vkey), "-f", "json")
+    assert checked.exit_code == 5
+    assert [f["reason"] for f in json.loads(checked.stdout)["findings"]] == [
+        "checkpoint-latest-mismatch"
+    ]
