@@ -227,6 +227,27 @@ def verify_proof(
     )
 
 
+@evidence_app.command("verify-log")
+@handle_errors
+def verify_log(
+    log_dir: Annotated[
+        Path, typer.Argument(metavar="LOG", help="A tlog-tiles directory (checkpoint + tile/).")
+    ],
+    key: Annotated[Path, typer.Option("--key", help="The log's verifier key file.")],
+) -> None:
+    """Verify any C2SP tlog-tiles log offline: checkpoint signature, every tile, the root.
+
+    Exit codes: 0 verified, 5 a problem (reason printed), 3 bad input.
+    """
+    from nexusctl.evidence.keys import load_verifier
+    from nexusctl.evidence.verify import verify_tiles_log
+
+    checkpoint = verify_tiles_log(log_dir, load_verifier(key))
+    write_stdout(
+        f"OK: {checkpoint.origin} at size {checkpoint.size}: tiles hash to the signed root"
+    )
+
+
 @evidence_app.command("query")
 @handle_errors
 def query(

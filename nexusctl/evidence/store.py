@@ -177,6 +177,13 @@ class Log:
         self.kind = kind
         self.tiles = self.root / "log"
 
+    @classmethod
+    def at(cls, tiles: Path) -> Log:
+        """A log whose tiles and checkpoint are in ``tiles`` (a bare tlog-tiles directory)."""
+        log = cls(tiles.parent, "real")
+        log.root, log.tiles = tiles, tiles
+        return log
+
     def seals(self) -> list[Seal]:
         """Return the seals in sequence order (only complete seal files are read)."""
         folder = self.root / "seals"

@@ -315,3 +315,24 @@ def _diff(
         report.findings.append(
             Finding("record-deleted", log.kind, message, segment=seal.path, row=row)
         )
+
+
+def verify_tiles_log(log_dir: Path, verifier: NoteVerifier) -> Checkpoint:
+    """Verify any C2SP tlog-tiles log: its checkpoint's signature, then every tile.
+
+    Level-0 tiles are taken as the leaf hashes; every upper tile must hash the level below and
+    the tree must hash to the signed root. Returns the verified checkpoint.
+
+    Raises:
+        InputError: no ``checkpoint`` file.
+        VerificationError: ``note-*``, ``tile-missing``, ``tile-truncated``, ``tile-mismatch``
+            or ``checkpoint-root-mismatch``.
+    """
+    note = read_bounded(log_dir / "checkpoint", _NOTE_CAP, what="checkpoint")
+    checkpoint = parse_checkpoint(open_note(note, [verifier]))
+    report = VerifyReport()
+    pinned = [(0, checkpoint)]
+    if _committed_tree(Log.at(log_dir), checkpoint.size, pinned, report) is None:
+        first = report.findings[0]
+        raise VerificationError(first.message, reason=first.reason)
+    return checkpoint

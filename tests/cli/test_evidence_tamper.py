@@ -178,3 +178,19 @@ def test_garbage_proof_is_exit_3(tmp_path: Path, content: str) -> None:
     result = run("evidence", "verify-proof", str(proof), "--key", str(vkey))
     assert result.exit_code == 3
     assert "Traceback" not in result.stderr
+
+
+def test_verify_log_reads_a_bare_tiles_log(tmp_path: Path) -> None:
+    store, _, vkey = make_store(tmp_path)
+    log = tmp_path / "copy"
+    shutil.copytree(store / "real" / "log", log)
+    result = run("evidence", "verify-log", str(log), "--key", str(vkey))
+    assert result.exit_code == 0, result.stderr
+    assert "OK: nebula.example/evidence at size 30" in result.stdout
+    tile = log / "tile" / "0" / "000.p" / "30"
+    data = bytearray(tile.read_bytes())
+    data[0] ^= 1
+    tile.write_bytes(bytes(data))
+    broken = run("evidence", "verify-log", str(log), "--key", str(vkey))
+    assert broken.exit_code == 5
+    assert "do not hash to its signed root" in broken.stderr
