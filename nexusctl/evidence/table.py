@@ -54,23 +54,16 @@ def check_no_secrets(table: pa.Table, where: str) -> None:
 
 
 def checked_leaf_hashes(table: pa.Table, where: str) -> bytes:
-    """Refuse secret-shaped values, then return the leaf hashes (one canonical pass for both).
-
-    One regex pass over the canonical JSON finds any secret; only then are columns scanned to
-    name the row and field.
+    """Refuse secret-shaped values, then return the leaf hashes.
 
     Raises:
         InputError: naming the first offending row and field.
     """
-    import pyarrow.compute as pc
-
     out = bytearray()
     for start in range(0, table.num_rows, CHUNK_ROWS):
         chunk = table.slice(start, CHUNK_ROWS)
-        joined = _joined(chunk)
-        if pc.any(pc.match_substring_regex(joined, LEAK_PATTERN)).as_py():
-            _name_secret(chunk, start, where)
-        out += _hash_all(_canonical_of(chunk, joined))
+        _name_secret(chunk, start, where)
+        out += _hash_all(_canonical_chunk(chunk))
     return bytes(out)
 
 
@@ -80,6 +73,7 @@ def _hash_all(canonical: list[bytes]) -> bytes:
 
 
 def _name_secret(table: pa.Table, first: int, where: str) -> None:
+    """Scan every string value (not the keys) for secret shapes; raise naming the first."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -87,7 +81,7 @@ def _name_secret(table: pa.Table, first: int, where: str) -> None:
         column = table.column(alias).combine_chunks()
         if pa.types.is_list(column.type):
             column = pc.binary_join(column, " ")
-        if not pa.types.is_string(column.type):
+        if not pa.types.is_string(column.type) or column.null_count == len(column):
             continue
         hits = pc.fill_null(pc.match_substring_regex(column, LEAK_PATTERN), False)
         if pc.any(hits).as_py():
@@ -131,15 +125,42 @@ def _json_values(column: Any) -> Any:
 
 
 def _joined(table: pa.Table) -> Any:
-    """Return the canonical JSON of every row as one Arrow string array (clean rows exact)."""
+    """Return the canonical JSON of every row as one Arrow string array (clean rows exact).
+
+    Keys, and columns that are null in every row, are literal text: consecutive literals are
+    merged, so only columns that hold values cost a kernel pass.
+    """
     import pyarrow.compute as pc
 
     parts: list[Any] = []
+    literal = ""
     for index, alias in enumerate(sorted(ALIASES)):
-        parts.append(_text(("{" if index == 0 else ",") + f'"{alias}":'))
-        parts.append(_json_values(table.column(alias)))
-    parts.append(_text("}"))
+        literal += ("{" if index == 0 else ",") + f'"{alias}":'
+        column = table.column(alias)
+        if column.null_count == len(column):
+            literal += "null"
+            continue
+        parts += [_text(literal), _json_values(column)]
+        literal = ""
+    parts.append(_text(literal + "}"))
     return pc.binary_join_element_wise(*parts, _text(""))
+
+
+def _has_control(table: pa.Table) -> Any:
+    """Mark rows with a control character in any string value (values only: the keys are
+    constant, and scanning them would triple the bytes read)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dirty = pa.array([False] * table.num_rows, pa.bool_())
+    for alias in ALIASES:
+        column = table.column(alias)
+        if pa.types.is_list(column.type):
+            column = pc.binary_join(column, _text(""))
+        if pa.types.is_string(column.type) and column.null_count < len(column):
+            found = pc.fill_null(pc.match_substring_regex(column, _CONTROL), False)
+            dirty = pc.or_(dirty, found)
+    return dirty
 
 
 def canonical_json(table: pa.Table) -> list[bytes]:
@@ -160,8 +181,7 @@ def _canonical_of(table: pa.Table, joined: Any) -> list[bytes]:
     import pyarrow.compute as pc
 
     out = [value.encode() for value in joined.to_pylist()]
-    # A control character anywhere in a value shows in the joined text (the keys have none).
-    dirty = pc.match_substring_regex(joined, _CONTROL)
+    dirty = _has_control(table)
     if pc.any(dirty).as_py():
         rows = table.filter(dirty).to_pylist()
         for index, row in zip(pc.indices_nonzero(dirty).to_pylist(), rows, strict=True):
