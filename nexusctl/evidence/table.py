@@ -102,8 +102,12 @@ def _text(value: str) -> Any:
 def _quoted(values: Any) -> Any:
     import pyarrow.compute as pc
 
-    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
-    return pc.binary_join_element_wise(_text('"'), escaped, _text('"'), _text(""))
+    # Escaping is only needed where a quote or backslash occurs (never in a valid record, but
+    # a tampered file may hold one): a literal search is cheaper than a rewrite.
+    for special, escaped in (("\\", "\\\\"), ('"', '\\"')):
+        if pc.any(pc.match_substring(values, special)).as_py():
+            values = pc.replace_substring(values, special, escaped)
+    return pc.binary_join_element_wise(_text('"'), values, _text('"'), _text(""))
 
 
 def _json_values(column: Any) -> Any:
