@@ -34,6 +34,9 @@ registry_app = _group(
 )
 registry_config_app = _group("Change the registry config: a threshold of the previous admins.")
 ci_app = _group("CI glue: the sticky pull/merge-request comment with the simulation diff.")
+evidence_app = _group(
+    "Keep, verify, prove, query and report the tamper-evident record of routing decisions."
+)
 
 app.add_typer(policy_app, name="policy")
 app.add_typer(catalog_app, name="catalog")
@@ -43,3 +46,4 @@ app.add_typer(key_app, name="key")
 app.add_typer(registry_app, name="registry")
 registry_app.add_typer(registry_config_app, name="config")
 app.add_typer(ci_app, name="ci")
+app.add_typer(evidence_app, name="evidence")

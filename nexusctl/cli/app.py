@@ -6,6 +6,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     bundle_cmds,
     catalog_cmds,
     ci_cmds,
+    evidence_cmds,
     explain_cmds,
     lint_cmds,
     registry_cmds,

@@ -22,7 +22,8 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("SimulationResult", "nexusctl.simulate.result:SimulationResult"),
     ("RoutingDiffPredicate", "nexusctl.statements:RoutingDiffPredicate"),
     ("RegistryConfig", "nexusctl.registry.config:RegistryConfig"),
-    ("PromotionPredicate", "nexusctl.registry.records:PromotionPredicate"),
+    ("PromotionPredicate", "nexusctl.statements:PromotionPredicate"),
+    ("DecisionRecord", "nexusctl.evidence.record:DecisionRecord"),
 ]
 
 

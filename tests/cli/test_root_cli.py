@@ -16,7 +16,7 @@ from nexusctl.cli.app import app
 from nexusctl.errors import PolicyLoadError
 
 NEXUSCTL = Path(sys.executable).parent / "nexusctl"
-GROUPS = ("policy", "catalog", "schema", "traffic", "key", "registry", "ci")
+GROUPS = ("policy", "catalog", "schema", "traffic", "key", "registry", "evidence", "ci")
 ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 #: SGR parameters that select a colour: 30-38, 40-48, 90-97, 100-107 (ECMA-48 §8.3.117).
 COLOUR = re.compile(r"^(3[0-8]|4[0-8]|9[0-7]|10[0-7])$")

@@ -1,0 +1,156 @@
+"""Speed and memory of the evidence plane: ingest, verify, prove, report.
+
+Builds a canonical Parquet file of N decision records over one month (not timed), then runs
+each command as its own ``nexusctl`` process and prints its wall time, its CPU time (user +
+system: the figure to trust on a shared machine) and its peak RSS (VmHWM):
+
+    evidence ingest   N records into an empty store      (target <= 30 s for 1M)
+    evidence verify   the whole store                    (target <= 10 s for 1M)
+    evidence prove    one request in the store           (target <= 1 s for 10M)
+    evidence report   one tenant, one month              (target <= 2 s for 10M)
+    peak memory of any of them                           (target <= 1 GB)
+
+    .venv/bin/python bench/evidence.py [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+START_US = 1_767_225_600_000_000  # 2026-01-01T00:00:00Z
+MONTH_US = 30 * 86_400_000_000
+
+_RUN = """
+import sys
+from nexusctl.cli.app import app
+try:
+    app(args=sys.argv[1:], prog_name="nexusctl")
+except SystemExit as exc:
+    code = exc.code
+# VmHWM, not ru_maxrss: the latter keeps the forking parent's pages across exec.
+peak = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0].split()[1]
+print("RSS", peak, file=sys.stderr)
+sys.exit(code)
+"""
+
+
+def write_records(path: Path, rows: int) -> None:
+    """Write ``rows`` valid records in the segment schema, time-sorted over one month."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from nexusctl.evidence.record import arrow_schema
+
+    rng = np.random.default_rng(7)
+    times = np.sort(START_US + rng.integers(0, MONTH_US, rows))
+    pick = rng.integers(0, 4, rows)
+
+    def labels(values: list[str]) -> pa.Array:
+        return pa.array(np.array(values, dtype=object)[rng.integers(0, len(values), rows)])
+
+    schema = arrow_schema()
+    columns = {field.name: pa.nulls(rows, field.type) for field in schema}
+    columns.update(
+        {
+            "nexus.record.version": pa.array(np.ones(rows, dtype=np.int64)),
+            "nexus.record.kind": pa.array(["real"] * rows),
+            "nexus.record.source": pa.array(["gateway"] * rows),
+            "nexus.request.id": pa.array([f"req-{i:09d}" for i in range(rows)]),
+            "nexus.request.time_unix_us": pa.array(times),
+            "nexus.tenant.id": labels([f"tenant-{i}" for i in range(50)]),
+            "nexus.app.id": labels(["chat", "advisor", "kyc", "code"]),
+            "nexus.residency.class": labels(["eu-only", "us-only", "global"]),
+            "nexus.environment": pa.array(["prod"] * rows),
+            "nexus.policy.name": labels(["retail-chat", "wealth-advisor"]),
+            "nexus.policy.version": pa.array(rng.integers(1, 6, rows)),
+            "nexus.route.id": labels(["faq", "advice", "kyc-check", "default"]),
+            "nexus.decision.outcome": pa.array(
+                np.array(["routed", "routed", "escalated", "refused"], dtype=object)[pick]
+            ),
+            "nexus.route.tier": labels(["small", "mid", "frontier"]),
+            "nexus.decision.reasons": pa.array([["NOT_CHEAPEST"]] * rows),
+            "nexus.deployment.id": labels(["gpt-4o-mini-eu", "llama-3-8b-eu", "claude-us"]),
+            "nexus.deployment.region": labels(["eu-west-1", "us-east-1"]),
+            "gen_ai.request.model": labels(["gpt-4o-mini", "llama-3-8b"]),
+            "gen_ai.usage.input_tokens": pa.array(rng.integers(10, 4000, rows)),
+            "gen_ai.usage.output_tokens": pa.array(rng.integers(1, 1000, rows)),
+            "nexus.cost.pusd": pa.array(rng.integers(0, 10**10, rows)),
+            "nexus.latency_us": pa.array(rng.integers(10_000, 5_000_000, rows)),
+            "nexus.status": pa.array(
+                np.array(["ok", "ok", "escalated", "refused"], dtype=object)[pick]
+            ),
+        }
+    )
+    table = pa.table([columns[f.name] for f in schema], schema=schema)
+    pq.write_table(table, path, compression="zstd")
+
+
+def nexusctl(label: str, target: str, *args: str) -> float:
+    """Run one nexusctl command in a fresh process; print its time and peak RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN, *args], capture_output=True, text=True, cwd=REPO, check=False
+    )
+    elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"{label} failed ({done.returncode}): {done.stderr}")
+    rss = int(done.stderr.split("RSS")[-1].split()[0]) / 1024
+    print(
+        f"{label}: {elapsed:.2f} s wall, {cpu:.2f} s CPU (target {target}); "
+        f"peak RSS {rss:.0f} MiB (target <= 1024)"
+    )
+    return rss
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        source = tmp / "records.parquet"
+        write_records(source, args.rows)
+        key, store = tmp / "log.key", tmp / "store"
+        nexusctl("keygen", "-", "evidence", "keygen", "bench.example/evidence", "-o", str(key))
+        nexusctl("init", "-", "evidence", "init", str(store), "--key", f"{key}.vkey")
+        n = f"{args.rows:,}"
+        peaks = [
+            nexusctl(
+                f"evidence ingest {n} records",
+                "<= 30 s at 1M",
+                *("evidence", "ingest", str(store), str(source), "--key", str(key)),
+            ),
+            nexusctl(
+                f"evidence verify {n} records",
+                "<= 10 s at 1M",
+                *("evidence", "verify", str(store), "--key", f"{key}.vkey"),
+            ),
+            nexusctl(
+                f"evidence prove 1 request in {n}",
+                "<= 1 s at 10M",
+                *("evidence", "prove", str(store), "--request-id", f"req-{args.rows // 2:09d}"),
+                *("-o", str(tmp / "proof.json")),
+            ),
+            nexusctl(
+                f"evidence report 1 tenant, 1 month of {n}",
+                "<= 2 s at 10M",
+                *("evidence", "report", str(store), "--tenant", "tenant-7", "--from"),
+                *("2026-01-01", "--to", "2026-01-31", "-o", str(tmp / "r.md")),
+            ),
+        ]
+        print(f"peak RSS, any command: {max(peaks):.0f} MiB (target <= 1024)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""``nexusctl evidence ...``: thin adapters over nexusctl.evidence (docs/evidence.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from nexusctl.cli._apps import evidence_app
+from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.errors import UsageError, VerificationError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from nexusctl.evidence.store import Kind
+    from nexusctl.evidence.verify import VerifyReport
+
+StoreArg = Annotated[Path, typer.Argument(metavar="DIR", help="The evidence store directory.")]
+
+
+@evidence_app.command("keygen")
+@handle_errors
+def keygen(
+    name: Annotated[str, typer.Argument(metavar="ORIGIN", help="Key name = the log's origin.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Signer key file to create (0600).")],
+) -> None:
+    """Generate a C2SP Ed25519 note key: FILE (secret) and FILE.vkey (give it to auditors)."""
+    from nexusctl.evidence.keys import generate_note_key
+
+    write_stdout(f"wrote signer key {out} and verifier key {generate_note_key(out, name)}")
+
+
+@evidence_app.command("init")
+@handle_errors
+def init(
+    store: StoreArg,
+    key: Annotated[
+        Path, typer.Option("--key", help="The log's verifier key (or signer key) file.")
+    ],
+) -> None:
+    """Create an empty evidence store whose checkpoints KEY signs (origin = the key name)."""
+    from nexusctl.evidence.keys import load_verifier
+    from nexusctl.evidence.store import init_store
+
+    verifier = load_verifier(key)
+    init_store(store, verifier.name, verifier)
+    write_stdout(f"created evidence store {store} (origin {verifier.name})")
+
+
+@evidence_app.command("ingest")
+@handle_errors
+def ingest(
+    store: StoreArg,
+    src: Annotated[Path, typer.Argument(metavar="SRC", help="Records to append.")],
+    key: Annotated[Path, typer.Option("--key", help="The store's signer key file.")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="canonical (.jsonl or .parquet) | simulate (a --decisions file) | litellm "
+            "(spend logs) | otel (GenAI spans).",
+        ),
+    ] = "canonical",
+    enrich: Annotated[
+        Path | None,
+        typer.Option("--enrich", help="litellm/otel: enrichment spec for missing attributes."),
+    ] = None,
+    side: Annotated[
+        str, typer.Option("--side", help="simulate: which policy's decisions, candidate|baseline.")
+    ] = "candidate",
+    environment: Annotated[
+        str | None, typer.Option("--environment", help="simulate: environment to record.")
+    ] = None,
+) -> None:
+    """Append decision records; each UTC day becomes a sealed segment with a signed checkpoint.
+
+    Idempotent: a record already stored (same request id, same content) is skipped; the same
+    request id with other content is refused (exit 3), and nothing is written.
+
+    simulate input becomes counterfactual records, kept in their own log; litellm and otel
+    logs are parsed by the traffic importers (docs/traffic.md) and recorded as real decisions.
+    """
+    from nexusctl.clock import SYSTEM_CLOCK
+    from nexusctl.evidence.keys import load_signer
+    from nexusctl.evidence.sources import (
+        read_gateway_log,
+        read_jsonl,
+        read_parquet,
+        read_simulate,
+    )
+    from nexusctl.evidence.store import ingest as run_ingest
+
+    signer = load_signer(key)
+    table: pa.Table
+    kind: Kind
+    if fmt == "simulate":
+        if side not in ("candidate", "baseline"):
+            raise UsageError(f"--side {side!r}: choose candidate or baseline")
+        table, kind = read_simulate(src, side, environment), "counterfactual"
+    elif fmt == "canonical":
+        table = read_jsonl(src) if src.suffix in (".jsonl", ".json") else read_parquet(src)
+        kind = "real"
+    elif fmt in ("litellm", "otel"):
+        table, kind = read_gateway_log(fmt, src, enrich), "real"
+    else:
+        raise UsageError(
+            f"unknown format {fmt!r}", hint="formats: canonical, simulate, litellm, otel"
+        )
+    kinds = set(table.column("nexus.record.kind").to_pylist())
+    if kinds - {kind}:
+        raise UsageError(f"{src}: holds {', '.join(sorted(kinds))} records; expected {kind}")
+    result = run_ingest(store, table, signer, kind, SYSTEM_CLOCK, str(src))
+    write_stdout(
+        f"{result.kind}: appended {result.added} record(s), {result.duplicates} already present; "
+        f"{len(result.segments)} segment(s) sealed; tree size {result.tree_size}"
+    )
+
+
+@evidence_app.command("verify")
+@handle_errors
+def verify(
+    store: StoreArg,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="Verifier key to trust (default: the store's own, warned)."),
+    ] = None,
+    trusted: Annotated[
+        Path | None,
+        typer.Option("--from", help="A checkpoint kept earlier: the store must extend it."),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text | json.")] = "text",
+) -> None:
+    """Recompute every leaf, the tree, every checkpoint signature and their consistency.
+
+    Names each modified, deleted, inserted or reordered record (segment, row, request id).
+
+    Exit codes: 0 intact, 5 a problem was found (its reason code is printed), 3 bad input.
+    """
+    from nexusctl.evidence.keys import load_verifier
+    from nexusctl.evidence.verify import verify_store
+    from nexusctl.files import read_bounded
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: text, json")
+    verifier = load_verifier(key) if key else None
+    if verifier is None:
+        stderr_console().print(
+            "warning: trusting the key recorded in the store; pass --key to pin it",
+            markup=False,
+            highlight=False,
+        )
+    earlier = read_bounded(trusted, 1 << 20, what="checkpoint") if trusted else None
+    report = verify_store(store, verifier, earlier)
+    write_stdout(_verify_json(report) if fmt == "json" else _verify_text(report))
+    if not report.ok:
+        first = report.findings[0]
+        raise VerificationError(
+            f"evidence verification failed: {len(report.findings)} problem(s); first: "
+            f"{first.reason}",
+            reason=first.reason,
+        )
+
+
+def _verify_text(report: VerifyReport) -> str:
+    lines = [
+        f"{kind}: {report.records.get(kind, 0)} record(s), tree size {size}, "
+        f"{report.checkpoints.get(kind, 0)} checkpoint(s)"
+        for kind, size in report.tree_size.items()
+    ]
+    lines += [f"warning: {w}" for w in report.warnings]
+    lines += [f"{f.reason}: {f.log}: {f.message}" for f in report.findings]
+    lines.append("OK: evidence intact" if report.ok else "FAILED")
+    return "\n".join(lines)
+
+
+def _verify_json(report: VerifyReport) -> str:
+    data: dict[str, Any] = {
+        "ok": report.ok,
+        "records": report.records,
+        "tree_size": report.tree_size,
+        "checkpoints": report.checkpoints,
+        "warnings": report.warnings,
+        "findings": [f.__dict__ for f in report.findings],
+    }
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+@evidence_app.command("prove")
+@handle_errors
+def prove(
+    store: StoreArg,
+    request_id: Annotated[str, typer.Option("--request-id", help="The decision to prove.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Proof file to write (JSON).")],
+) -> None:
+    """Write one record, its inclusion proof and the signed checkpoint to a portable file."""
+    from nexusctl.evidence.proof import prove as run_prove
+
+    document = run_prove(store, request_id)
+    out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    write_stdout(
+        f"wrote proof of leaf {document['leaf_index']} of {document['tree_size']} to {out}"
+    )
+
+
+@evidence_app.command("verify-proof")
+@handle_errors
+def verify_proof(
+    proof: Annotated[Path, typer.Argument(metavar="PROOF", help="A file from `evidence prove`.")],
+    key: Annotated[Path, typer.Option("--key", help="The log's verifier key file.")],
+) -> None:
+    """Verify a proof file offline: checkpoint signature, then the record's inclusion.
+
+    Exit codes: 0 proven, 5 the proof does not verify (reason printed), 3 bad input.
+    """
+    from nexusctl.evidence.keys import load_verifier
+    from nexusctl.evidence.proof import verify_proof as run_verify
+
+    proven = run_verify(proof, load_verifier(key))
+    write_stdout(
+        f"OK: request {proven['request_id']} is leaf {proven['leaf_index']} of "
+        f"{proven['tree_size']} in {proven['origin']} (root {proven['root_hash']})"
+    )
+
+
+@evidence_app.command("verify-log")
+@handle_errors
+def verify_log(
+    log_dir: Annotated[
+        Path, typer.Argument(metavar="LOG", help="A tlog-tiles directory (checkpoint + tile/).")
+    ],
+    key: Annotated[Path, typer.Option("--key", help="The log's verifier key file.")],
+) -> None:
+    """Verify any C2SP tlog-tiles log offline: checkpoint signature, every tile, the root.
+
+    Exit codes: 0 verified, 5 a problem (reason printed), 3 bad input.
+    """
+    from nexusctl.evidence.keys import load_verifier
+    from nexusctl.evidence.verify import verify_tiles_log
+
+    checkpoint = verify_tiles_log(log_dir, load_verifier(key))
+    write_stdout(
+        f"OK: {checkpoint.origin} at size {checkpoint.size}: tiles hash to the signed root"
+    )
+
+
+@evidence_app.command("query")
+@handle_errors
+def query(
+    store: StoreArg,
+    sql: Annotated[str, typer.Argument(metavar="SQL", help="One SELECT over the views.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE for $NAME; repeatable.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",
+) -> None:
+    """Run read-only SQL (DuckDB) over the views decisions and counterfactual_decisions."""
+    from nexusctl.evidence.query import parse_params, run_query
+
+    if fmt not in ("table", "csv", "json"):
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: table, csv, json")
+    result = run_query(store, sql, parse_params(param or []))
+    if fmt == "json":
+        rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
+        write_stdout(json.dumps(rows, indent=2, default=str))
+    elif fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(result.columns)
+        writer.writerows(result.rows)
+        write_stdout(buffer.getvalue())
+    else:
+        from rich.table import Table
+
+        from nexusctl.cli._common import stdout_console
+
+        table = Table(*result.columns)
+        for row in result.rows:
+            table.add_row(*("" if v is None else str(v) for v in row))
+        stdout_console().print(table)
+
+
+@evidence_app.command("report")
+@handle_errors
+def report(
+    store: StoreArg,
+    start: Annotated[
+        dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")
+    ] = None,
+    end: Annotated[
+        dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")
+    ] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    app: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
+    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown | html | json.")] = (
+        "markdown"
+    ),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE.")] = None,
+) -> None:
+    """Who routed what, under which policy, at what cost: decisions by route, deployment,
+    region and residency; refusals and escalations; spend by tenant."""
+    from nexusctl.evidence.report import (
+        ReportFilter,
+        build_report,
+        render_html,
+        render_json,
+        render_markdown,
+    )
+
+    renderers = {"markdown": render_markdown, "html": render_html, "json": render_json}
+    if fmt not in renderers:
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: markdown, html, json")
+    selection = ReportFilter(
+        start.date() if start else None, end.date() if end else None, tenant, app, env
+    )
+    text = renderers[fmt](build_report(store, selection))
+    if out is None:
+        write_stdout(text)
+    else:
+        out.write_text(text)
+        write_stdout(f"wrote {fmt} report to {out}")

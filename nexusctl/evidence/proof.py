@@ -1,0 +1,132 @@
+"""Inclusion proofs an auditor can hand to someone else, and their offline verification.
+
+``PROOF.json`` holds the record, its leaf index, the inclusion path and the signed checkpoint
+note, plus the same proof as a C2SP ``tlog-proof@v1`` text. Verification needs only the file
+and the log's verifier key; it runs in this order:
+
+1. the checkpoint note verifies under the key (nothing else is read before that);
+2. the checkpoint's size is the proof's tree size;
+3. the record is a valid DecisionRecord; its RFC 8785 bytes give the leaf hash;
+4. the inclusion path leads from that leaf to the checkpoint's root (RFC 9162 §2.1.3.2).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from nexusctl.errors import InputError, VerificationError
+from nexusctl.evidence.merkle import inclusion_proof, leaf_hash, verify_inclusion
+from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
+from nexusctl.evidence.record import DecisionRecord, record_bytes
+from nexusctl.evidence.store import KINDS, Kind, Log, load_config, read_row, read_segment
+from nexusctl.evidence.tiles import DirTiles
+from nexusctl.files import read_bounded
+
+PROOF_FORMAT = "nexusctl-evidence-proof/v1"
+MAX_PROOF_BYTES = 1 << 20
+
+
+def _locate(log: Log, request_id: str, size: int) -> tuple[int, dict[str, Any]] | None:
+    import pyarrow.compute as pc
+
+    for seal in log.seals():
+        if seal.end_index > size:
+            continue
+        ids = read_segment(log.segment_path(seal), ["nexus.request.id"]).column(0)
+        hits = pc.indices_nonzero(pc.equal(ids, request_id))
+        if len(hits):
+            row = hits[0].as_py()
+            return seal.first_index + row, read_row(log.segment_path(seal), row)
+    return None
+
+
+def prove(root: Path, request_id: str) -> dict[str, Any]:
+    """Return the proof document for the record with ``request_id`` (real log first).
+
+    Raises:
+        InputError: no sealed record has that request id.
+        VerificationError: the store's checkpoint or tiles do not verify.
+    """
+    config = load_config(root)
+    for kind in KINDS:
+        log = Log(root, kind)
+        checkpoint = log.latest(config.verifier)
+        if checkpoint is None:
+            continue
+        found = _locate(log, request_id, checkpoint.size)
+        if found is None:
+            continue
+        index, record = found
+        path = inclusion_proof(DirTiles(log.tiles, checkpoint.size), index, checkpoint.size)
+        note = read_bounded(log.tiles / "checkpoint", MAX_PROOF_BYTES, what="checkpoint")
+        return _document(kind, record, index, checkpoint, path, note.decode())
+    raise InputError(f"no sealed record has request id {request_id!r}")
+
+
+def _document(
+    kind: Kind,
+    record: dict[str, Any],
+    index: int,
+    checkpoint: Checkpoint,
+    path: list[bytes],
+    note: str,
+) -> dict[str, Any]:
+    hashes = [base64.b64encode(h).decode() for h in path]
+    tlog_proof = "c2sp.org/tlog-proof@v1\n" + f"index {index}\n" + "".join(h + "\n" for h in hashes)
+    return {
+        "format": PROOF_FORMAT,
+        "log": kind,
+        "record": record,
+        "leaf_index": index,
+        "tree_size": checkpoint.size,
+        "inclusion_path": hashes,
+        "checkpoint": note,
+        "tlog_proof": tlog_proof + "\n" + note,
+    }
+
+
+def verify_proof(path: Path, verifier: NoteVerifier) -> dict[str, Any]:
+    """Verify a proof file offline against ``verifier``; return what it proves.
+
+    Raises:
+        InputError: the file is not a proof document.
+        VerificationError: ``note-*`` (checkpoint signature), ``proof-mismatch`` (sizes
+            disagree, or the record is not valid), ``inclusion-proof-invalid``.
+    """
+    try:
+        document = json.loads(read_bounded(path, MAX_PROOF_BYTES, what="proof"))
+        if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:
+            raise InputError(f"{path}: not a {PROOF_FORMAT} document")
+        note = str(document["checkpoint"])
+    except (ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a proof document ({exc})") from None
+    checkpoint = parse_checkpoint(open_note(note, [verifier]))
+    try:
+        index = int(document["leaf_index"])
+        size = int(document["tree_size"])
+        hashes = [base64.b64decode(h, validate=True) for h in document["inclusion_path"]]
+        record = DecisionRecord.model_validate(document["record"])
+    except (KeyError, TypeError, ValueError, binascii.Error, ValidationError) as exc:
+        raise VerificationError(
+            f"{path}: malformed proof ({exc})", reason="proof-mismatch"
+        ) from None
+    if size != checkpoint.size:
+        raise VerificationError(
+            f"{path}: proof is for a tree of {size} leaves, the checkpoint has {checkpoint.size}",
+            reason="proof-mismatch",
+        )
+    leaf = leaf_hash(record_bytes(record.model_dump(by_alias=True)))
+    verify_inclusion(index, size, leaf, hashes, checkpoint.root)
+    return {
+        "request_id": record.request_id,
+        "leaf_index": index,
+        "tree_size": size,
+        "origin": checkpoint.origin,
+        "root_hash": base64.b64encode(checkpoint.root).decode(),
+    }

@@ -1,0 +1,110 @@
+"""DuckDB over the store: one view per record kind, read-only, parameterised.
+
+Views (columns are DecisionRecord's snake_case field names, plus ``time`` as a UTC TIMESTAMP
+and ``dt`` as the DATE partition)::
+
+    decisions                  real decisions, from sealed segments only
+    counterfactual_decisions   simulated decisions, kept apart
+
+Only sealed segments are read, so a segment an interrupted ingest left is never visible. The
+connection is locked down before the user's SQL runs: file system access is disabled outside
+the store, the configuration is frozen, and exactly one SELECT statement is accepted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nexusctl.errors import InputError, UsageError
+from nexusctl.evidence.record import COLUMNS, arrow_schema
+from nexusctl.evidence.store import KINDS, Log, load_config
+
+if TYPE_CHECKING:
+    import duckdb
+
+VIEWS = {"real": "decisions", "counterfactual": "counterfactual_decisions"}
+_VIEW = "CREATE VIEW {view} AS SELECT *, {extra} FROM (SELECT {select} FROM {source})"
+_INTEGER = re.compile(r"-?\d{1,18}")
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """Column names and rows of a query."""
+
+    columns: list[str]
+    rows: list[tuple[Any, ...]]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def open_store(root: Path) -> duckdb.DuckDBPyConnection:
+    """Return a read-only, locked-down DuckDB connection with the store's views.
+
+    Raises:
+        InputError: not an evidence store.
+    """
+    import duckdb
+    import pyarrow as pa
+
+    config = load_config(root)
+    con = duckdb.connect(":memory:")
+    select = ", ".join(f'"{alias}" AS {name}' for name, alias in COLUMNS)
+    extra = "make_timestamp(time_unix_us) AS time, CAST(make_timestamp(time_unix_us) AS DATE) AS dt"
+    for kind in KINDS:
+        log = Log(root, kind)
+        checkpoint = log.latest(config.verifier)
+        size = checkpoint.size if checkpoint else 0
+        files = [str(log.segment_path(s)) for s in log.seals() if s.end_index <= size]
+        if files:
+            source = f"read_parquet([{', '.join(_quote(f) for f in files)}])"
+        else:
+            con.register(f"_empty_{kind}", pa.table(arrow_schema().empty_table()))
+            source = f"_empty_{kind}"
+        # Names and paths come from the schema and the seals, quoted; no user text here.
+        con.execute(_VIEW.format(view=VIEWS[kind], extra=extra, select=select, source=source))
+    con.execute(f"SET allowed_directories=[{_quote(str(root.resolve()) + '/')}]")
+    con.execute("SET enable_external_access=false")
+    con.execute("SET lock_configuration=true")
+    return con
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """Turn ``name=value`` pairs into DuckDB named parameters (integers stay integers).
+
+    Raises:
+        UsageError: a pair without ``=``.
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--param {pair!r} is not NAME=VALUE")
+        params[name] = int(value) if _INTEGER.fullmatch(value) else value
+    return params
+
+
+def run_query(root: Path, sql: str, params: dict[str, Any]) -> QueryResult:
+    """Run one SELECT over the store's views.
+
+    Raises:
+        InputError: not one SELECT statement, or DuckDB refused it (message kept).
+    """
+    import duckdb
+
+    con = open_store(root)
+    try:
+        statements = con.extract_statements(sql)
+        if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+            raise InputError("evidence query runs exactly one SELECT statement (read-only)")
+        cursor = con.execute(sql, params or None)
+        columns = [d[0] for d in cursor.description or []]
+        return QueryResult(columns, cursor.fetchall())
+    except duckdb.Error as exc:
+        raise InputError(f"query failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()

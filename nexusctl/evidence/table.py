@@ -1,0 +1,201 @@
+"""Decision records as Arrow tables: build, scan for secrets, and hash into Merkle leaves.
+
+The leaf of a record is ``SHA-256(0x00 || RFC 8785 bytes)``. ``canonical_json`` builds those
+bytes for a whole table with Arrow string kernels (columns in sorted key order, strings quoted
+and escaped, integers in decimal, nulls as ``null``): a Python loop per record would cost ten
+times more. Rows holding a control character (never valid, but a tampered file may hold one)
+are re-encoded exactly by :func:`nexusctl.evidence.record.record_bytes`.
+``test_evidence_record`` holds both paths to ``nexusctl.canonical.canonical_bytes``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from nexusctl.errors import InputError
+from nexusctl.evidence.record import (
+    ALIASES,
+    COLUMNS,
+    LEAK_PATTERN,
+    DecisionRecord,
+    arrow_schema,
+    record_bytes,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_CONTROL = r"[\x00-\x1f]"
+#: Rows encoded at once: bounds the memory of the canonical text (about 1 KiB per record).
+CHUNK_ROWS = 65_536
+
+
+def records_table(records: Sequence[DecisionRecord]) -> pa.Table:
+    """Return validated records as a table in the segment schema (columns named by alias)."""
+    import pyarrow as pa
+
+    columns: dict[str, list[Any]] = {alias: [] for alias in ALIASES}
+    for record in records:
+        values = record.__dict__
+        for name, alias in COLUMNS:
+            columns[alias].append(values[name])
+    return pa.table(columns, schema=arrow_schema())
+
+
+def check_no_secrets(table: pa.Table, where: str) -> None:
+    """Refuse a table whose string values look like credentials.
+
+    Raises:
+        InputError: naming the first offending row and field.
+    """
+    checked_leaf_hashes(table, where)
+
+
+def checked_leaf_hashes(table: pa.Table, where: str) -> bytes:
+    """Refuse secret-shaped values, then return the leaf hashes.
+
+    Raises:
+        InputError: naming the first offending row and field.
+    """
+    out = bytearray()
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        chunk = table.slice(start, CHUNK_ROWS)
+        _name_secret(chunk, start, where)
+        out += _hash_all(_canonical_chunk(chunk))
+    return bytes(out)
+
+
+def _hash_all(canonical: list[bytes]) -> bytes:
+    sha = hashlib.sha256
+    return b"".join(sha(b"\x00" + data).digest() for data in canonical)
+
+
+def _name_secret(table: pa.Table, first: int, where: str) -> None:
+    """Scan every string value (not the keys) for secret shapes; raise naming the first."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for alias in ALIASES:
+        column = table.column(alias).combine_chunks()
+        if pa.types.is_list(column.type):
+            column = pc.binary_join(column, " ")
+        if not pa.types.is_string(column.type) or column.null_count == len(column):
+            continue
+        hits = pc.fill_null(pc.match_substring_regex(column, LEAK_PATTERN), False)
+        if pc.any(hits).as_py():
+            row = first + pc.index(hits, True).as_py()
+            raise InputError(
+                f"{where}: record {row + 1}: field {alias!r} looks like a secret (API key, "
+                "token or key material); evidence never stores credentials"
+            )
+
+
+def _text(value: str) -> Any:
+    """An Arrow string scalar: passing Python strings to kernels costs an import per call."""
+    import pyarrow as pa
+
+    return pa.scalar(value, pa.string())
+
+
+def _quoted(values: Any) -> Any:
+    import pyarrow.compute as pc
+
+    # Escaping is only needed where a quote or backslash occurs (never in a valid record, but
+    # a tampered file may hold one): a literal search is cheaper than a rewrite.
+    for special, escaped in (("\\", "\\\\"), ('"', '\\"')):
+        if pc.any(pc.match_substring(values, special)).as_py():
+            values = pc.replace_substring(values, special, escaped)
+    return pc.binary_join_element_wise(_text('"'), values, _text('"'), _text(""))
+
+
+def _json_values(column: Any) -> Any:
+    """Return each value of a column as its JSON text (``null`` for null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_list(column.type):
+        items = _quoted(column.values)
+        rebuilt = pa.ListArray.from_arrays(column.offsets, items, mask=column.is_null())
+        joined = pc.binary_join(rebuilt, _text(","))
+        text = pc.binary_join_element_wise(_text("["), joined, _text("]"), _text(""))
+    elif pa.types.is_string(column.type):
+        text = _quoted(column)
+    else:
+        text = pc.cast(column, pa.string())
+    return pc.fill_null(text, _text("null"))
+
+
+def _joined(table: pa.Table) -> Any:
+    """Return the canonical JSON of every row as one Arrow string array (clean rows exact).
+
+    Keys, and columns that are null in every row, are literal text: consecutive literals are
+    merged, so only columns that hold values cost a kernel pass.
+    """
+    import pyarrow.compute as pc
+
+    parts: list[Any] = []
+    literal = ""
+    for index, alias in enumerate(sorted(ALIASES)):
+        literal += ("{" if index == 0 else ",") + f'"{alias}":'
+        column = table.column(alias)
+        if column.null_count == len(column):
+            literal += "null"
+            continue
+        parts += [_text(literal), _json_values(column)]
+        literal = ""
+    parts.append(_text(literal + "}"))
+    return pc.binary_join_element_wise(*parts, _text(""))
+
+
+def _has_control(table: pa.Table) -> Any:
+    """Mark rows with a control character in any string value (values only: the keys are
+    constant, and scanning them would triple the bytes read)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dirty = pa.array([False] * table.num_rows, pa.bool_())
+    for alias in ALIASES:
+        column = table.column(alias)
+        if pa.types.is_list(column.type):
+            column = pc.binary_join(column, _text(""))
+        if pa.types.is_string(column.type) and column.null_count < len(column):
+            found = pc.fill_null(pc.match_substring_regex(column, _CONTROL), False)
+            dirty = pc.or_(dirty, found)
+    return dirty
+
+
+def canonical_json(table: pa.Table) -> list[bytes]:
+    """Return the RFC 8785 bytes of every record of a segment-schema table, in row order."""
+    out: list[bytes] = []
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        out += _canonical_chunk(table.slice(start, CHUNK_ROWS))
+    return out
+
+
+def _canonical_chunk(table: pa.Table) -> list[bytes]:
+    if table.num_rows == 0:
+        return []
+    return _canonical_of(table, _joined(table))
+
+
+def _canonical_of(table: pa.Table, joined: Any) -> list[bytes]:
+    import pyarrow.compute as pc
+
+    out = [value.encode() for value in joined.to_pylist()]
+    dirty = _has_control(table)
+    if pc.any(dirty).as_py():
+        rows = table.filter(dirty).to_pylist()
+        for index, row in zip(pc.indices_nonzero(dirty).to_pylist(), rows, strict=True):
+            out[index] = record_bytes(row)
+    return out
+
+
+def leaf_hashes(table: pa.Table) -> bytes:
+    """Return the concatenated Merkle leaf hashes of every record of the table."""
+    out = bytearray()
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        out += _hash_all(_canonical_chunk(table.slice(start, CHUNK_ROWS)))
+    return bytes(out)
