@@ -270,7 +270,8 @@ def _diff_lines(result: Any) -> list[str]:
     if not result.policies:
         lines.append("  (nothing live in either)")
     for policy in result.policies:
-        lines.append(f"{policy.name}: {policy.status}")
+        status = {"only-in-a": f"only in {a}", "only-in-b": f"only in {b}"}
+        lines.append(f"{policy.name}: {status.get(policy.status, policy.status)}")
         for env, side in ((a, policy.a), (b, policy.b)):
             live = f"v{side.version} {side.digest}" if side else "(not live)"
             lines.append(f"  {env + ':':<{width}} {live}")
