@@ -91,8 +91,9 @@ spec:
   frontierShareMaxPct: 5
   sloAttainmentDropMaxPoints: 1
 YAML
-sample_sha=$(sha256sum "$sample" | cut -d' ' -f1)
-gates_sha=$(sha256sum "$gates" | cut -d' ' -f1)
+sha256() { python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"; }
+sample_sha=$(sha256 "$sample")
+gates_sha=$(sha256 "$gates")
 echo "traffic sample sha256 $sample_sha"
 echo "gates file     sha256 $gates_sha"
 
