@@ -248,3 +248,18 @@ def to_prod_ready(world: World, version: int) -> str:
     ops.approve(reg, "retail-chat", version, "prod", keys["alice"], c)
     ops.approve(reg, "retail-chat", version, "prod", keys["bob"], c)
     return digest
+
+
+def diverged_world(tmp: Path) -> World:
+    """A registry where v3 is live in dev and staging, then the edited v4 in dev (none in prod)."""
+    from nexusctl.registry import ops
+
+    world = new_world(tmp, soak=0)
+    keys, c, reg = world.keys, world.clock, world.reg
+    ops.publish(reg, signed_bundle(tmp, 3, keys["ci"]), keys["ci"], c)
+    ops.promote(reg, "retail-chat", 3, "dev", keys["ci"], c)
+    ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
+    ops.promote(reg, "retail-chat", 3, "staging", keys["ci"], c)
+    ops.publish(reg, edited_bundle(tmp, 4, keys["ci"]), keys["ci"], c)
+    ops.promote(reg, "retail-chat", 4, "dev", keys["ci"], c)
+    return world

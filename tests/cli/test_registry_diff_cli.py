@@ -9,8 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
-from nexusctl.registry import ops
-from tests.registry_kit import World, edited_bundle, new_world, signed_bundle
+from tests.registry_kit import World, diverged_world
 
 runner = CliRunner()
 
@@ -22,16 +21,7 @@ def run(*args: object) -> tuple[int, str, str]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    """v3 live in staging, the edited v4 live in dev."""
-    world = new_world(tmp_path, soak=0)
-    keys, c, reg = world.keys, world.clock, world.reg
-    ops.publish(reg, signed_bundle(tmp_path, 3, keys["ci"]), keys["ci"], c)
-    ops.promote(reg, "retail-chat", 3, "dev", keys["ci"], c)
-    ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
-    ops.promote(reg, "retail-chat", 3, "staging", keys["ci"], c)
-    ops.publish(reg, edited_bundle(tmp_path, 4, keys["ci"]), keys["ci"], c)
-    ops.promote(reg, "retail-chat", 4, "dev", keys["ci"], c)
-    return world
+    return diverged_world(tmp_path)
 
 
 def test_text_names_each_side_and_each_changed_field(world: World) -> None:

@@ -8,24 +8,14 @@ import pytest
 
 from nexusctl.errors import UsageError, VerificationError
 from nexusctl.policy import load_policy
-from nexusctl.registry import ops
 from nexusctl.registry.diff import PolicyChange, diff_environments, policy_changes
 from nexusctl.registry.query import history
-from tests.registry_kit import POLICIES, World, edited_bundle, new_world, signed_bundle
+from tests.registry_kit import POLICIES, World, diverged_world
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    """v3 live in dev and staging; v4 (edited) live in dev; nothing in prod."""
-    world = new_world(tmp_path, soak=0)
-    keys, c, reg = world.keys, world.clock, world.reg
-    ops.publish(reg, signed_bundle(tmp_path, 3, keys["ci"]), keys["ci"], c)
-    ops.promote(reg, "retail-chat", 3, "dev", keys["ci"], c)
-    ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
-    ops.promote(reg, "retail-chat", 3, "staging", keys["ci"], c)
-    ops.publish(reg, edited_bundle(tmp_path, 4, keys["ci"]), keys["ci"], c)
-    ops.promote(reg, "retail-chat", 4, "dev", keys["ci"], c)
-    return world
+    return diverged_world(tmp_path)
 
 
 def by_place(changes: list[PolicyChange]) -> dict[tuple[str, str | None, str | None], PolicyChange]:
