@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nexusctl.cli._apps import registry_app, registry_config_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
 from nexusctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from nexusctl.registry.diff import EnvironmentDiff
 
 RepoOpt = Annotated[
     Path, typer.Option("--registry", "-r", help="The registry clone (a git work tree).")
@@ -263,7 +266,7 @@ def diff(
     stdout_console().print("\n".join(_diff_lines(result)), highlight=False, markup=False)
 
 
-def _diff_lines(result: Any) -> list[str]:
+def _diff_lines(result: EnvironmentDiff) -> list[str]:
     a, b = result.env_a, result.env_b
     width = max(len(a), len(b)) + 1
     lines = [f"{a} -> {b}: " + ("identical" if result.identical else "differs")]
