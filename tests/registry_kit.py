@@ -115,6 +115,34 @@ def signed_bundle(folder: Path, version: int, key: Path) -> Path:
     return built.path
 
 
+def edited_bundle(folder: Path, version: int, key: Path) -> Path:
+    """retail-chat at ``version`` with one change of each kind the diff reports."""
+    source = policy_source(folder, version)
+    text = source.read_text()
+    edits = [
+        ("        - atLeast: 0.6\n", "        - atLeast: 0.5\n"),  # advice: a threshold
+        ("    frontierShareMaxPct: 5\n", "    frontierShareMaxPct: 3\n"),  # limits
+        ("    - id: wealth\n      monthlyBudget: 15000000000\n", ""),  # a tenant removed
+        ("      sloMs: 4000\n", "      sloMs: 3000\n"),  # faq: the SLO
+        ("  owner: retail-platform@nebula.example\n", "  owner: chat-team@nebula.example\n"),
+        (  # a guardrail added
+            "  routes:\n",
+            "    - id: no-mistral\n      deny:\n        providers: [mistral]\n  routes:\n",
+        ),
+    ]
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    # The vision route moves after advice (first match wins, so order is part of the policy).
+    vision = text[text.index("    - id: vision-statements\n") : text.index("    - id: advice\n")]
+    text = text.replace(vision, "", 1)
+    text = text.replace("  default:\n", vision + "  default:\n", 1)
+    source.write_text(text)
+    built = build_bundle(source, folder / f"bundle-{version}")
+    sign_bundle(built.path, KeySigner.from_file(key))
+    return built.path
+
+
 def clock() -> FixedClock:
     """A clock a little in the past, so TUF metadata written with it is not yet expired."""
     start = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=2)
@@ -220,3 +248,18 @@ def to_prod_ready(world: World, version: int) -> str:
     ops.approve(reg, "retail-chat", version, "prod", keys["alice"], c)
     ops.approve(reg, "retail-chat", version, "prod", keys["bob"], c)
     return digest
+
+
+def diverged_world(tmp: Path) -> World:
+    """A registry where v3 is live in dev and staging, then the edited v4 in dev (none in prod)."""
+    from nexusctl.registry import ops
+
+    world = new_world(tmp, soak=0)
+    keys, c, reg = world.keys, world.clock, world.reg
+    ops.publish(reg, signed_bundle(tmp, 3, keys["ci"]), keys["ci"], c)
+    ops.promote(reg, "retail-chat", 3, "dev", keys["ci"], c)
+    ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
+    ops.promote(reg, "retail-chat", 3, "staging", keys["ci"], c)
+    ops.publish(reg, edited_bundle(tmp, 4, keys["ci"]), keys["ci"], c)
+    ops.promote(reg, "retail-chat", 4, "dev", keys["ci"], c)
+    return world

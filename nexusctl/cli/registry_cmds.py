@@ -5,13 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nexusctl.cli._apps import registry_app, registry_config_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
 from nexusctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from nexusctl.registry.diff import EnvironmentDiff
 
 RepoOpt = Annotated[
     Path, typer.Option("--registry", "-r", help="The registry clone (a git work tree).")
@@ -211,11 +214,21 @@ def _history_lines(doc: dict[str, Any]) -> list[str]:
         lines = [f"live at {doc['at']}:"]
         for item in doc["live"]:
             gates = ", ".join(f"{g['name']}={g['verdict']}" for g in item["gates"])
-            lines.append(
-                f"  {item['environment']}: {item['name']} v{item['version']} {item['digest']} "
-                f"({item['event']} by {item['promoted_by']} at {item['since']}; {gates}; "
-                f"{len(item['approvals'])} approvals)"
-            )
+            approvers = ", ".join(str(a) for a in item["approved_by"]) or "none"
+            lines += [
+                f"  {item['environment']}: {item['name']} v{item['version']} {item['digest']}",
+                f"    {item['event']} by {item['promoted_by']} at {item['since']} "
+                f"(record {item['record']}); approved by {approvers}",
+                f"    gates: {gates}",
+            ]
+            for gate in item["gates"]:
+                if gate["name"] == "forward" and gate["evidence"]:
+                    lines.append(f"    replaced: {gate['evidence']}")
+                elif gate["name"] == "simulation" and gate["evidence"]:
+                    hex_digest = gate["evidence"].removeprefix("sha256:")
+                    lines.append(f"    simulation attestation: evidence/{hex_digest}.json")
+            if item.get("reason"):
+                lines.append(f"    reason: {item['reason']}")
         return lines if doc["live"] else [*lines, "  (nothing live)"]
     lines = []
     for rec in doc["records"]:
@@ -226,6 +239,62 @@ def _history_lines(doc: dict[str, Any]) -> list[str]:
             f"{rec['sequence']:>6} {rec['time']} {rec['event']}{what}{env} by {rec['actor']}"
         )
     return lines
+
+
+@registry_app.command("diff")
+@handle_errors
+def diff(
+    env_a: Annotated[str, typer.Argument(help="One environment, e.g. staging.")],
+    env_b: Annotated[str, typer.Argument(help="The other environment, e.g. prod.")],
+    registry: RepoOpt = Path("."),
+    output_format: FormatOpt = "text",
+) -> None:
+    """Show what differs between two environments' live policies, route by route.
+
+    For each policy: its version and bundle digest on each side; where they differ, the
+    routes (and their order), default route, guardrails, tenants, residency classes, fallback
+    chains, escalation, limits and metadata that changed, field by field. Exit 0 either way.
+    """
+    from nexusctl.registry.diff import diff_environments
+
+    _check(output_format)
+    result = diff_environments(registry, env_a, env_b)
+    if output_format == "json":
+        doc = {"identical": result.identical, **result.model_dump(mode="json")}
+        write_stdout(json.dumps(doc, indent=2))
+        return
+    stdout_console().print("\n".join(_diff_lines(result)), highlight=False, markup=False)
+
+
+def _diff_lines(result: EnvironmentDiff) -> list[str]:
+    a, b = result.env_a, result.env_b
+    width = max(len(a), len(b)) + 1
+    lines = [f"{a} -> {b}: " + ("identical" if result.identical else "differs")]
+    if not result.policies:
+        lines.append("  (nothing live in either)")
+    for policy in result.policies:
+        status = {"only-in-a": f"only in {a}", "only-in-b": f"only in {b}"}
+        lines.append(f"{policy.name}: {status.get(policy.status, policy.status)}")
+        for env, side in ((a, policy.a), (b, policy.b)):
+            live = f"v{side.version} {side.digest}" if side else "(not live)"
+            lines.append(f"  {env + ':':<{width}} {live}")
+        for change in policy.changes:
+            item = change.item if change.item != change.section else None
+            where = " ".join(p for p in (change.section, item, change.field) if p)
+            if change.kind == "changed":
+                lines.append(f"  ~ {where}")
+                lines.append(f"      {a + ':':<{width}} {_compact(change.before)}")
+                lines.append(f"      {b + ':':<{width}} {_compact(change.after)}")
+            else:
+                removed = change.kind == "removed"
+                only, value = (a, change.before) if removed else (b, change.after)
+                lines.append(f"  {'-' if removed else '+'} {where}: only in {only}")
+                lines.append(f"      {_compact(value)}")
+    return lines
+
+
+def _compact(value: object) -> str:
+    return "(unset)" if value is None else json.dumps(value, separators=(", ", ": "))
 
 
 @registry_app.command("verify")

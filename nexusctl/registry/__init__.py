@@ -8,6 +8,8 @@ Public names:
 - ``propose``, ``sign_proposal``, ``apply`` (``configchange``): threshold-signed config changes.
 - ``status``, ``history`` (``query``), ``verify_registry`` (``verify``), ``resolve``
   (``resolve``): read-only views; ``resolve`` is a python-tuf client.
+- ``diff_environments``, ``policy_changes`` (``diff``): two environments' live sets compared
+  as policies (routes, guardrails, limits... field by field).
 
 Heavy libraries (git, cryptography, tuf) are imported inside functions.
 """

@@ -52,6 +52,7 @@ def history(
     store = Store(root)
     state = State()
     entries: list[HistoryEntry] = []
+    actors: dict[str, str] = {}  # record digest -> who signed it (names the approvers)
     for path in store.record_paths():
         raw = path.read_bytes()
         predicate = read_unverified(raw, path.name)
@@ -59,6 +60,7 @@ def history(
             break
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         state.apply(predicate, digest, predicate.actor)
+        actors[digest] = predicate.actor
         if env is not None and predicate.environment != env:
             continue
         if name is not None and (predicate.bundle is None or predicate.bundle.name != name):
@@ -84,6 +86,10 @@ def history(
                     "event": record.predicate.event if record else None,
                     "gates": [g.model_dump() for g in record.predicate.gates] if record else [],
                     "approvals": record.predicate.approvals if record else [],
+                    "approved_by": [actors.get(d) for d in record.predicate.approvals]
+                    if record
+                    else [],
+                    "reason": record.predicate.reason if record else None,
                 }
             )
     from nexusctl.clock import format_rfc3339
