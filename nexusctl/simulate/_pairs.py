@@ -10,7 +10,7 @@ never by the row count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -205,7 +205,9 @@ def _stream(
     # while this one is folded. Only the columns the replay and the diff read (extra columns
     # are not copied), label columns as dictionaries.
     wanted = [n for n in columns if n in REQUEST_COLUMNS or n in REPLAY_ONLY_COLUMNS]
-    source = _checked_batches(_dictionary_reader(traffic, shown), wanted, str(shown))
+    from nexusctl.traffic.parquet import traffic_batches
+
+    source = traffic_batches(_dictionary_reader(traffic, shown), str(shown), wanted, BATCH_ROWS)
     streams = in_thread(engine.replay_pair(baseline, candidate, source))
     done = 0
     for req, base, cand in streams:
@@ -250,26 +252,6 @@ def _dictionary_reader(traffic: pq.ParquetFile, shown: Path) -> pq.ParquetFile:
 
 def _as_type(column: Any, want: Any) -> Any:
     return column if column.type == want else column.cast(want)
-
-
-def _checked_batches(
-    traffic: pq.ParquetFile, columns: list[str], shown: str
-) -> Iterator[pa.RecordBatch]:
-    import pyarrow as pa
-
-    first = 0
-    batches = traffic.iter_batches(batch_size=BATCH_ROWS, columns=columns)
-    while True:
-        try:
-            batch = next(batches, None)
-        except (pa.ArrowException, OSError) as exc:
-            raise TrafficError(
-                f"{shown}: cannot read traffic near row {first + 1}: {exc}"
-            ) from None
-        if batch is None:
-            return
-        first += batch.num_rows
-        yield batch
 
 
 def _column(table: pa.Table, name: str, schema: pa.Schema) -> Any:
