@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexusctl.errors import TrafficError
+from nexusctl.replay.schema import DECISIONS
 from nexusctl.simulate._streams import in_thread
+from nexusctl.tables import arrow_type
+from nexusctl.traffic.schema import TOKEN_COLUMNS, TRAFFIC
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -28,48 +31,32 @@ if TYPE_CHECKING:
 
 BATCH_ROWS = 65_536
 
-#: Request attributes copied into the pairs file (besides ``row``), with the type family the
-#: traffic contract gives them. ``capabilities`` is read for the replay but not copied.
-REQUEST_COLUMNS: dict[str, str] = {
-    "time": "timestamp",
-    "request_id": "string",
-    "tenant": "string",
-    "app": "string",
-    "use_case": "string",
-    "data_class": "string",
-    "residency_class": "string",
-    "risk_class": "string",
-    "input_tokens": "integer",
-    "cached_input_tokens": "integer",
-    "output_tokens": "integer",
-    "reasoning_tokens": "integer",
-    "complexity": "floating",
-    "confidence": "floating",
-    "small_model_correct": "boolean",
-    "large_model_correct": "boolean",
-}
+#: Request attributes copied into the pairs file (besides ``row``); their types are the
+#: traffic table's (``nexusctl.traffic.schema.TRAFFIC``). ``capabilities`` is read, not copied.
+REQUEST_COLUMNS: tuple[str, ...] = (
+    "time",
+    "request_id",
+    "tenant",
+    "app",
+    "use_case",
+    "data_class",
+    "residency_class",
+    "risk_class",
+    *TOKEN_COLUMNS,
+    "complexity",
+    "confidence",
+    "small_model_correct",
+    "large_model_correct",
+)
 #: Columns the replay reads that are not copied.
-REPLAY_ONLY_COLUMNS: dict[str, str] = {"capabilities": "list"}
+REPLAY_ONLY_COLUMNS: tuple[str, ...] = ("capabilities",)
 #: Columns that may be absent (quality labels: then no request is labelled).
 OPTIONAL_COLUMNS = frozenset({"small_model_correct", "large_model_correct"})
-#: Decision columns of contract C (besides row and request_id), copied per side.
-DECISION_COLUMNS: dict[str, str] = {
-    "route_id": "string",
-    "outcome": "string",
-    "deployment_id": "string",
-    "tier": "string",
-    "provider": "string",
-    "region": "string",
-    "draft_tokens": "int32",
-    "predicted_ttft_us": "int64",
-    "predicted_latency_us": "int64",
-    "predicted_cost_pusd": "int64",
-    "slo_met": "bool",
-    "escalation_rule": "string",
-    "escalation_target": "string",
-    "reason": "string",
-    "load": "int64",
-}
+#: Decision columns of the decisions table (``nexusctl.replay.schema.DECISIONS``), copied per
+#: side (``row`` and ``request_id`` are the pair's own).
+DECISION_COLUMNS: tuple[str, ...] = tuple(
+    name for name in DECISIONS.names if name not in ("row", "request_id")
+)
 SIDES = ("baseline", "candidate")
 #: Request label columns read dictionary-encoded when the engine replays both policies.
 LABEL_COLUMNS = ("tenant", "app", "use_case", "data_class", "residency_class", "risk_class")
@@ -79,22 +66,15 @@ def pair_schema(traffic: pa.Schema) -> pa.Schema:
     """The schema of the decision-pairs Parquet file for a traffic file of this schema."""
     import pyarrow as pa
 
-    defaults: dict[str, Any] = {
-        "timestamp": pa.timestamp("ms", tz="UTC"),
-        "string": pa.string(),
-        "integer": pa.int64(),
-        "floating": pa.float64(),
-        "boolean": pa.bool_(),
-    }
     fields = [pa.field("row", pa.int64(), nullable=False)]
-    for name, family in REQUEST_COLUMNS.items():
+    for name in REQUEST_COLUMNS:
         if name in traffic.names:
             fields.append(traffic.field(name))
         else:
-            fields.append(pa.field(name, defaults[family]))
+            fields.append(pa.field(name, arrow_type(TRAFFIC.kind(name))))
     for side in SIDES:
-        for name, type_name in DECISION_COLUMNS.items():
-            fields.append(pa.field(f"{side}_{name}", _arrow_type(type_name)))
+        for name in DECISION_COLUMNS:
+            fields.append(pa.field(f"{side}_{name}", arrow_type(DECISIONS.kind(name))))
     fields.append(pa.field("baseline_repriced_cost_pusd", pa.int64()))
     return pa.schema(fields)
 
@@ -103,30 +83,19 @@ def check_traffic_schema(schema: pa.Schema, shown: str) -> list[str]:
     """Return the traffic columns to read; refuse a file that lacks or mistypes one.
 
     Raises:
-        TrafficError: a required column is missing or has the wrong type.
+        TrafficError: a required column is missing or has the wrong type (the traffic table's
+            declared type families).
     """
-    import pyarrow as pa
-
-    predicates: dict[str, Callable[[Any], bool]] = {
-        "timestamp": pa.types.is_timestamp,
-        "string": lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
-        "integer": pa.types.is_integer,
-        "floating": pa.types.is_floating,
-        "boolean": pa.types.is_boolean,
-        "list": lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
-    }
-    wanted = {**REQUEST_COLUMNS, **REPLAY_ONLY_COLUMNS}
+    wanted = (*REQUEST_COLUMNS, *REPLAY_ONLY_COLUMNS)
     missing = [n for n in wanted if n not in schema.names and n not in OPTIONAL_COLUMNS]
     if missing:
         raise TrafficError(
             f"{shown}: not a nexusctl traffic file: missing column(s) {', '.join(missing)}",
             hint="import it first with `nexusctl traffic import`",
         )
-    for name, family in wanted.items():
-        if name in schema.names and not predicates[family](schema.field(name).type):
-            raise TrafficError(
-                f"{shown}: column '{name}' has type {schema.field(name).type}, expected {family}"
-            )
+    errors = TRAFFIC.schema_errors(schema, need=())
+    if errors:
+        raise TrafficError(f"{shown}: {errors[0]}")
     extra = [n for n in schema.names if n not in wanted]
     return [n for n in wanted if n in schema.names] + extra
 
@@ -282,15 +251,3 @@ def _arange(n: int) -> Any:
     import pyarrow as pa
 
     return pa.array(np.arange(n, dtype=np.int64))
-
-
-def _arrow_type(name: str) -> Any:
-    import pyarrow as pa
-
-    types: dict[str, Any] = {
-        "string": pa.string(),
-        "int32": pa.int32(),
-        "int64": pa.int64(),
-        "bool": pa.bool_(),
-    }
-    return types[name]
