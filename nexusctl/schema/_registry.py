@@ -23,6 +23,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("RoutingDiffPredicate", "nexusctl.statements:RoutingDiffPredicate"),
     ("RegistryConfig", "nexusctl.registry.config:RegistryConfig"),
     ("PromotionPredicate", "nexusctl.registry.records:PromotionPredicate"),
+    ("PolicyTest", "nexusctl.policytest.model:PolicyTest"),
 ]
 
 
