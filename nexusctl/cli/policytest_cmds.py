@@ -23,7 +23,7 @@ class TestFormat(StrEnum):
 
 @policy_app.command("test")
 @handle_errors
-def test(
+def policy_test(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(

@@ -28,7 +28,8 @@ def test_nebula_tests_pass_and_cover_every_demo_branch() -> None:
     code, out, _ = policy_test("--format", "json", str(NEBULA))
     document = json.loads(out)
     assert code == 0, out
-    assert document["summary"]["failed"] == 0 and document["summary"]["cases"] >= 9
+    assert document["summary"]["failed"] == 0
+    assert document["summary"]["cases"] >= 9
     decisions = [case["decision"] for case in document["cases"]]
     outcomes = {d["outcome"] for d in decisions}
     assert outcomes == {"routed", "escalated", "refused"}
@@ -46,7 +47,7 @@ def test_a_folder_with_policies_but_no_tests_is_a_failure() -> None:
 def test_no_cases_in_junit_is_a_failing_testcase(tmp_path: Path) -> None:
     code, out, err = policy_test("--format", "junit", str(tmp_path))
     assert code == 1
-    assert ET.fromstring(out).find("./testsuite/testcase/failure") is not None
+    assert ET.fromstring(out).find("./testsuite/testcase/failure") is not None  # noqa: S314 (ours)
     assert "no test cases found" in err
 
 
@@ -82,14 +83,17 @@ def test_json_junit_and_github_carry_the_same_failures() -> None:
         ("eliminated", 20),
     ]
     code, out, _ = policy_test("--format", "junit", target)
-    suite = ET.fromstring(out).find("testsuite")
-    assert code == 1 and suite is not None
+    suite = ET.fromstring(out).find("testsuite")  # noqa: S314 (our own output)
+    assert code == 1
+    assert suite is not None
     assert (suite.get("tests"), suite.get("failures")) == ("3", "2")
     assert len(suite.findall("testcase/failure")) == 5
     code, out, _ = policy_test("--format", "github", target)
     annotations = [line for line in out.splitlines() if line.startswith("::error ")]
-    assert code == 1 and len(annotations) == 5
-    assert annotations[0].startswith("::error file=") and ",line=10,col=9," in annotations[0]
+    assert code == 1
+    assert len(annotations) == 5
+    assert annotations[0].startswith("::error file=")
+    assert ",line=10,col=9," in annotations[0]
 
 
 @pytest.mark.parametrize(
