@@ -23,6 +23,7 @@ from nexusctl.lint.findings import Finding, LintReport, finding
 from nexusctl.lint.rules_catalog import check_catalog
 from nexusctl.lint.rules_reach import (
     check_cost_caps,
+    check_dead_floors,
     check_empty_routes,
     check_guardrail_fallbacks,
     check_residency_fallbacks,
@@ -60,6 +61,7 @@ POLICY_RULES: tuple[PolicyRule, ...] = (
     check_cost_caps,
     check_slos,
     check_empty_routes,
+    check_dead_floors,
     check_duplicate_ids,
     check_policy_text,
 )

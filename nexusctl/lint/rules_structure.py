@@ -175,6 +175,12 @@ def check_references(ctx: PolicyContext) -> Iterator[Finding]:
         ):
             for i, value in enumerate(values):
                 candidates.append(check(kind, value, (*key, "deny", field, i), *owner))
+        for field, kind, allowed in (
+            ("allowProviders", "provider", guardrail.allow_providers),
+            ("allowRegions", "region", guardrail.allow_regions),
+        ):
+            for i, value in enumerate(allowed or []):
+                candidates.append(check(kind, value, (*key, field, i), *owner))
     for index, rule in enumerate(spec.escalation):
         key = ("spec", "escalation", index)
         owner = ("escalation rule", rule.id)
