@@ -73,3 +73,13 @@ def test_the_same_tests_fail_on_the_dead_policy(tenant: Path) -> None:
     for name in failed:
         assert cases[name]["decision"]["outcome"] == "escalated"
         assert cases[name]["decision"]["reason"] == "NO_ELIGIBLE_DEPLOYMENT"
+
+
+def test_show_states_the_allow_list(tenant: Path) -> None:
+    code, out = run("policy", "show", "--format", "json", str(tenant / "policy.yaml"))
+    assert code == 0
+    (guardrail,) = json.loads(out)["guardrails"]
+    assert guardrail["allow"] == {"allowRegions": ["eu-west", "eu-central"]}
+    assert guardrail["deny"] == {}
+    code, out = run("policy", "show", str(tenant / "policy.yaml"))
+    assert "all but allowRegions=eu-west,eu-central" in out

@@ -155,3 +155,17 @@ def test_a_named_file_of_another_kind_is_an_error() -> None:
     code, out, _ = policy_test(str(GOOD / "policy.yaml"))
     assert code == 3
     assert "kind is 'RoutingPolicy', expected 'PolicyTest'" in out
+
+
+def test_control_characters_in_case_names_are_shown_escaped(tmp_path: Path) -> None:
+    shutil.copytree(GOOD, tmp_path / "t")
+    test_file = tmp_path / "t" / "passing.test.yaml"
+    text = test_file.read_text()
+    text = text.replace("name: chat in the eu goes to small-eu", 'name: "evil\\e[2J\\u202e"')
+    test_file.write_text(text.replace("deployment: small-eu", "deployment: small-us"))
+    for fmt in ("text", "github", "junit"):
+        code, out, _ = policy_test("--format", fmt, str(test_file))
+        assert code == 1
+        assert "\x1b" not in out
+        assert "\u202e" not in out
+        assert "\\x1b" in out
