@@ -2,15 +2,15 @@
 
 from nexusctl.policytest.check import Failure
 from nexusctl.policytest.model import Expectation, PolicyTest, PolicyTestCase
-from nexusctl.policytest.run import CaseResult, TestError, TestReport, run_tests
+from nexusctl.policytest.run import CaseResult, FileProblem, PolicyTestReport, run_tests
 
 __all__ = [
     "CaseResult",
     "Expectation",
     "Failure",
+    "FileProblem",
     "PolicyTest",
     "PolicyTestCase",
-    "TestError",
-    "TestReport",
+    "PolicyTestReport",
     "run_tests",
 ]

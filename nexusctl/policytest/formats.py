@@ -1,4 +1,4 @@
-"""Render a TestReport as text, JSON, JUnit XML or GitHub workflow commands.
+"""Render a PolicyTestReport as text, JSON, JUnit XML or GitHub workflow commands.
 
 Each renderer returns one string; the CLI writes it to stdout unchanged. Text from files is
 shown with control characters escaped (the lint renderers' helpers), so a hostile case name
@@ -15,10 +15,10 @@ from nexusctl import __version__
 from nexusctl.document.text import escape_controls
 from nexusctl.errors import Location
 from nexusctl.lint.formats import escape_data, escape_property
-from nexusctl.policytest.run import CaseResult, TestReport
+from nexusctl.policytest.run import CaseResult, PolicyTestReport
 
 
-def summary_line(report: TestReport) -> str:
+def summary_line(report: PolicyTestReport) -> str:
     """One line: files, cases, passed, failed, errors (or why nothing ran)."""
     if report.no_cases:
         return "FAIL: " + (report.notes[0] if report.notes else "no test cases found")
@@ -30,7 +30,7 @@ def summary_line(report: TestReport) -> str:
     )
 
 
-def to_text(report: TestReport) -> str:
+def to_text(report: PolicyTestReport) -> str:
     """One line per error and per failed expectation (``path:line:col: ...``), then the summary."""
     lines = [
         f"{escape_controls(str(e.location))}: error {escape_controls(e.message)}"
@@ -77,7 +77,7 @@ def _case_json(result: CaseResult) -> dict[str, Any]:
     }
 
 
-def to_json(report: TestReport) -> str:
+def to_json(report: PolicyTestReport) -> str:
     """One JSON document: tool, summary, every case (passed or not), errors and notes."""
     document = {
         "tool": {"name": "nexusctl", "version": __version__},
@@ -96,7 +96,7 @@ def to_json(report: TestReport) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
-def to_junit(report: TestReport) -> str:
+def to_junit(report: PolicyTestReport) -> str:
     """JUnit XML: one testsuite per test file, one testcase per case; errors as <error>.
 
     "No test cases found" is one failing testcase, so a CI that reads only the XML fails too.
@@ -145,7 +145,7 @@ def _annotation(level: str, location: Location, title: str, message: str) -> str
     return f"::{level} {','.join(props)}::{escape_data(message)}"
 
 
-def to_github(report: TestReport) -> str:
+def to_github(report: PolicyTestReport) -> str:
     """GitHub workflow commands: an error annotation per error and failure, then the summary."""
     lines = [
         _annotation("error", e.location, "policy test error", e.message) for e in report.errors

@@ -42,7 +42,7 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
-class TestError:
+class FileProblem:
     """A file that could not be loaded (test file, policy or request file), located."""
 
     location: Location
@@ -50,11 +50,11 @@ class TestError:
 
 
 @dataclass(frozen=True)
-class TestReport:
+class PolicyTestReport:
     """Every case's result, the errors, and the files read."""
 
     results: tuple[CaseResult, ...]
-    errors: tuple[TestError, ...]
+    errors: tuple[FileProblem, ...]
     files: tuple[str, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -77,22 +77,22 @@ class TestReport:
         return ExitCode.OK
 
 
-def run_tests(paths: Sequence[Path]) -> TestReport:
+def run_tests(paths: Sequence[Path]) -> PolicyTestReport:
     """Discover PolicyTest files under ``paths`` and run every case.
 
     Raises:
         InputError: a path does not exist.
     """
     results: list[CaseResult] = []
-    errors: list[TestError] = []
+    errors: list[FileProblem] = []
     files: list[str] = []
     notes: list[str] = []
-    policies: dict[Path, LoadedPolicy | TestError] = {}
+    policies: dict[Path, LoadedPolicy | FileProblem] = {}
     for candidate in discover(paths):
         try:
             data, source = read_yaml(candidate.path, candidate.display)
         except PolicyLoadError as exc:
-            errors.append(TestError(exc.location, exc.detail))
+            errors.append(FileProblem(exc.location, exc.detail))
             continue
         kind = data.get("kind") if isinstance(data, dict) else None
         if kind != "PolicyTest" and not candidate.explicit:
@@ -100,11 +100,11 @@ def run_tests(paths: Sequence[Path]) -> TestReport:
         try:
             test = validate_document(data, source, PolicyTest)
         except PolicyLoadError as exc:
-            errors.append(TestError(exc.location, exc.detail))
+            errors.append(FileProblem(exc.location, exc.detail))
             continue
         files.append(candidate.display)
         loaded = _policy(test, source, candidate.path, policies)
-        if isinstance(loaded, TestError):
+        if isinstance(loaded, FileProblem):
             errors.append(loaded)
             continue
         errors += _duplicate_names(test, source)
@@ -113,19 +113,19 @@ def run_tests(paths: Sequence[Path]) -> TestReport:
             try:
                 request = _request(case, index, source, candidate.path)
             except PolicyLoadError as exc:
-                errors.append(TestError(exc.location, exc.detail))
+                errors.append(FileProblem(exc.location, exc.detail))
                 continue
             try:
                 decision = route(loaded, request, case.load)
             except InputError as exc:
-                errors.append(TestError(where, str(exc)))
+                errors.append(FileProblem(where, str(exc)))
                 continue
             failures = check(case.expect, decision, source, ("spec", "cases", index, "expect"))
             results.append(CaseResult(candidate.display, case.name, where, decision, failures))
     if not files and not errors:
         shown = ", ".join(p.as_posix() for p in paths)
         notes.append(f"no test cases found under {shown} (no *.yaml file of kind PolicyTest)")
-    return TestReport(tuple(results), tuple(errors), tuple(files), tuple(notes))
+    return PolicyTestReport(tuple(results), tuple(errors), tuple(files), tuple(notes))
 
 
 def _confined(base: Path, reference: str, where: Location) -> Path:
@@ -140,20 +140,20 @@ def _confined(base: Path, reference: str, where: Location) -> Path:
 
 
 def _policy(
-    test: PolicyTest, source: SourceMap, path: Path, cache: dict[Path, LoadedPolicy | TestError]
-) -> LoadedPolicy | TestError:
+    test: PolicyTest, source: SourceMap, path: Path, cache: dict[Path, LoadedPolicy | FileProblem]
+) -> LoadedPolicy | FileProblem:
     """Load the policy under test once per resolved path (confined to the test's folder)."""
     where = source.locate(("spec", "policy"))
     try:
         policy_path = _confined(path.parent, test.spec.policy, where)
     except PolicyLoadError as exc:
-        return TestError(exc.location, exc.detail)
+        return FileProblem(exc.location, exc.detail)
     if policy_path not in cache:
         display = (Path(source.path).parent / test.spec.policy).as_posix()
         try:
             cache[policy_path] = load_policy(policy_path, display)
         except PolicyLoadError as exc:
-            cache[policy_path] = TestError(exc.location, exc.detail)
+            cache[policy_path] = FileProblem(exc.location, exc.detail)
     return cache[policy_path]
 
 
@@ -171,13 +171,13 @@ def _request(case: PolicyTestCase, index: int, source: SourceMap, path: Path) ->
         raise PolicyLoadError(where, str(exc)) from None
 
 
-def _duplicate_names(test: PolicyTest, source: SourceMap) -> list[TestError]:
+def _duplicate_names(test: PolicyTest, source: SourceMap) -> list[FileProblem]:
     seen: set[str] = set()
     out = []
     for index, case in enumerate(test.spec.cases):
         if case.name in seen:
             out.append(
-                TestError(
+                FileProblem(
                     source.locate(("spec", "cases", index, "name")),
                     f"duplicate case name '{case.name}' (names identify cases in reports)",
                 )
