@@ -169,3 +169,10 @@ def test_control_characters_in_case_names_are_shown_escaped(tmp_path: Path) -> N
         assert "\x1b" not in out
         assert "\u202e" not in out
         assert "\\x1b" in out
+
+
+def test_a_missing_path_is_invalid_input(tmp_path: Path) -> None:
+    code, out, err = policy_test(str(tmp_path / "absent"))
+    assert code == 3
+    assert out == ""
+    assert "no such file or directory" in err
