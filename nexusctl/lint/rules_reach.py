@@ -1,6 +1,6 @@
 """Reachability rules: residency (NXL005) and guardrails (NXL015) over fallback chains, budgets
-that no deployment fits (NXL008 cost cap, NXL009 SLO) and routes left with nothing to serve
-them (NXL010).
+that no deployment fits (NXL008 cost cap, NXL009 SLO), routes left with nothing to serve
+them (NXL010) and tier floors, raised by complexity thresholds, left with nothing (NXL017).
 
 Residency: the router filters a route's *pool* by the request's residency class at run time,
 so pool deployments outside a class's regions are excused. Fallback chains are not: gateways
