@@ -34,6 +34,7 @@ from nexusctl.lint.rules_structure import (
     check_duplicate_ids,
     check_fallback_cycles,
     check_references,
+    check_region_deny_lists,
     check_shadowed_routes,
 )
 from nexusctl.lint.rules_text import check_policy_text
@@ -63,6 +64,7 @@ POLICY_RULES: tuple[PolicyRule, ...] = (
     check_empty_routes,
     check_dead_floors,
     check_duplicate_ids,
+    check_region_deny_lists,
     check_policy_text,
 )
 

@@ -180,6 +180,15 @@ _RULE_LIST = [
         "residency, guardrails, the context window and the cost cap, so every request at or "
         "above the threshold is refused or escalated. The finding names the threshold.",
     ),
+    Rule(
+        "NXL018",
+        "region-deny-list",
+        "note",
+        "A guardrail denies regions by name; a region added to the catalog later passes it.",
+        "A deny-list keeps out only what it names; an allow-list (allowRegions) keeps out "
+        "everything it does not name, so a new region is out until someone adds it. The note "
+        "offers the allow-list that decides the same on today's catalog.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}
