@@ -9,7 +9,8 @@ Wall time is what a user waits; CPU time (user + system of the child process) is
 beside it because it barely moves when other work loads the machine.
 
 Targets (issue #2): ``--help`` and ``--version`` within 1.25x the minimal typer app's
-``--help``; ``policy lint policies/`` at most 0.6 s median.
+``--help``; ``policy lint policies/`` at most 0.6 s median; ``policy test policies/`` (the Nebula
+PolicyTest files, issue 12) at most 1.0 s median.
 
     .venv/bin/python bench/startup.py [--runs 15] [--json]
 """
@@ -109,6 +110,7 @@ def main() -> None:
             ("nexusctl --version", [NEXUSCTL, "--version"]),
             ("nexusctl --help", [NEXUSCTL, "--help"]),
             ("nexusctl " + " ".join(lint_cmd), [NEXUSCTL, *lint_cmd]),
+            ("nexusctl policy test policies/", [NEXUSCTL, "policy", "test", "policies/"]),
         ]
         results = {}
         for label, (times, cpu, code) in measure(cases, runs).items():
@@ -126,6 +128,7 @@ def main() -> None:
         "nexusctl --version": ("ratio", 1.25),
         "nexusctl --help": ("ratio", 1.25),
         "nexusctl policy lint policies/": ("seconds", 0.6),
+        "nexusctl policy test policies/": ("seconds", 1.0),
     }
     for label, row in results.items():
         row["ratio_to_typer_help"] = row["median_s"] / typer_help

@@ -10,6 +10,8 @@ echo "\$ nexusctl policy lint --format sarif policies/ > \$NEXUSCTL_DEMO_OUT/lin
 nexusctl policy lint --format sarif policies/ > "$NEXUSCTL_DEMO_OUT/lint.sarif"
 echo "SARIF 2.1.0 written to $NEXUSCTL_DEMO_OUT/lint.sarif"
 
+echo; echo "\$ nexusctl policy test policies/nebula"; nexusctl policy test policies/nebula
+
 echo
 echo "\$ nexusctl policy show policies/nebula/retail-chat.yaml"
 nexusctl policy show policies/nebula/retail-chat.yaml

@@ -24,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings=_SETTINGS,
 )
-policy_app = _group("Lint, show, explain, bundle, sign, attest and verify routing policies.")
+policy_app = _group("Lint, test, show, explain, bundle, sign, attest and verify routing policies.")
 catalog_app = _group("Maintain model catalogs (prices from public price tables).")
 schema_app = _group("Export the JSON Schemas generated from nexusctl's models.")
 traffic_app = _group("Import, enrich, synthesise and inspect recorded LLM traffic.")

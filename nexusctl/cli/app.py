@@ -9,6 +9,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     evidence_cmds,
     explain_cmds,
     lint_cmds,
+    policytest_cmds,
     registry_cmds,
     schema_cmds,
     show_cmds,

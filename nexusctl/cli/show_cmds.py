@@ -102,7 +102,11 @@ def _render(summary: dict[str, Any]) -> None:
             (
                 g["id"],
                 g["when"],
-                "; ".join(f"{k}={','.join(v)}" for k, v in g["deny"].items()) or "nothing",
+                "; ".join(
+                    [f"{k}={','.join(v)}" for k, v in g["deny"].items()]
+                    + [f"all but {k}={','.join(v)}" for k, v in g["allow"].items()]
+                )
+                or "nothing",
             )
             for g in summary["guardrails"]
         ],

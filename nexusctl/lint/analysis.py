@@ -15,6 +15,7 @@ from fractions import Fraction
 from nexusctl.decode import DecodeFactors, decode_factors, predict, ttft_us
 from nexusctl.policy.catalog import Deployment, ModelCatalog
 from nexusctl.policy.routing import (
+    ComplexityThreshold,
     Guardrail,
     IntRange,
     Match,
@@ -132,10 +133,52 @@ def with_residency(match: Match | None, residency_class: str) -> Match:
     return base.model_copy(update={"residency_classes": classes})
 
 
-def allowed_tiers(route: Route) -> list[Tier]:
-    """The route's tiers at or above its ``minTier`` floor, in ascending order."""
-    floor = tier_rank(route.min_tier) if route.min_tier is not None else 0
-    return [t for t in TIER_ORDER if t in route.tiers and tier_rank(t) >= floor]
+def allowed_tiers(route: Route, floor: Tier | None = None) -> list[Tier]:
+    """The route's tiers at or above its ``minTier`` (and ``floor``), in ascending order."""
+    lowest = max(tier_rank(t) for t in (route.min_tier, floor, TIER_ORDER[0]) if t is not None)
+    return [t for t in TIER_ORDER if t in route.tiers and tier_rank(t) >= lowest]
+
+
+@dataclass(frozen=True)
+class RaisedFloor:
+    """A tier floor a complexity threshold raises a route to, above the route's own floor."""
+
+    index: int
+    threshold: ComplexityThreshold
+    floor: Tier
+    match: Match
+
+
+def raised_floors(route: Route) -> list[RaisedFloor]:
+    """Every tier floor above the route's own that some matching complexity score reaches.
+
+    The router takes the highest floor among the thresholds a score meets, so the floors
+    change only at thresholds; each floor is attributed to the lowest threshold that reaches
+    it, with the match "route's match and complexity >= that threshold". A threshold the
+    route's complexity range never reaches is left out.
+    """
+    base = tier_rank(route.min_tier) if route.min_tier is not None else -1
+    bounds = route.match.complexity if route.match is not None else None
+    low = bounds.min if bounds is not None and bounds.min is not None else 0.0
+    high = bounds.max if bounds is not None and bounds.max is not None else 1.0
+    out: list[RaisedFloor] = []
+    seen: set[Tier] = set()
+    ordered = sorted(enumerate(route.complexity_thresholds), key=lambda p: p[1].at_least)
+    for index, threshold in ordered:
+        if threshold.at_least > high:
+            continue
+        score = max(threshold.at_least, low)
+        floor = max(
+            (t.min_tier for t in route.complexity_thresholds if t.at_least <= score),
+            key=tier_rank,
+        )
+        if tier_rank(floor) <= base or floor in seen:
+            continue
+        seen.add(floor)
+        match = conjoin(route.match, Match(complexity=ScoreRange(min=score)))
+        assert match is not None  # score lies inside the route's own range
+        out.append(RaisedFloor(index, threshold, floor, match))
+    return out
 
 
 def unconditional_guardrails(policy: RoutingPolicy, match: Match | None) -> list[Guardrail]:
@@ -153,15 +196,19 @@ class Pool:
 
 
 def route_pool(
-    policy: RoutingPolicy, catalog: ModelCatalog, route: Route, match: Match | None
+    policy: RoutingPolicy,
+    catalog: ModelCatalog,
+    route: Route,
+    match: Match | None,
+    floor: Tier | None = None,
 ) -> Pool:
     """Deployments a request matching ``match`` on ``route`` may use, before residency.
 
-    Filters: allowed tiers (with the minTier floor), ``route.deployments``, capabilities the
-    match requires, a context window above the match's minimum input size, and every
-    guardrail that applies unconditionally to ``match``.
+    Filters: allowed tiers (with the minTier floor, raised to ``floor`` when given),
+    ``route.deployments``, capabilities the match requires, a context window above the
+    match's minimum input size, and every guardrail that applies unconditionally to ``match``.
     """
-    tiers = allowed_tiers(route)
+    tiers = allowed_tiers(route, floor)
     guardrails = unconditional_guardrails(policy, match)
     required = set(match.capabilities or []) if match is not None else set()
     min_input = match.input_tokens.min if match and match.input_tokens else None

@@ -23,6 +23,7 @@ from nexusctl.lint.findings import Finding, LintReport, finding
 from nexusctl.lint.rules_catalog import check_catalog
 from nexusctl.lint.rules_reach import (
     check_cost_caps,
+    check_dead_floors,
     check_empty_routes,
     check_guardrail_fallbacks,
     check_residency_fallbacks,
@@ -33,6 +34,7 @@ from nexusctl.lint.rules_structure import (
     check_duplicate_ids,
     check_fallback_cycles,
     check_references,
+    check_region_deny_lists,
     check_shadowed_routes,
 )
 from nexusctl.lint.rules_text import check_policy_text
@@ -60,7 +62,9 @@ POLICY_RULES: tuple[PolicyRule, ...] = (
     check_cost_caps,
     check_slos,
     check_empty_routes,
+    check_dead_floors,
     check_duplicate_ids,
+    check_region_deny_lists,
     check_policy_text,
 )
 

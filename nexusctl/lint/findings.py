@@ -170,6 +170,25 @@ _RULE_LIST = [
         'sequence (YAML\'s "\\e[2J") would clear the screen or rewrite lines, and a '
         "bidirectional override shows text in another order than it is stored.",
     ),
+    Rule(
+        "NXL017",
+        "dead-complexity-floor",
+        "error",
+        "A complexity threshold raises a route's tier floor to where no deployment may serve.",
+        "Checked on the reference request (1,000 input, 500 output tokens, load 1) for every "
+        "tier floor a route's complexity thresholds reach: at that floor no deployment passes "
+        "residency, guardrails, the context window and the cost cap, so every request at or "
+        "above the threshold is refused or escalated. The finding names the threshold.",
+    ),
+    Rule(
+        "NXL018",
+        "region-deny-list",
+        "note",
+        "A guardrail denies regions by name; a region added to the catalog later passes it.",
+        "A deny-list keeps out only what it names; an allow-list (allowRegions) keeps out "
+        "everything it does not name, so a new region is out until someone adds it. The note "
+        "offers the allow-list that decides the same on today's catalog.",
+    ),
 ]
 
 RULES: dict[str, Rule] = {rule.id: rule for rule in _RULE_LIST}

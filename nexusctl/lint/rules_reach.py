@@ -1,6 +1,6 @@
 """Reachability rules: residency (NXL005) and guardrails (NXL015) over fallback chains, budgets
-that no deployment fits (NXL008 cost cap, NXL009 SLO) and routes left with nothing to serve
-them (NXL010).
+that no deployment fits (NXL008 cost cap, NXL009 SLO), routes left with nothing to serve
+them (NXL010) and tier floors, raised by complexity thresholds, left with nothing (NXL017).
 
 Residency: the router filters a route's *pool* by the request's residency class at run time,
 so pool deployments outside a class's regions are excused. Fallback chains are not: gateways
@@ -14,15 +14,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 
 from nexusctl.lint.analysis import (
     REFERENCE_OUTPUT_TOKENS,
     all_routes,
+    allowed_tiers,
     best_latency_us,
     chain_paths,
     conjoin,
     cost_pusd,
     implies,
+    raised_floors,
     receiving_classes,
     reference_input,
     route_pool,
@@ -32,7 +35,8 @@ from nexusctl.lint.analysis import (
 from nexusctl.lint.context import PolicyContext, Where
 from nexusctl.lint.findings import Finding, finding
 from nexusctl.policy.catalog import Deployment
-from nexusctl.policy.routing import Guardrail, Route
+from nexusctl.policy.routing import Guardrail, Match, Route
+from nexusctl.policy.vocabulary import Tier
 
 
 @dataclass(frozen=True)
@@ -122,19 +126,39 @@ def check_guardrail_fallbacks(ctx: PolicyContext) -> Iterator[Finding]:
 
 
 def _scopes(
-    ctx: PolicyContext, position: int, route: Route
+    ctx: PolicyContext,
+    position: int,
+    route: Route,
+    floor: Tier | None = None,
+    match: Match | None = None,
 ) -> list[tuple[str | None, list[Deployment]]]:
-    """The route's eligible pool overall (None), then per residency class that reaches it."""
+    """The route's eligible pool overall (None), then per residency class that reaches it.
+
+    "Overall" is what some request could use: when residency classes reach the route, only
+    deployments in one of their regions (a request of any other class is refused outright).
+    ``floor`` and ``match`` narrow the pool to a raised tier floor and the requests that
+    reach it (default: the route's own floor and match).
+    """
     policy = ctx.loaded.policy
     catalog = ctx.loaded.catalog.catalog
+    base = route.match if match is None else match
     fits = reference_input(route) + REFERENCE_OUTPUT_TOKENS
-    overall = route_pool(policy, catalog, route, route.match).deployments
-    scopes: list[tuple[str | None, list[Deployment]]] = [
-        (None, [d for d in overall if d.context_window >= fits])
-    ]
+    overall = route_pool(policy, catalog, route, base, floor).deployments
     classes = {c.id: c for c in policy.spec.residency_classes}
-    for class_id in receiving_classes(policy, position):
-        pool = route_pool(policy, catalog, route, with_residency(route.match, class_id))
+    receiving = receiving_classes(policy, position)
+    reachable = {region for class_id in receiving for region in classes[class_id].regions}
+    scopes: list[tuple[str | None, list[Deployment]]] = [
+        (
+            None,
+            [
+                d
+                for d in overall
+                if d.context_window >= fits and (not receiving or d.region in reachable)
+            ],
+        )
+    ]
+    for class_id in receiving:
+        pool = route_pool(policy, catalog, route, with_residency(base, class_id), floor)
         regions = set(classes[class_id].regions)
         scopes.append(
             (
@@ -219,7 +243,15 @@ def check_slos(ctx: PolicyContext) -> Iterator[Finding]:
 
         limit = Fraction(route.slo_ms * 1000)
         yield from _over_limit(
-            ctx, position, route, latency, limit, "NXL009", slo_text, ctx.at(*key, "sloMs")
+            ctx,
+            position,
+            route,
+            latency,
+            limit,
+            "NXL009",
+            slo_text,
+            ctx.at(*key, "sloMs"),
+            usable=partial(_within_cap, route),
         )
 
 
@@ -232,13 +264,16 @@ def _over_limit(
     rule: str,
     describe: Callable[[str, str, Fraction], str],
     where: Where,
+    usable: Callable[[Deployment], bool] = lambda dep: True,
 ) -> Iterator[Finding]:
     """Report each residency scope whose best deployment by ``measure`` exceeds ``limit``.
 
-    A route with no residency scopes yields at most one finding (scope ``None``).
+    Only ``usable`` deployments compete (NXL009: those within the cost cap, so the message
+    never names one the router would eliminate first). A route with no residency scopes
+    yields at most one finding (scope ``None``).
     """
     size = reference_input(route)
-    for class_id, best, value in _cheapest(ctx, position, route, measure):
+    for class_id, best, value in _cheapest(ctx, position, route, measure, usable):
         if value <= limit:
             continue
         scope = f" for residency class '{class_id}'" if class_id else ""
@@ -258,10 +293,67 @@ def _cheapest(
     position: int,
     route: Route,
     measure: Callable[[Deployment], Fraction | None],
+    usable: Callable[[Deployment], bool],
 ) -> Iterator[tuple[str | None, str, Fraction]]:
     """Yield (scope, best deployment id, its value) for each non-empty scope of the route."""
     for class_id, pool in _scopes(ctx, position, route):
-        values = [(v, d.id) for d in pool if (v := measure(d)) is not None]
+        values = [(v, d.id) for d in pool if usable(d) and (v := measure(d)) is not None]
         if values:
             value, best = min(values)
             yield class_id, best, value
+
+
+def _within_cap(route: Route, dep: Deployment) -> bool:
+    """The deployment is priced and within the route's cost cap on the reference request."""
+    cost = cost_pusd(dep, reference_input(route), REFERENCE_OUTPUT_TOKENS)
+    if cost is None:
+        return False
+    return route.max_cost is None or cost <= route.max_cost * 1_000_000
+
+
+def check_dead_floors(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL017: a complexity threshold raises the tier floor to where nothing may serve.
+
+    For every floor above the route's own that a complexity threshold reaches
+    (``raised_floors``), the route's pool at that floor, for the requests that reach it, must
+    keep a deployment that passes residency, guardrails, the context window and the cost cap
+    on the reference request; otherwise every such request is refused or escalated. Checked
+    overall first, then per residency class reaching the route (reported once per scope).
+    """
+    for position, (route, key) in enumerate(all_routes(ctx.loaded.policy)):
+        size = reference_input(route)
+        for raised in raised_floors(route):
+            where = ctx.at(*key, "complexityThresholds", raised.index, "minTier")
+            tiers = ", ".join(allowed_tiers(route, raised.floor)) or "none"
+            for class_id, pool in _scopes(ctx, position, route, raised.floor, raised.match):
+                usable = [d for d in pool if _within_cap(route, d)]
+                if usable:
+                    continue
+                scope = f" for residency class '{class_id}'" if class_id else ""
+                priced = [
+                    (cost, d.id)
+                    for d in pool
+                    if (cost := cost_pusd(d, size, REFERENCE_OUTPUT_TOKENS)) is not None
+                ]
+                if priced:
+                    value, best = min(priced)
+                    cap = usd((route.max_cost or 0) * 1_000_000)
+                    why = f"the cheapest, '{best}' at {usd(value)}, is over the cost cap {cap}"
+                elif pool:
+                    why = "none of its deployments is priced"
+                elif class_id:
+                    why = f"no deployment of tiers [{tiers}] is in the class's regions"
+                else:
+                    why = f"no deployment of tiers [{tiers}] survives the pool and guardrails"
+                yield finding(
+                    "NXL017",
+                    f"route '{route.id}': complexity >= {raised.threshold.at_least:g} raises "
+                    f"the tier floor to '{raised.floor}', where no deployment{scope} passes "
+                    f"residency, guardrails and the cost cap for the reference request "
+                    f"({size} input / {REFERENCE_OUTPUT_TOKENS} output tokens): {why}; every "
+                    "such request is refused or escalated",
+                    where,
+                    *((route.id, class_id) if class_id else (route.id,)),
+                )
+                if class_id is None:
+                    break

@@ -1,5 +1,6 @@
 """Structural rules: catch-all frontier (NXL001), shadowed routes (NXL002), unknown references
-(NXL003), fallback cycles (NXL004) and duplicate ids (NXL011) in a policy."""
+(NXL003), fallback cycles (NXL004), duplicate ids (NXL011) and region deny-lists that could
+be allow-lists (NXL018) in a policy."""
 
 from __future__ import annotations
 
@@ -175,6 +176,12 @@ def check_references(ctx: PolicyContext) -> Iterator[Finding]:
         ):
             for i, value in enumerate(values):
                 candidates.append(check(kind, value, (*key, "deny", field, i), *owner))
+        for field, kind, allowed in (
+            ("allowProviders", "provider", guardrail.allow_providers),
+            ("allowRegions", "region", guardrail.allow_regions),
+        ):
+            for i, value in enumerate(allowed or []):
+                candidates.append(check(kind, value, (*key, field, i), *owner))
     for index, rule in enumerate(spec.escalation):
         key = ("spec", "escalation", index)
         owner = ("escalation rule", rule.id)
@@ -198,3 +205,25 @@ def _match_refs(
         for i, cls in enumerate(match.residency_classes or [])
     ]
     return out
+
+
+def check_region_deny_lists(ctx: PolicyContext) -> Iterator[Finding]:
+    """NXL018: a guardrail denies regions without an allow-list; a new region would pass it.
+
+    A note, not a defect: "never in these regions" is sometimes the intent. The message
+    offers the allow-list that decides the same today (the catalog's other regions).
+    """
+    regions = sorted({d.region for d in ctx.loaded.catalog.catalog.spec.deployments})
+    for index, guardrail in enumerate(ctx.loaded.policy.spec.guardrails):
+        denied = guardrail.deny.regions
+        if not denied or guardrail.allow_regions is not None:
+            continue
+        rest = [r for r in regions if r not in denied]
+        yield finding(
+            "NXL018",
+            f"guardrail '{guardrail.id}' denies regions {', '.join(denied)}: a region added to "
+            "the catalog later passes it; if only the others may serve, write allowRegions: "
+            f"[{', '.join(rest)}]",
+            ctx.at("spec", "guardrails", index, "deny", "regions"),
+            guardrail.id,
+        )

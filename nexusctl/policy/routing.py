@@ -128,19 +128,38 @@ class GuardrailDeny(Model):
 
 
 class Guardrail(Model):
-    """A boundary no route may cross, e.g. 'restricted data never reaches provider X'."""
+    """A boundary no route may cross, e.g. 'restricted data never reaches provider X'.
+
+    ``deny`` lists what is out; ``allowRegions`` / ``allowProviders`` list the only regions /
+    providers that stay in. An allow-list is the safer way to write "never leaves the EU": a
+    region or provider added to the catalog later is out until someone adds it here, where a
+    deny-list would let it in silently.
+    """
 
     id: Identifier
     description: str | None = None
     when: Match | None = Field(default=None, description="Requests it applies to (default: all).")
-    deny: GuardrailDeny
+    deny: GuardrailDeny = Field(
+        default_factory=GuardrailDeny, description="Deployments out if any listed value matches."
+    )
+    allow_regions: list[Identifier] | None = Field(
+        default=None,
+        min_length=1,
+        description="Allow-list: only deployments in these regions stay in (all others out).",
+    )
+    allow_providers: list[Identifier] | None = Field(
+        default=None,
+        min_length=1,
+        description="Allow-list: only deployments of these providers stay in (all others out).",
+    )
 
     def denies(self, deployment: Deployment) -> bool:
-        """True when this guardrail's deny list covers ``deployment`` (whatever the request).
+        """True when this guardrail puts ``deployment`` out (whatever the request).
 
-        The one statement of deny semantics: any listed provider, region, tier or deployment
-        id puts the deployment out. The router compiles it into per-deployment masks; lint
-        proves fallback chains against it.
+        The one statement of guardrail semantics: any provider, region, tier or deployment id
+        on the deny list puts the deployment out, and so does a region or provider missing
+        from an allow-list. The router compiles it into per-deployment masks; lint proves
+        routes and fallback chains against it.
         """
         deny = self.deny
         return (
@@ -148,6 +167,10 @@ class Guardrail(Model):
             or deployment.region in deny.regions
             or deployment.tier in deny.tiers
             or deployment.id in deny.deployments
+            or (self.allow_regions is not None and deployment.region not in self.allow_regions)
+            or (
+                self.allow_providers is not None and deployment.provider not in self.allow_providers
+            )
         )
 
 

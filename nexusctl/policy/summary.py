@@ -102,6 +102,9 @@ def summarize(loaded: LoadedPolicy) -> dict[str, Any]:
                 "description": g.description,
                 "when": describe_match(g.when),
                 "deny": g.deny.model_dump(by_alias=True, exclude_defaults=True),
+                "allow": g.model_dump(
+                    by_alias=True, include={"allow_regions", "allow_providers"}, exclude_none=True
+                ),
             }
             for g in spec.guardrails
         ],

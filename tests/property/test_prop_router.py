@@ -128,6 +128,20 @@ def policies(draw: st.DrawFn, catalog: ModelCatalog) -> RoutingPolicy:
                 "regions": draw(st.lists(st.sampled_from(REGIONS), max_size=1)),
                 "tiers": draw(st.lists(st.sampled_from(TIER_ORDER), max_size=1)),
             },
+            # Allow-lists: everything unlisted is out (Guardrail.denies), router and replay alike.
+            **draw(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "allowRegions": st.lists(
+                            st.sampled_from(REGIONS), min_size=1, max_size=3, unique=True
+                        ),
+                        "allowProviders": st.lists(
+                            st.sampled_from(PROVIDERS), min_size=1, max_size=3, unique=True
+                        ),
+                    },
+                )
+            ),
         }
         for i in range(draw(st.integers(0, 2)))
     ]
@@ -238,6 +252,8 @@ def assert_lawful(
             assert dep.region not in deny.regions
             assert dep.tier not in deny.tiers
             assert dep.id not in deny.deployments
+            assert g.allow_regions is None or dep.region in g.allow_regions
+            assert g.allow_providers is None or dep.provider in g.allow_providers
     assert set(r.capabilities) <= set(dep.capabilities)
     assert r.input_tokens + r.output_tokens + r.reasoning_tokens <= dep.context_window
     floor = RANK[route_.min_tier] if route_.min_tier else -1

@@ -60,3 +60,35 @@ def test_router_masks_and_lint_pools_follow_the_model() -> None:
     pool = route_pool(unconditional, catalog, unconditional.spec.default, None)
     assert not {d.id for d in pool.deployments} & masked
     assert pool.guardrails == (guard.id,)
+
+
+@pytest.mark.parametrize(
+    ("guardrail", "denied"),
+    [
+        ({"allowRegions": ["eu-west"]}, {"small-us", "frontier-us"}),
+        ({"allowProviders": ["alpha", "gamma"]}, {"frontier-us"}),
+        (
+            {"allowRegions": ["eu-west"], "allowProviders": ["gamma"]},
+            {"small-eu", "mid-eu", "small-us", "frontier-us"},
+        ),
+        (
+            {"allowRegions": ["eu-west"], "deny": {"tiers": ["mid"]}},
+            {"mid-eu", "small-us", "frontier-us"},
+        ),
+    ],
+)
+def test_allow_lists_put_everything_unlisted_out(
+    guardrail: dict[str, object], denied: set[str]
+) -> None:
+    catalog = load_policy(POLICY).catalog.catalog
+    rule = Guardrail.model_validate({"id": "g", **guardrail})
+    assert {d.id for d in catalog.spec.deployments if rule.denies(d)} == denied
+
+
+def test_a_region_added_later_is_out_under_an_allow_list_and_in_under_a_deny_list() -> None:
+    catalog = load_policy(POLICY).catalog.catalog
+    new = catalog.spec.deployments[0].model_copy(update={"id": "new-ap", "region": "ap-south"})
+    allow = Guardrail.model_validate({"id": "eu-only", "allowRegions": ["eu-west"]})
+    deny = Guardrail.model_validate({"id": "not-us", "deny": {"regions": ["us-east"]}})
+    assert allow.denies(new)
+    assert not deny.denies(new)
