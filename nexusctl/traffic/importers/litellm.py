@@ -14,7 +14,9 @@ half-even to an integer; tokens from ``prompt_tokens``/``completion_tokens`` or 
 ``capability`` (repeatable), ``complexity``, ``confidence``. Other tags are ignored.
 
 The observed deployment is kept unambiguous: ``custom_llm_provider`` -> observed_provider (the
-``model`` column drops the provider: ``azure/eu/gpt-4o-mini`` is logged as ``eu/gpt-4o-mini``),
+``model`` column drops the provider: ``azure/eu/gpt-4o-mini`` is logged as ``eu/gpt-4o-mini``,
+except behind a Router, which keeps it: a leading ``<provider>/`` is removed so that
+observed_model is always the provider's own model name),
 ``model_group`` (the public name asked for), ``model_id``, ``api_base``; and ``status``,
 ``cache_hit``, ``session_id``. ``end_user`` and ``user`` are stored only as HMAC-SHA256 under a
 key the caller gives; without a key they are dropped and counted, never stored raw.
@@ -289,6 +291,10 @@ def _observations(
     for column, key in _TEXT_COLUMNS.items():
         value = row.get(key)
         out[column] = None if value is None or value == "" else str(value)
+    provider, model = out["observed_provider"], out.get("observed_model")
+    if provider and isinstance(model, str) and model.startswith(provider + "/"):
+        # A Router logs "azure/eu/gpt-4o-mini", the SDK "eu/gpt-4o-mini": one name per model.
+        out["observed_model"] = model[len(provider) + 1 :]
     cache_hit = row.get("cache_hit")
     out["observed_cache_hit"] = None if cache_hit in (None, "", "None") else cache_hit
     for column, key in (("end_user_hmac", "end_user"), ("user_hmac", "user")):
