@@ -296,3 +296,15 @@ def test_spans_without_nexus_attributes_hint_at_a_spec_that_works(tmp_path: Path
         "internal",
         0.5,
     )
+
+
+def test_reimporting_a_flagged_file_keeps_its_flags(tmp_path: Path) -> None:
+    first = tmp_path / "first.parquet"
+    import_traffic("otel", ASSETS / "otel_spans.json", first, ImportOptions())
+    again = import_traffic("canonical", first, tmp_path / "again.parquet", ImportOptions())
+    assert again.metadata["not_reported"] == {
+        "cached_input_tokens": {"rows": 2, "share": 0.666667, "resolved_as": 0},
+        "reasoning_tokens": {"rows": 2, "share": 0.666667, "resolved_as": 0},
+    }
+    flags = pq.read_table(tmp_path / "again.parquet").column("unreported_tokens").to_pylist()
+    assert flags == pq.read_table(first).column("unreported_tokens").to_pylist()

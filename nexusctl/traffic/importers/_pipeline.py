@@ -120,22 +120,27 @@ def check_chunk(
 
 
 def unreported_masks(columns: dict[str, Any], defaults: dict[str, Any], n: int) -> dict[str, Any]:
-    """Per token column the format resolves by a default: which rows lack a reported value.
+    """Per token column: the rows whose source did not report it.
 
-    Read after enrichment, so a count the spec declared (``cachedShare``) is not flagged.
+    A row is flagged when the format resolves the column by its default and the value is
+    absent (read after enrichment, so a count the spec declared with ``cachedShare`` is not
+    flagged), or when the source itself already flagged it (a re-imported canonical file).
     """
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
+    given = columns.get("unreported_tokens")
     masks: dict[str, Any] = {}
     for name in UNREPORTABLE_TOKENS:
-        if name not in defaults:
-            continue
-        array = columns.get(name)
-        mask = (
-            np.ones(n, dtype=bool)
-            if array is None
-            else array.is_null().to_numpy(zero_copy_only=False)
-        )
+        mask = np.zeros(n, dtype=bool)
+        if name in defaults:
+            array = columns.get(name)
+            mask |= True if array is None else array.is_null().to_numpy(zero_copy_only=False)
+        if given is not None and pa.types.is_list(given.type):
+            hits = pc.fill_null(pc.equal(pc.list_flatten(given), name), False)
+            parents = pc.list_parent_indices(given).to_numpy(zero_copy_only=False)
+            mask[parents[hits.to_numpy(zero_copy_only=False)]] = True
         if mask.any():
             masks[name] = mask
     return masks
