@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -25,7 +26,10 @@ _MAX_ROWS_HELP = (
 def import_(
     fmt: Annotated[
         str,
-        typer.Argument(metavar="FORMAT", help="Source format: azure | otel | litellm | canonical."),
+        typer.Argument(
+            metavar="FORMAT",
+            help="Source format: azure | otel | litellm | litellm-payload | canonical.",
+        ),
     ],
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The file to import.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output Parquet file (canonical).")],
@@ -51,6 +55,15 @@ def import_(
         int, typer.Option("--max-problems", min=1, help="How many problems to list.")
     ] = 20,
     max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, help=_MAX_ROWS_HELP)] = None,
+    hash_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--hash-key-env",
+            metavar="NAME",
+            help="Environment variable holding the HMAC-SHA256 key for user identifiers "
+            "(LiteLLM end_user/user). Without it they are dropped; raw ids are never stored.",
+        ),
+    ] = None,
 ) -> None:
     """Import recorded traffic into the canonical Parquet table.
 
@@ -59,6 +72,12 @@ def import_(
     Any invalid row rejects the file (exit 3, nothing written) unless --skip-invalid.
 
     --skip-invalid skips, lists and counts them (the count is in the output metadata).
+
+    litellm reads spend logs; litellm-payload reads callback payloads (StandardLoggingPayload).
+
+    A token count the source does not report (cached, reasoning) is never a silent 0: it is
+    warned about with the share of rows, listed per row in unreported_tokens and recorded in the
+    metadata (traffic inspect shows it).
 
     The Azure trace has no tenant, app or data class: it needs --enrich (docs/traffic.md).
 
@@ -79,8 +98,11 @@ def import_(
             skip_invalid=skip_invalid,
             max_problems=max_problems,
             limits=read_limits(max_rows),
+            hash_key=_hash_key(hash_key_env),
         ),
     )
+    for warning in result.warnings:
+        stderr_console().print(f"warning: {warning}", markup=False, highlight=False)
     if result.skipped:
         stderr_console().print(
             f"warning: skipped {result.skipped} invalid row(s)\n{result.problems_text}",
@@ -88,6 +110,18 @@ def import_(
             highlight=False,
         )
     write_stdout(f"imported {result.rows} row(s) ({result.skipped} skipped) from {src} -> {out}")
+
+
+def _hash_key(name: str | None) -> bytes | None:
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise UsageError(
+            f"--hash-key-env {name}: the environment variable is not set or empty",
+            hint=f"export {name}=<a secret of at least 32 random bytes>",
+        )
+    return value.encode("utf-8")
 
 
 @traffic_app.command("synth")

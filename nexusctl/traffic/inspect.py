@@ -18,7 +18,7 @@ from typing import Any
 
 from nexusctl.errors import EnvironmentError_, TrafficError
 from nexusctl.traffic.parquet import ReadLimits
-from nexusctl.traffic.schema import TOKEN_COLUMNS, TRAFFIC
+from nexusctl.traffic.schema import BASE_COLUMNS, TOKEN_COLUMNS, TRAFFIC, UNREPORTABLE_TOKENS
 
 MIX_COLUMNS = (
     "tenant",
@@ -68,7 +68,7 @@ def check_traffic_file(path: Path, limits: ReadLimits | None = None) -> dict[str
     from nexusctl.traffic.schema import require_valid
 
     parquet = open_traffic_parquet(path, limits)
-    errors = TRAFFIC.schema_errors(parquet.schema_arrow, need=TRAFFIC.names)
+    errors = TRAFFIC.schema_errors(parquet.schema_arrow, need=BASE_COLUMNS)
     if errors:
         raise TrafficError(f"{path}: not a canonical traffic file: " + "; ".join(errors))
     metadata = file_metadata(parquet, str(path))
@@ -123,6 +123,7 @@ def _summary(con: Any, path: str, metadata: Any, top: int) -> dict[str, Any]:
         "capabilities": _capabilities(con, path),
         "quality": _quality(con, path),
         "observed": _observed(con, path),
+        "unreported_tokens": _unreported(con, path, int(rows)),
         "metadata": metadata,
     }
     return summary
@@ -223,6 +224,25 @@ def _observed(con: Any, path: str) -> dict[str, Any]:
     }
 
 
+def _unreported(con: Any, path: str, rows: int) -> dict[str, Any]:
+    """Per token column: rows whose source did not report it (0 in a file without the flag)."""
+    (has_flags,) = con.execute(
+        "SELECT count(*) FROM (DESCRIBE SELECT * FROM read_parquet(?)) "
+        "WHERE column_name = 'unreported_tokens'",
+        [path],
+    ).fetchone()
+    out: dict[str, Any] = {}
+    for name in UNREPORTABLE_TOKENS:
+        count = 0
+        if has_flags:
+            (count,) = con.execute(
+                "SELECT count(*) FROM read_parquet(?) WHERE list_contains(unreported_tokens, ?)",
+                [path, name],
+            ).fetchone()
+        out[name] = {"rows": int(count), "share": round(count / rows, 6) if rows else 0.0}
+    return out
+
+
 def render_text(summary: dict[str, Any]) -> str:
     """Render the summary as plain text for a terminal."""
     t = summary["time"]
@@ -260,6 +280,14 @@ def render_text(summary: dict[str, Any]) -> str:
         f"observed  model {o['with_model']:,}, latency {o['with_latency']:,} "
         f"(p50 {o['latency_ms_p50']} ms), cost {o['with_cost']:,} "
         f"(total {o['cost_micro_usd_total']} micro-USD)"
+    )
+    unreported = summary["unreported_tokens"]
+    out.append(
+        "unreported "
+        + ", ".join(
+            f"{name} {u['rows']:,} ({u['share']:.1%}, resolved as 0)"
+            for name, u in unreported.items()
+        )
     )
     meta = summary["metadata"] or {}
     enrichment = meta.get("enrichment") or {}

@@ -56,6 +56,10 @@ _IDENTIFIER = Matches(
 _TOKENS = IntRange(0, MAX_TOKENS)
 _NON_NEGATIVE = IntRange(0, (1 << 63) - 1)
 _UNIT = FloatRange(0.0, 1.0)
+_HMAC = Matches(r"^[0-9a-f]{64}$", "an HMAC-SHA256 in lowercase hex (64 digits)")
+
+#: Token columns a source may leave unreported (input and output tokens are always required).
+UNREPORTABLE_TOKENS: tuple[str, ...] = ("cached_input_tokens", "reasoning_tokens")
 
 #: Contract A, in column order. The one declaration of the traffic table.
 TRAFFIC = TableSpec(
@@ -81,16 +85,45 @@ TRAFFIC = TableSpec(
         Column("observed_cost_micro_usd", "int64", nullable=True, rules=(_NON_NEGATIVE,)),
         Column("small_model_correct", "bool", nullable=True),
         Column("large_model_correct", "bool", nullable=True),
+        # Token counts the source did not report: the count column holds the declared
+        # resolution (the format default 0), this list says so (docs/traffic.md).
+        Column(
+            "unreported_tokens",
+            "list<string>",
+            nullable=True,
+            rules=(OneOf(UNREPORTABLE_TOKENS, "token column"),),
+        ),
+        # What the gateway observed, as the source recorded it (all optional).
+        Column("observed_provider", "string", nullable=True),
+        Column("observed_model_group", "string", nullable=True),
+        Column("observed_deployment_id", "string", nullable=True),
+        Column("observed_api_base", "string", nullable=True),
+        Column("observed_status", "string", nullable=True),
+        Column("observed_cache_hit", "bool", nullable=True),
+        Column("observed_response_id", "string", nullable=True),
+        Column("observed_finish_reasons", "list<string>", nullable=True),
+        Column("service_name", "string", nullable=True),
+        Column("session_id", "string", nullable=True),
+        # Keyed hashes (HMAC-SHA256, hex) of the end user and the API user: never raw ids.
+        Column("end_user_hmac", "string", nullable=True, rules=(_HMAC,)),
+        Column("user_hmac", "string", nullable=True, rules=(_HMAC,)),
     ),
 )
 COLUMN_NAMES: tuple[str, ...] = TRAFFIC.names
+#: The optional columns after the original contract (issue 15): a file written before them is
+#: still canonical traffic (every reader fills them with nulls); ``traffic inspect`` reports them
+#: when present.
+LATER_COLUMNS: tuple[str, ...] = COLUMN_NAMES[COLUMN_NAMES.index("unreported_tokens") :]
+BASE_COLUMNS: tuple[str, ...] = COLUMN_NAMES[: COLUMN_NAMES.index("unreported_tokens")]
 REQUIRED_COLUMNS: tuple[str, ...] = TRAFFIC.required
 TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
 
 DEFAULT_MAX_PROBLEMS = 20
 
 #: What the importers assume for a column a source does not carry (docs/traffic.md); the Azure
-#: trace, which needs an enrichment spec instead, takes only the reasoning-token default.
+#: trace, which needs an enrichment spec instead, takes only the reasoning-token default. A
+#: token count resolved this way is never silent: the row lists it in ``unreported_tokens``,
+#: the import warns with the share of rows and records it in the metadata (``not_reported``).
 IMPORT_DEFAULTS: dict[str, Any] = {
     "use_case": "general",
     "cached_input_tokens": 0,

@@ -391,7 +391,10 @@ def _batch(
         pa.array(small_ok),
         pa.array(large_ok),
     ]
-    batch = pa.RecordBatch.from_arrays(arrays, schema=traffic_schema())
+    schema = traffic_schema()
+    # Synthetic requests have no source: every later (observed, optional) column is null.
+    arrays += [pa.nulls(n, column.type) for column in list(schema)[len(arrays) :]]
+    batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
     return batch, float(seconds[-1])
 
 

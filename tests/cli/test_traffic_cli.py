@@ -228,3 +228,36 @@ def test_inspect_rejects_other_parquet_and_empty_traffic(tmp_path: Path) -> None
     result = run("traffic", "inspect", empty)
     assert result.exit_code == 3
     assert "has no rows" in result.stderr
+
+
+def test_import_hashes_user_ids_with_the_key_named_by_flag(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import hmac
+
+    monkeypatch.setenv("NEXUS_TEST_HASH_KEY", "k" * 32)
+    out = tmp_path / "t.parquet"
+    result = _import(
+        "litellm-payload", "litellm_payload.jsonl", out, "--hash-key-env", "NEXUS_TEST_HASH_KEY"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "imported 2 row(s)" in result.stdout
+    # The second payload reports neither cached nor reasoning tokens: warned, never silent.
+    assert "warning: " in result.stderr
+    assert "cached_input_tokens not reported for 1 of 2 row(s) (50.0%)" in result.stderr
+    expected = hmac.new(b"k" * 32, b"customer-42", hashlib.sha256).hexdigest()
+    assert pq.read_table(out).column("end_user_hmac").to_pylist() == [expected, None]
+
+
+def test_import_refuses_an_unset_hash_key_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NEXUS_TEST_HASH_KEY", raising=False)
+    out = tmp_path / "t.parquet"
+    result = _import(
+        "litellm-payload", "litellm_payload.jsonl", out, "--hash-key-env", "NEXUS_TEST_HASH_KEY"
+    )
+    assert result.exit_code == 2
+    assert "NEXUS_TEST_HASH_KEY" in result.stderr
+    assert not out.exists()

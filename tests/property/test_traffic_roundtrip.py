@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nexusctl.traffic.importers import ImportOptions, build_traffic
-from nexusctl.traffic.schema import CAPABILITIES, COLUMN_NAMES, DATA_CLASSES, RISK_CLASSES
+from nexusctl.traffic.schema import (
+    CAPABILITIES,
+    COLUMN_NAMES,
+    DATA_CLASSES,
+    LATER_COLUMNS,
+    RISK_CLASSES,
+)
 
 identifier = st.from_regex(r"[a-z0-9]([a-z0-9._-]{0,10}[a-z0-9])?", fullmatch=True)
 unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
@@ -49,7 +55,8 @@ def _expected(rows: list[dict[str, object]]) -> list[dict[str, object]]:
     out = []
     for i, row in enumerate(rows):
         moment = dt.datetime.fromtimestamp(int(row["time"]) / 1000, tz=dt.UTC)
-        out.append({**row, "time": moment, "request_id": f"r-{i}"})
+        later = dict.fromkeys(LATER_COLUMNS)
+        out.append({**later, **row, "time": moment, "request_id": f"r-{i}"})
     return out
 
 

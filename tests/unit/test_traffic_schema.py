@@ -31,6 +31,19 @@ CONTRACT_A = [
     ("observed_cost_micro_usd", pa.int64(), True),
     ("small_model_correct", pa.bool_(), True),
     ("large_model_correct", pa.bool_(), True),
+    ("unreported_tokens", pa.list_(pa.string()), True),
+    ("observed_provider", pa.string(), True),
+    ("observed_model_group", pa.string(), True),
+    ("observed_deployment_id", pa.string(), True),
+    ("observed_api_base", pa.string(), True),
+    ("observed_status", pa.string(), True),
+    ("observed_cache_hit", pa.bool_(), True),
+    ("observed_response_id", pa.string(), True),
+    ("observed_finish_reasons", pa.list_(pa.string()), True),
+    ("service_name", pa.string(), True),
+    ("session_id", pa.string(), True),
+    ("end_user_hmac", pa.string(), True),
+    ("user_hmac", pa.string(), True),
 ]
 
 

@@ -22,7 +22,22 @@ from nexusctl.traffic.importers._raw import RawTraffic
 from nexusctl.traffic.parquet import ReadLimits
 from nexusctl.traffic.schema import DEFAULT_MAX_PROBLEMS, TRAFFIC, Problems
 
-FORMATS = ("azure", "otel", "litellm", "canonical")
+FORMATS = ("azure", "otel", "litellm", "litellm-payload", "canonical")
+#: Formats whose reader emits every column it maps (null where a record lacks it): a required
+#: column is missing when no row holds a value, not when the column is absent.
+_MAPPED = ("otel", "litellm", "litellm-payload")
+#: Values that satisfy the rules, for the example spec a hint prints (docs/traffic.md).
+_EXAMPLE: dict[str, str] = {
+    "tenant": "{constant: default}",
+    "app": "{constant: default}",
+    "use_case": "{constant: general}",
+    "data_class": "{constant: internal}",
+    "residency_class": "{constant: global}",
+    "risk_class": "{constant: low}",
+    "capabilities": "{constant: []}",
+    "complexity": "{constant: 0.5}",
+    "confidence": "{constant: 1.0}",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +50,9 @@ class ImportOptions:
     skip_invalid: bool = False
     max_problems: int = DEFAULT_MAX_PROBLEMS
     limits: ReadLimits = field(default_factory=ReadLimits)
+    #: HMAC-SHA256 key for user identifiers (LiteLLM ``end_user``/``user``); without it those
+    #: identifiers are dropped (counted in the metadata), never stored raw.
+    hash_key: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -46,9 +64,11 @@ class ImportResult:
     problems_text: str
     metadata: dict[str, Any]
     problems: Problems
+    #: One line per thing the user must know: token counts not reported, ids dropped.
+    warnings: tuple[str, ...] = ()
 
 
-def _reader(fmt: str, limits: ReadLimits) -> Callable[[Path], Iterator[RawTraffic]]:
+def _reader(fmt: str, options: ImportOptions) -> Callable[[Path], Iterator[RawTraffic]]:
     if fmt == "azure":
         from nexusctl.traffic.importers.azure import read_azure
 
@@ -60,11 +80,15 @@ def _reader(fmt: str, limits: ReadLimits) -> Callable[[Path], Iterator[RawTraffi
     if fmt == "litellm":
         from nexusctl.traffic.importers.litellm import read_litellm
 
-        return read_litellm
+        return lambda path: read_litellm(path, options.hash_key)
+    if fmt == "litellm-payload":
+        from nexusctl.traffic.importers.litellm_payload import read_litellm_payload
+
+        return lambda path: read_litellm_payload(path, options.hash_key)
     if fmt == "canonical":
         from nexusctl.traffic.importers.canonical import read_canonical
 
-        return lambda path: read_canonical(path, limits)
+        return lambda path: read_canonical(path, options.limits)
     raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
 
 
@@ -79,10 +103,16 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     """
     from nexusctl.traffic._io import TrafficWriter
     from nexusctl.traffic.enrich import load_enrichment, provides
-    from nexusctl.traffic.importers._pipeline import Checked, copy_valid, report_duplicates, stage
+    from nexusctl.traffic.importers._pipeline import (
+        Checked,
+        copy_valid,
+        not_reported,
+        report_duplicates,
+        stage,
+    )
     from nexusctl.traffic.quality import load_quality
 
-    reader = _reader(fmt, options.limits)
+    reader = _reader(fmt, options)
     if fmt == "azure" and options.enrich is None:
         from nexusctl.traffic.importers.azure import NEEDS_ENRICHMENT
 
@@ -99,24 +129,22 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
         staging.close()
         if checked.rows == 0:
             raise TrafficError(f"{src}: no requests in the file (header only?)")
-        filled = checked.seen_columns | set(checked.defaults) | (provides(spec) if spec else set())
-        for name in TRAFFIC.required:
-            if name not in filled:
-                raise TrafficError(
-                    f"{src}: missing required column {name!r}: the {fmt} source does not "
-                    "record it and no enrichment spec sets it",
-                    hint="add it to the source, or fill it with an enrichment spec (--enrich)",
-                )
+        given = set(checked.defaults) | (provides(spec) if spec else set())
+        _require_columns(
+            src, fmt, [n for n in TRAFFIC.required if n not in checked.seen_columns | given]
+        )
+        # A mapped format emits every column; the ones no row carries explain its bad rows.
+        absent = [n for n in TRAFFIC.required if n not in checked.present | given]
         report_duplicates(checked)
         problems = checked.problems
         skipped = problems.bad_rows
+        hint = "fix these rows, or pass --skip-invalid to skip them (they are counted)"
+        if fmt in _MAPPED and absent:
+            hint = _enrich_hint(fmt, absent)
         if skipped and not options.skip_invalid:
-            raise TrafficError(
-                problems.summary(str(src), options.max_problems),
-                hint="fix these rows, or pass --skip-invalid to skip them (they are counted)",
-            )
+            raise TrafficError(problems.summary(str(src), options.max_problems), hint=hint)
         if skipped == checked.rows:
-            raise TrafficError(f"{src}: every row is invalid; nothing to write")
+            raise TrafficError(f"{src}: every row is invalid; nothing to write", hint=hint)
         metadata = {
             "source": src.name,
             "source_sha256": _sha256(src),
@@ -128,12 +156,71 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             "rows": checked.rows - skipped,
             "skipped_invalid": skipped,
             "skipped_rows": _first_bad_rows(problems),
+            "not_reported": not_reported(checked, problems.bad, checked.defaults),
         }
         with TrafficWriter(out, metadata) as writer:
             copy_valid(staging.temporary, problems.bad, writer)
             writer.publish()
     text = problems.summary(str(src), options.max_problems) if skipped else ""
-    return ImportResult(checked.rows - skipped, skipped, text, metadata, problems)
+    warnings = _warnings(src, metadata)
+    return ImportResult(checked.rows - skipped, skipped, text, metadata, problems, warnings)
+
+
+def _require_columns(src: Path, fmt: str, missing: list[str]) -> None:
+    """Refuse an import whose required columns no source column, default or spec provides."""
+    if not missing:
+        return
+    names = ("column " if len(missing) == 1 else "columns ") + ", ".join(map(repr, missing))
+    raise TrafficError(
+        f"{src}: missing required {names}: the {fmt} source does not record it and no "
+        "enrichment spec sets it",
+        hint=_enrich_hint(fmt, missing),
+    )
+
+
+def _enrich_hint(fmt: str, absent: list[str]) -> str:
+    """Name ``--enrich`` and print the shortest spec that fills the ``absent`` attributes."""
+    fillable = [name for name in absent if name in _EXAMPLE]
+    if fmt == "otel":
+        where = "no span carries " + ", ".join(absent) + " (nexus.* span or resource attributes)"
+    else:
+        where = f"no {fmt} record carries " + ", ".join(absent)
+    if not fillable:
+        return where + "; add them to the source (docs/traffic.md lists what each format reads)"
+    example = "\n".join(f"    {_camel(name)}: {_EXAMPLE[name]}" for name in fillable)
+    return (
+        f"{where}; declare them in an enrichment spec and pass --enrich SPEC.yaml. The shortest "
+        "spec that works (edit the values):\n"
+        "apiVersion: nexuscore.io/v1\nkind: TrafficEnrichment\n"
+        "metadata: {name: defaults, version: 1}\nspec:\n  seed: 1\n  attributes:\n" + example
+    )
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _warnings(src: Path, metadata: dict[str, Any]) -> tuple[str, ...]:
+    out = []
+    for name, seen in (metadata.get("not_reported") or {}).items():
+        out.append(
+            f"{src}: {name} not reported for {seen['rows']} of {metadata['rows']} row(s) "
+            f"({seen['share']:.1%}); resolved as {seen['resolved_as']} and listed in "
+            "unreported_tokens"
+            + (
+                " (declare cachedShare in an enrichment spec to estimate it)"
+                if name == "cached_input_tokens"
+                else " (reasoning tokens, if any, stay counted in output_tokens)"
+            )
+        )
+    dropped = (metadata.get("import") or {}).get("user_ids_dropped")
+    if dropped:
+        out.append(
+            f"{src}: dropped {dropped} end_user/user identifier(s): no hash key given "
+            "(--hash-key-env); raw identifiers are never stored"
+        )
+    return tuple(out)
 
 
 def build_traffic(

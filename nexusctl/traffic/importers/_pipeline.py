@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nexusctl.traffic.importers._raw import CHUNK_ROWS, RawTraffic
-from nexusctl.traffic.schema import TRAFFIC, Problems
+from nexusctl.traffic.schema import TRAFFIC, UNREPORTABLE_TOKENS, Problems
 
 #: Pseudo-column named in problems about a row that could not be read at all.
 ROW_COLUMN = "record"
@@ -33,6 +33,10 @@ class Checked:
     lines: list[tuple[int, Any]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: Columns at least one source row gave a value (a reader may emit all-null columns).
+    present: set[str] = field(default_factory=set)
+    #: Per unreportable token column, one flag per row: the source did not report it.
+    unreported: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def cut(chunks: Iterable[RawTraffic]) -> Iterator[RawTraffic]:
@@ -59,8 +63,12 @@ def _slice(raw: RawTraffic, start: int, stop: int) -> RawTraffic:
 
 def check_chunk(
     raw: RawTraffic, offset: int, chunk: int, spec: Any, labels: Any
-) -> tuple[Any, Problems]:
-    """Convert, enrich, label and validate one chunk; return its canonical batch and problems."""
+) -> tuple[Any, Problems, dict[str, Any]]:
+    """Convert, enrich, label and validate one chunk.
+
+    Returns its canonical batch, its problems and, per token column resolved by the format's
+    default, the mask of rows whose source did not report it.
+    """
     import numpy as np
     import pyarrow as pa
 
@@ -87,6 +95,9 @@ def check_chunk(
             current = columns.get(name)
             filled = pa.array(values)
             columns[name] = filled if current is None else current.fill_null(filled)
+    unreported = unreported_masks(columns, raw.defaults, n)
+    if unreported:
+        columns["unreported_tokens"] = flag_list(unreported, n)
     arrays = [_complete(name, columns.get(name), raw.defaults, n) for name in TRAFFIC.names]
     batch = pa.RecordBatch.from_arrays(arrays, schema=traffic_schema())
     checked = validate_rows(batch, lines, offset)
@@ -105,7 +116,50 @@ def check_chunk(
         kept = [p for p in problems.items if p.column == ROW_COLUMN or p.row not in unreadable]
         problems.total -= len(problems.items) - len(kept)
         problems.items = kept
-    return batch, problems
+    return batch, problems, unreported
+
+
+def unreported_masks(columns: dict[str, Any], defaults: dict[str, Any], n: int) -> dict[str, Any]:
+    """Per token column: the rows whose source did not report it.
+
+    A row is flagged when the format resolves the column by its default and the value is
+    absent (read after enrichment, so a count the spec declared with ``cachedShare`` is not
+    flagged), or when the source itself already flagged it (a re-imported canonical file).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    given = columns.get("unreported_tokens")
+    masks: dict[str, Any] = {}
+    for name in UNREPORTABLE_TOKENS:
+        mask = np.zeros(n, dtype=bool)
+        if name in defaults:
+            array = columns.get(name)
+            mask |= True if array is None else array.is_null().to_numpy(zero_copy_only=False)
+        if given is not None and pa.types.is_list(given.type):
+            hits = pc.fill_null(pc.equal(pc.list_flatten(given), name), False)
+            parents = pc.list_parent_indices(given).to_numpy(zero_copy_only=False)
+            mask[parents[hits.to_numpy(zero_copy_only=False)]] = True
+        if mask.any():
+            masks[name] = mask
+    return masks
+
+
+def flag_list(masks: dict[str, Any], n: int) -> Any:
+    """The ``unreported_tokens`` column: per row the names whose mask is set, null if none."""
+    import numpy as np
+    import pyarrow as pa
+
+    names = list(masks)
+    grid = np.stack([masks[name] for name in names], axis=1)
+    counts = grid.sum(axis=1)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    values = np.broadcast_to(np.array(names, dtype=object), grid.shape)[grid]
+    return pa.ListArray.from_arrays(
+        pa.array(offsets), pa.array(values, pa.string()), mask=pa.array(counts == 0)
+    )
 
 
 def _complete(name: str, array: Any, defaults: dict[str, Any], n: int) -> Any:
@@ -131,11 +185,20 @@ def stage(
     chunks: Iterable[RawTraffic], spec: Any, labels: Any, writer: Any, checked: Checked
 ) -> None:
     """Check every chunk and append its canonical rows to ``writer`` (valid or not)."""
+    import numpy as np
+
     for index, raw in enumerate(cut(chunks)):
         if raw.n_rows == 0:
             continue
-        batch, problems = check_chunk(raw, checked.rows, index, spec, labels)
+        batch, problems, unreported = check_chunk(raw, checked.rows, index, spec, labels)
         checked.seen_columns.update(raw.columns)
+        checked.present.update(
+            name for name, array in raw.columns.items() if array.null_count < raw.n_rows
+        )
+        for name in UNREPORTABLE_TOKENS:
+            mask = unreported.get(name)
+            flags = checked.unreported.setdefault(name, [])
+            flags.append(np.zeros(raw.n_rows, dtype=bool) if mask is None else mask)
         checked.details = raw.details
         checked.defaults = raw.defaults
         checked.problems.extend(problems)
@@ -143,6 +206,23 @@ def stage(
         checked.lines.append((checked.rows, raw.lines))
         checked.rows += raw.n_rows
         writer.write(batch)
+
+
+def not_reported(checked: Checked, bad: Any, defaults: dict[str, Any]) -> dict[str, Any]:
+    """Per unreported token column over the written rows: rows, share, the value used."""
+    import numpy as np
+
+    kept = int((~bad).sum())
+    out: dict[str, Any] = {}
+    for name, masks in sorted(checked.unreported.items()):
+        rows = int((np.concatenate(masks) & ~bad).sum()) if masks else 0
+        if rows:
+            out[name] = {
+                "rows": rows,
+                "share": round(rows / kept, 6) if kept else 0.0,
+                "resolved_as": defaults.get(name),
+            }
+    return out
 
 
 def report_duplicates(checked: Checked) -> None:

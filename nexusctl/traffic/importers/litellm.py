@@ -12,6 +12,15 @@ half-even to an integer; tokens from ``prompt_tokens``/``completion_tokens`` or 
 ``request_tags``) of the form ``key:value`` set the other attributes: ``app``, ``use_case``,
 ``data_class``, ``residency_class`` (or ``residency``), ``risk_class`` (or ``risk``),
 ``capability`` (repeatable), ``complexity``, ``confidence``. Other tags are ignored.
+
+The observed deployment is kept unambiguous: ``custom_llm_provider`` -> observed_provider (the
+``model`` column drops the provider: ``azure/eu/gpt-4o-mini`` is logged as ``eu/gpt-4o-mini``,
+except behind a Router, which keeps it: a leading ``<provider>/`` is removed so that
+observed_model is always the provider's own model name),
+``model_group`` (the public name asked for), ``model_id``, ``api_base``; and ``status``,
+``cache_hit``, ``session_id``. ``end_user`` and ``user`` are stored only as HMAC-SHA256 under a
+key the caller gives; without a key they are dropped and counted, never stored raw.
+The callback payload (``StandardLoggingPayload``) is read by ``litellm_payload``.
 """
 
 from __future__ import annotations
@@ -68,43 +77,92 @@ _OUT_COLUMNS = (
     "capabilities",
     "complexity",
     "confidence",
+    "observed_provider",
+    "observed_model_group",
+    "observed_deployment_id",
+    "observed_api_base",
+    "observed_status",
+    "observed_cache_hit",
+    "session_id",
+    "end_user_hmac",
+    "user_hmac",
 )
+#: Canonical column <- spend-log column, copied as text when present.
+_TEXT_COLUMNS = {
+    "observed_provider": "custom_llm_provider",
+    "observed_model_group": "model_group",
+    "observed_deployment_id": "model_id",
+    "observed_api_base": "api_base",
+    "observed_status": "status",
+    "session_id": "session_id",
+}
 
 
-def read_litellm(path: Path) -> Iterator[RawTraffic]:
+def read_litellm(path: Path, hash_key: bytes | None = None) -> Iterator[RawTraffic]:
     """Stream a spend-log export (.csv, .json list, .jsonl) as chunks of raw canonical columns.
 
     Raises:
-        TrafficError: unreadable file, not a list of spend-log objects.
+        TrafficError: unreadable file, not a list of spend-log objects (a callback payload
+            is named, with the format that reads it).
     """
-    import numpy as np
-
     suffix = path.suffix.lower()
-    details = {"format": f"litellm-spend-logs-{suffix.lstrip('.') or 'json'}"}
+    details: dict[str, Any] = {"format": f"litellm-spend-logs-{suffix.lstrip('.') or 'json'}"}
     if suffix == ".csv":
         for batch, lines in iter_csv_strings(path):
             if "request_id" not in batch.schema.names:
                 raise TrafficError(f"{path}:1: not a LiteLLM spend log: no request_id column")
-            yield _chunk(batch.to_pylist(), lines, {}, details)
-    elif suffix in (".jsonl", ".ndjson"):
+            yield chunk_records(batch.to_pylist(), lines, {}, details, hash_key)
+        return
+    for rows, lines, unparsable in iter_records(path, "request_id"):
+        _refuse_payload(path, rows)
+        yield chunk_records(rows, lines, unparsable, details, hash_key)
+
+
+def iter_records(path: Path, id_key: str) -> Iterator[tuple[list[Any], Any, dict[int, str]]]:
+    """JSON Lines (streamed), a JSON list, ``{"data": [...]}`` or one object: record chunks.
+
+    Yields (records, each one's line or locator, {row: why it is not JSON}).
+
+    Raises:
+        TrafficError: unreadable, not JSON, not objects.
+    """
+    import numpy as np
+
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
         for rows, line_list, unparsable in iter_json_lines(path):
-            yield _chunk(rows, np.array(line_list, dtype=np.int64), unparsable, details)
-    else:
-        doc = parse_json(path, read_text(path))
-        if isinstance(doc, dict) and isinstance(doc.get("data"), list):
-            doc = doc["data"]
-        if not isinstance(doc, list):
-            raise TrafficError(f"{path}: expected a JSON list of spend-log objects")
-        # A JSON list has no useful line numbers: name each row by its request_id instead.
-        locators = [
-            f"request_id {r.get('request_id')!r}" if isinstance(r, dict) else f"list index {i}"
-            for i, r in enumerate(doc)
-        ]
-        yield _chunk(doc, locators, {}, details)
+            yield rows, np.array(line_list, dtype=np.int64), unparsable
+        return
+    doc = parse_json(path, read_text(path))
+    if isinstance(doc, dict) and isinstance(doc.get("data"), list):
+        doc = doc["data"]
+    elif isinstance(doc, dict):
+        doc = [doc]  # one callback payload per file (the S3 and GCS bucket loggers)
+    if not isinstance(doc, list):
+        raise TrafficError(f"{path}: expected a JSON list of LiteLLM log objects")
+    # A JSON list has no useful line numbers: name each row by its id instead.
+    locators = [
+        f"{id_key} {r.get(id_key)!r}" if isinstance(r, dict) else f"list index {i}"
+        for i, r in enumerate(doc)
+    ]
+    yield doc, locators, {}
 
 
-def _chunk(
-    rows: list[Any], lines: Any, unparsable: dict[int, str], details: dict[str, Any]
+def _refuse_payload(path: Path, rows: list[Any]) -> None:
+    first = next((r for r in rows if isinstance(r, dict)), None)
+    if first is not None and "request_id" not in first and "response_cost" in first:
+        raise TrafficError(
+            f"{path}: this is a LiteLLM callback payload (StandardLoggingPayload: 'id', "
+            "'response_cost'), not a spend log",
+            hint=f"nexusctl traffic import litellm-payload {path} --out ...",
+        )
+
+
+def chunk_records(
+    rows: list[Any],
+    lines: Any,
+    unparsable: dict[int, str],
+    details: dict[str, Any],
+    hash_key: bytes | None,
 ) -> RawTraffic:
     problems: list[tuple[int, str, str]] = []
     records: list[dict[str, Any]] = []
@@ -116,6 +174,7 @@ def _chunk(
             records.append({})
         else:
             records.append(_record(row, index, problems))
+            _observations(row, records[-1], hash_key, details)
     columns = {
         name: python_array([r.get(name) for r in records], TRAFFIC.kind(name))
         for name in _OUT_COLUMNS
@@ -223,6 +282,37 @@ def _record(
     if capabilities:
         out["capabilities"] = capabilities
     return out
+
+
+def _observations(
+    row: dict[str, Any], out: dict[str, Any], hash_key: bytes | None, details: dict[str, Any]
+) -> None:
+    """Provider, model group, deployment, status, cache hit, session; user ids as HMACs."""
+    for column, key in _TEXT_COLUMNS.items():
+        value = row.get(key)
+        out[column] = None if value is None or value == "" else str(value)
+    provider, model = out["observed_provider"], out.get("observed_model")
+    if provider and isinstance(model, str) and model.startswith(provider + "/"):
+        # A Router logs "azure/eu/gpt-4o-mini", the SDK "eu/gpt-4o-mini": one name per model.
+        out["observed_model"] = model[len(provider) + 1 :]
+    cache_hit = row.get("cache_hit")
+    out["observed_cache_hit"] = None if cache_hit in (None, "", "None") else cache_hit
+    for column, key in (("end_user_hmac", "end_user"), ("user_hmac", "user")):
+        value = row.get(key)
+        if value is None or value == "":
+            continue
+        if hash_key is None:
+            details["user_ids_dropped"] = details.get("user_ids_dropped", 0) + 1
+        else:
+            out[column] = keyed_hash(hash_key, str(value))
+
+
+def keyed_hash(key: bytes, value: str) -> str:
+    """HMAC-SHA256 of ``value`` (UTF-8) under ``key``, lowercase hex."""
+    import hashlib
+    import hmac
+
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _first(*values: Any) -> Any:

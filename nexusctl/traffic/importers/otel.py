@@ -6,10 +6,17 @@ reports ``gen_ai.usage.*`` tokens (older instrumentations). Other ``gen_ai`` spa
 tools, agents) and non-GenAI spans are counted and ignored. Resource attributes apply to every
 span below them; a span's own attribute wins. Accepts one export document, or JSON Lines of
 them (the OTLP file exporter). The full mapping is in docs/traffic.md.
+
+Trace and span ids are lowercase hex (OTLP/JSON: 32 and 16 hex digits). Protobuf's default JSON
+writer emits base64 instead; such an id is accepted only when it decodes to exactly 16 (trace)
+or 8 (span) bytes, and is then written as the same hex, so a span has one request_id however
+it was exported. Any other id is refused, naming the encoding seen.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,7 +48,13 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "reasoning_tokens": ("gen_ai.usage.reasoning.output_tokens",),
     "small_model_correct": ("nexus.small_model_correct",),
     "large_model_correct": ("nexus.large_model_correct",),
+    "observed_provider": ("gen_ai.provider.name", "gen_ai.system"),
+    "observed_response_id": ("gen_ai.response.id",),
+    "observed_finish_reasons": ("gen_ai.response.finish_reasons",),
+    "service_name": ("service.name",),
 }
+#: Bytes of a trace id and a span id (OTLP, W3C Trace Context).
+ID_BYTES = {"traceId": 16, "spanId": 8}
 OUTPUT_ATTRIBUTES = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
 
 
@@ -183,7 +196,13 @@ def _record(
                 record[column] = attrs[key]
                 break
     if record.get("request_id") is None and span.get("spanId"):
-        record["request_id"] = f"{span.get('traceId', '')}-{span['spanId']}"
+        trace, trace_error = canonical_id(span.get("traceId"), "traceId")
+        span_id, span_error = canonical_id(span.get("spanId"), "spanId")
+        for error in (trace_error, span_error):
+            if error:
+                problems.append((row, "request_id", error))
+        if trace is not None and span_id is not None:
+            record["request_id"] = f"{trace}-{span_id}"
     start = _nanos(span.get("startTimeUnixNano"))
     end = _nanos(span.get("endTimeUnixNano"))
     if start is None:
@@ -214,6 +233,33 @@ def _record(
         total = total - reasoning
     record["output_tokens"] = total
     return record
+
+
+def canonical_id(value: Any, field: str) -> tuple[str | None, str | None]:
+    """An OTLP JSON trace or span id as lowercase hex: (hex, None) or (None, why not).
+
+    Hex is what the OTLP/JSON spec requires; base64 (protobuf's default JSON mapping for
+    bytes) is accepted only when it decodes to the id's exact length.
+    """
+    size = ID_BYTES[field]
+    if not isinstance(value, str) or not value:
+        return None, f"{field} is missing or not a string"
+    if re.fullmatch(rf"[0-9a-fA-F]{{{2 * size}}}", value):
+        return value.lower(), None
+    seen = "neither hex nor base64"
+    if re.fullmatch(r"[A-Za-z0-9+/]+={0,2}", value):
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            seen = "not valid base64 either"
+        else:
+            if len(raw) == size:
+                return raw.hex(), None
+            seen = f"base64 of {len(raw)} byte(s)"
+    return None, (
+        f"{field} {value[:64]!r} is neither {2 * size} hex digits (OTLP JSON) nor base64 of "
+        f"{size} bytes (protobuf JSON): {seen}"
+    )
 
 
 def _is_int(value: Any) -> TypeGuard[int]:
