@@ -169,3 +169,39 @@ def test_root_only_invocations_skip_the_other_command_modules() -> None:
     assert "nexusctl.cli.simulate_cmds" in root_only.stdout
     full = _python(code, "policy", "--help")
     assert "nexusctl.cli.lint_cmds" in full.stdout
+
+
+def test_every_command_module_is_mapped_to_the_groups_it_registers_on() -> None:
+    from nexusctl.cli import _apps
+    from nexusctl.cli.entry import GROUP_MODULES
+
+    cli_dir = Path(__file__).resolve().parents[2] / "nexusctl" / "cli"
+    app_names = [name for name in vars(_apps) if name.endswith("_app")]
+    assert app_names
+    for module in sorted(p.stem for p in cli_dir.glob("*_cmds.py")):
+        text = (cli_dir / f"{module}.py").read_text(encoding="utf-8")
+        for app_name in app_names:
+            if f"@{app_name}.command" in text:
+                group = app_name.removesuffix("_app").replace("registry_config", "registry")
+                assert module in GROUP_MODULES[group], f"{module} registers on '{group}'"
+
+
+@pytest.mark.parametrize("group", [*GROUPS, "registry config"])
+def test_group_help_is_the_same_from_the_lazy_entry_point(group: str) -> None:
+    args = [*group.split(), "--help"]
+    lazy = _python("from nexusctl.cli.entry import main; main()", *args)
+    full = _python("from nexusctl.cli.app import main; main()", *args)
+    assert lazy.returncode == full.returncode == 0
+    assert lazy.stdout == full.stdout
+
+
+def test_a_group_invocation_loads_only_that_group_s_modules() -> None:
+    code = (
+        "import sys\nfrom nexusctl.cli.entry import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('nexusctl.cli.')))"
+    )
+    loaded = _python(code, "--debug", "registry", "--help")
+    assert "nexusctl.cli.registry_cmds" in loaded.stdout
+    assert "nexusctl.cli.lint_cmds" not in loaded.stdout
+    assert "nexusctl.cli.evidence_cmds" not in loaded.stdout
