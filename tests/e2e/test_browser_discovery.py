@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_report_html_chromium import find_browser
+from tests.e2e.chromium import find_browser
 
 pytestmark = pytest.mark.e2e
 

@@ -35,7 +35,7 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     payloads: list[dict[str, Any]] = []
 
-    class Capture(CustomLogger):  # type: ignore[misc]
+    class Capture(CustomLogger):
         # LiteLLM calls this with keyword arguments: the parameter names are its API.
         def log_success_event(
             self, kwargs: Any, response_obj: Any, start_time: Any, end_time: Any

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -13,45 +11,18 @@ from pathlib import Path
 import pytest
 
 from nexusctl.traffic.synth import write_synth
+from tests.e2e.chromium import CHROMIUM_FLAGS, dump_dom, require_browser
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 POLICIES = REPO / "policies" / "nebula"
 NEXUSCTL = Path(sys.executable).parent / "nexusctl"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-#: Looked up in this order (scripts/ensure-chromium.sh uses the same list): Debian's package,
-#: Ubuntu's name for it, Google Chrome (GitHub's hosted runners).
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
-
-def find_browser() -> str | None:
-    """$CHROME_BIN when it is executable, else the first browser of BROWSERS on PATH."""
-    explicit = os.environ.get("CHROME_BIN")
-    if explicit and os.access(explicit, os.X_OK):
-        return explicit
-    return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = find_browser()
-    if path is None:
-        pytest.fail(
-            f"a headless browser is required ({', '.join(BROWSERS)} or $CHROME_BIN): run "
-            "`make tools` (installs Debian's chromium as root or with passwordless sudo)"
-        )
-    return path
+    return require_browser()
 
 
 @pytest.fixture(scope="module")
@@ -118,21 +89,7 @@ def test_report_screenshot_in_chromium(chromium: str, report: Path, tmp_path: Pa
 def test_report_dom_renders_without_console_errors(
     chromium: str, report: Path, tmp_path: Path
 ) -> None:
-    proc = subprocess.run(
-        [
-            chromium,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            report.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = dump_dom(chromium, report, tmp_path / "profile")
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout
     assert "Policy simulation: retail-chat v3 → retail-chat v4" in dom

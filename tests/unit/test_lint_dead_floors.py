@@ -29,7 +29,7 @@ def test_each_floor_is_attributed_to_the_lowest_threshold_reaching_it() -> None:
             {"atLeast": 0.95, "minTier": "mid"},  # never raises past frontier
         ]
     )
-    floors = [(r.index, r.floor, r.match.complexity.min) for r in raised_floors(route)]  # type: ignore[union-attr]
+    floors = [(r.index, r.floor, r.match.complexity.min) for r in raised_floors(route)]
     assert floors == [(1, "mid", 0.5), (0, "frontier", 0.9)]
 
 

@@ -237,7 +237,7 @@ def _b64(hex_id: str) -> str:
 def _import_doc(tmp_path: Path, doc: object, **options: object) -> list[dict[str, object]]:
     src = tmp_path / "spans.json"
     src.write_text(json.dumps(doc), encoding="utf-8")
-    table, _, _ = build_traffic("otel", src, ImportOptions(**options))  # type: ignore[arg-type]
+    table, _, _ = build_traffic("otel", src, ImportOptions(**options))
     return table.to_pylist()
 
 
@@ -267,7 +267,7 @@ def test_otlp_ids_of_another_length_or_encoding_are_refused(
     tmp_path: Path, field: str, value: str, message: str
 ) -> None:
     doc = _span_doc(TRACE_HEX, SPAN_HEX)
-    span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]  # type: ignore[index]
+    span = doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     span[field] = value
     with pytest.raises(TrafficError) as caught:
         _import_doc(tmp_path, doc)
