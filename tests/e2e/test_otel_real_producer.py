@@ -10,15 +10,15 @@ checks every imported value against what was sent.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
 from nexusctl.traffic.importers import ImportOptions, build_traffic
+from tests.local_http import serve_local
 
 COMPLETION = {
     "id": "chatcmpl-real-0001",
@@ -65,27 +65,17 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
 @pytest.fixture
 def openai_url() -> Iterator[str]:
-    yield from _serve(_FakeOpenAI)
+    with serve_local(_FakeOpenAI) as url:
+        yield url
 
 
 @pytest.fixture
 def otlp_url() -> Iterator[str]:
     _Receiver.received = []
-    yield from _serve(_Receiver)
+    with serve_local(_Receiver) as url:
+        yield url
 
 
 def _produce(openai_url: str, otlp_url: str) -> bytes:

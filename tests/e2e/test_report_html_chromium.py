@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from nexusctl.traffic.synth import write_synth
-from tests.e2e.chromium import CHROMIUM_FLAGS, dump_dom, require_browser
+from tests.e2e.chromium import CHROMIUM_FLAGS, console_lines, dump_dom, require_browser
 
 pytestmark = pytest.mark.e2e
 
@@ -94,5 +94,4 @@ def test_report_dom_renders_without_console_errors(
     dom = proc.stdout
     assert "Policy simulation: retail-chat v3 → retail-chat v4" in dom
     assert dom.count("<svg") == 5
-    console = [line for line in proc.stderr.splitlines() if "CONSOLE" in line]
-    assert console == []
+    assert console_lines(proc) == []

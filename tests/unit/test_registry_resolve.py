@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -18,6 +17,7 @@ from nexusctl.clock import FixedClock
 from nexusctl.errors import VerificationError
 from nexusctl.registry import ops
 from nexusctl.registry.resolve import resolve
+from tests.local_http import serve_local
 from tests.registry_kit import World, new_world, routing_diff, to_prod_ready
 
 
@@ -102,16 +102,8 @@ def test_expired_metadata_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture
 def served(world: World) -> Iterator[str]:
-    handler = partial(_QuietHandler, directory=str(world.reg))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serve_local(partial(_QuietHandler, directory=str(world.reg))) as url:
+        yield url
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
