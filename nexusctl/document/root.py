@@ -49,6 +49,8 @@ class RepositoryRoot:
 
     path: Path
     chosen_by: Literal["option", "marker", "folder"]
+    #: What the folder belongs to, for messages when no root was found ("policy", "test file").
+    owner: str = "policy"
 
     def describe(self) -> str:
         """Name the root for a message: the repository root, or the policy's own folder.
@@ -57,7 +59,7 @@ class RepositoryRoot:
         so messages (and lint output) do not depend on where the repository is checked out.
         """
         if self.chosen_by == "folder":
-            return f"the policy's folder (no {ROOT_MARKER} above it)"
+            return f"the {self.owner}'s folder (no {ROOT_MARKER} above it)"
         shown = self.path
         here = Path(os.path.realpath(os.getcwd()))
         if shown.is_relative_to(here):
@@ -65,8 +67,10 @@ class RepositoryRoot:
         return f"the repository root {shown.as_posix()}"
 
 
-def find_root(start: Path, explicit: Path | None = None) -> RepositoryRoot:
+def find_root(start: Path, explicit: Path | None = None, owner: str = "policy") -> RepositoryRoot:
     """Return the repository root for a document in folder ``start``.
+
+    ``owner`` names the document in messages when no root is found ("the policy's folder").
 
     Raises:
         InputError: ``explicit`` is not a folder, or does not contain ``start``.
@@ -83,7 +87,7 @@ def find_root(start: Path, explicit: Path | None = None) -> RepositoryRoot:
                 f"{start} is not inside --root {explicit}",
                 hint="pass the folder that holds both the policy and what it references",
             )
-        return RepositoryRoot(root, "option")
+        return RepositoryRoot(root, "option", owner)
     for candidate in (folder, *folder.parents):
         marker = candidate / ROOT_MARKER
         try:
@@ -96,10 +100,10 @@ def find_root(start: Path, explicit: Path | None = None) -> RepositoryRoot:
             ) from None
         if info is not None:
             _check_marker(marker, info)
-            return RepositoryRoot(candidate, "marker")
+            return RepositoryRoot(candidate, "marker", owner)
         if any(os.path.lexists(candidate / stop) for stop in _WALK_STOPS):
             break
-    return RepositoryRoot(folder, "folder")
+    return RepositoryRoot(folder, "folder", owner)
 
 
 def _check_marker(marker: Path, info: os.stat_result) -> None:

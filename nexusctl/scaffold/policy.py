@@ -20,7 +20,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nexusctl.document import ROOT_MARKER, find_root, read_yaml, validate_document
+from nexusctl.document import (
+    ROOT_MARKER,
+    RepositoryRoot,
+    find_root,
+    read_yaml,
+    validate_document,
+)
 from nexusctl.errors import ConflictError, EnvironmentError_, InputError, UsageError
 from nexusctl.lint import Finding, lint_paths
 from nexusctl.lint.analysis import (
@@ -90,10 +96,10 @@ def scaffold_policy(
     if not folder.is_dir():
         raise InputError(f"{folder}: no such folder for the new policy")
     repository = find_root(folder, root)
+    reference = _reference(catalog_path, folder, repository)
     catalog = load_catalog(catalog_path, root=repository)
-    reference = _reference(catalog.path, folder, repository.path)
     text = render_policy(catalog, reference, options)
-    return Scaffold(target, text, _write_checked(target, folder, text, today))
+    return Scaffold(target, text, _write_checked(target, folder, text, today, root))
 
 
 def render_policy(catalog: LoadedCatalog, reference: str, options: ScaffoldOptions) -> str:
@@ -301,18 +307,20 @@ def _scalar(value: str) -> str:
     return value if plain else json.dumps(value)
 
 
-def _reference(catalog: Path, folder: Path, root: Path) -> str:
+def _reference(catalog: Path, folder: Path, root: RepositoryRoot) -> str:
     """The catalog's path relative to the policy's folder (both real, inside ``root``)."""
     real = Path(os.path.realpath(catalog))
-    if not real.is_relative_to(root):
+    if not real.is_relative_to(root.path):
         raise InputError(
-            f"{catalog}: outside the repository root {root}; the policy could not load it",
-            hint=f"put an empty {ROOT_MARKER} file in a folder above both, or pass --root",
+            f"{catalog}: outside {root.describe()}; the new policy could not load it",
+            hint=f"put an empty {ROOT_MARKER} file in a folder above both, or pass --root DIR",
         )
     return Path(os.path.relpath(real, os.path.realpath(folder))).as_posix()
 
 
-def _write_checked(target: Path, folder: Path, text: str, today: dt.date) -> tuple[Finding, ...]:
+def _write_checked(
+    target: Path, folder: Path, text: str, today: dt.date, root: Path | None
+) -> tuple[Finding, ...]:
     """Validate and lint ``text`` from a temporary file beside ``target``, then link it in."""
     try:
         fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".yaml", dir=folder)
@@ -325,7 +333,7 @@ def _write_checked(target: Path, folder: Path, text: str, today: dt.date) -> tup
         os.chmod(temp, 0o644)
         data, source = read_yaml(temp, str(target))
         validate_document(data, source, RoutingPolicy)
-        findings = lint_paths([temp], today=today).findings
+        findings = lint_paths([temp], today=today, root=root).findings
         try:
             os.link(temp, target)
         except FileExistsError:

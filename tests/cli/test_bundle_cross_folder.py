@@ -53,6 +53,23 @@ def test_the_claims_tenant_uses_the_shared_catalog_end_to_end(repo: Path) -> Non
     assert out.startswith("PASS: 3 case(s)")
 
 
+def test_policy_tests_may_live_in_their_own_folder_under_the_root(repo: Path) -> None:
+    tests = repo / "tests" / "claims"
+    tests.mkdir(parents=True)
+    text = (repo / "policies" / "claims" / "claims.test.yaml").read_text()
+    text = text.replace("policy: policy.yaml", "policy: ../../policies/claims/policy.yaml")
+    (tests / "claims.test.yaml").write_text(text)
+    (repo / "policies" / "claims" / "claims.test.yaml").unlink()
+    code, out, _ = run("policy", "test", str(tests))
+    assert code == 0, out
+    (repo / ROOT_MARKER).unlink()
+    code, out, _ = run("policy", "test", str(tests))
+    assert code == 3, out
+    assert "points outside the test file's folder (no .nexusctl-root above it)" in out
+    code, out, _ = run("policy", "test", "--root", str(repo), str(tests))
+    assert code == 0, out
+
+
 def test_bundle_lays_out_from_the_common_folder_and_loads_as_its_source(
     repo: Path, tmp_path: Path
 ) -> None:

@@ -208,3 +208,21 @@ def test_a_missing_folder_is_invalid_input(repo: Path) -> None:
     )
     assert code == 3
     assert "no such folder" in err
+
+
+def test_an_explicit_root_works_without_a_marker(repo: Path) -> None:
+    (repo / ROOT_MARKER).unlink()
+    target = repo / "policies" / "claims" / "policy.yaml"
+    catalog = str(repo / "policies" / "nebula" / "catalog.yaml")
+    code, _, err = run("policy", "init", str(target), "--catalog", catalog, "--tenant", "claims")
+    assert code == 3
+    assert "catalog.yaml: outside the policy's folder (no .nexusctl-root above it)" in err
+    assert "hint: put an empty .nexusctl-root file in a folder above both, or pass --root" in err
+    assert not target.exists()
+    code, _, err = run(
+        "policy", "init", str(target), "--catalog", catalog, "--tenant", "claims",
+        "--root", str(repo),
+    )
+    assert code == 0, err
+    assert run("policy", "lint", "--root", str(repo), str(target))[0] == 0
+    assert run("policy", "lint", str(target))[0] == 3
