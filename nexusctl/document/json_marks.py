@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
+import json.decoder
 import re
+from collections.abc import Callable
 
 from nexusctl.document.source import PathKey, SourceMap
 
 _BLANK = re.compile(r"[ \t\n\r]*")
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: The C string scanner ``json`` itself uses (typeshed does not declare it).
+_scanstring: Callable[[str, int], tuple[str, int]] = getattr(json.decoder, "scanstring")  # noqa: B009
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
 
 
@@ -27,8 +29,7 @@ def json_source_map(text: str, shown: str) -> SourceMap:
     Text that is not valid JSON after all yields the marks found before the problem.
     """
     marks: dict[PathKey, tuple[int, int]] = {}
-    line_starts = [0]
-    line_starts.extend(i + 1 for i, ch in enumerate(text) if ch == "\n")
+    line_starts = [0, *(match.end() for match in re.finditer("\n", text))]
     scanner = _Scanner(text, line_starts, marks)
     with contextlib.suppress(ValueError, IndexError):
         scanner.value(scanner.skip(0), ())
@@ -68,11 +69,7 @@ class _Scanner:
 
     def string(self, index: int) -> tuple[str, int]:
         """The JSON string starting at ``index`` (its opening quote), decoded, and its end."""
-        match = _STRING.match(self.text, index)
-        if match is None:
-            raise ValueError(f"no JSON string at {index}")
-        name: str = json.loads(match.group())
-        return name, match.end()
+        return _scanstring(self.text, index + 1)
 
     def members(self, index: int, key: PathKey) -> int:
         index = self.skip(index)

@@ -106,3 +106,17 @@ def test_source_map_locates_nested_values_and_survives_odd_text() -> None:
     assert marks[("a", 1, "b")] == (2, 14)
     assert marks[("c",)] == (2, 29)
     assert json_source_map('{"a": ', "t").marks[()] == (1, 1)
+
+
+def test_a_near_limit_request_is_located_in_one_pass() -> None:
+    """A 0.9 MiB string with escaped quotes and 20,000 array items: positions stay exact."""
+    text = (
+        '{"requestId": "'
+        + 'a\\"' * 300_000
+        + '", "inputTokens": "1", "x": ['
+        + ",".join(["1"] * 20_000)
+        + "]}"
+    )
+    listed = problems(text)
+    assert "field 'inputTokens': Input should be a valid integer (line 1, column 900019)" in listed
+    assert "unknown field 'x' (line 1, column 900039)" in listed
