@@ -220,8 +220,15 @@ def test_an_explicit_root_works_without_a_marker(repo: Path) -> None:
     assert "hint: put an empty .nexusctl-root file in a folder above both, or pass --root" in err
     assert not target.exists()
     code, _, err = run(
-        "policy", "init", str(target), "--catalog", catalog, "--tenant", "claims",
-        "--root", str(repo),
+        "policy",
+        "init",
+        str(target),
+        "--catalog",
+        catalog,
+        "--tenant",
+        "claims",
+        "--root",
+        str(repo),
     )
     assert code == 0, err
     assert run("policy", "lint", "--root", str(repo), str(target))[0] == 0
