@@ -20,7 +20,7 @@ CLAIMS = REPO / "tests" / "assets" / "claims-assistant" / "policy.yaml"
 
 def tenant_policy(folder: Path, catalog: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    text = CLAIMS.read_text().replace("catalog: catalog.yaml", f"catalog: {catalog}")
+    text = CLAIMS.read_text().replace("catalog: ../nebula/catalog.yaml", f"catalog: {catalog}")
     path = folder / "policy.yaml"
     path.write_text(text)
     return path
