@@ -59,42 +59,69 @@ class BuiltBundle:
 
 
 def build_bundle(
-    policy_path: Path, out_dir: Path, extras: Sequence[Path] = (), *, force: bool = False
+    policy_path: Path,
+    out_dir: Path,
+    extras: Sequence[Path] = (),
+    *,
+    force: bool = False,
+    root: Path | None = None,
 ) -> BuiltBundle:
     """Bundle ``policy_path`` with its catalog, price table and ``extras`` into ``out_dir``.
+
+    Files keep their paths relative to the policy's folder, so the policy's references
+    resolve inside the bundle as they did at the source. When a reference crosses folders
+    (a shared catalog under a repository root, ``nexusctl.document.root``), files keep their
+    paths relative to the deepest folder holding them all instead, and the bundle gets its
+    own ``.nexusctl-root`` marker (listed in the manifest), so the bundled policy loads with
+    the same references, confined to the bundle. Nothing is rewritten: the policy's bytes and
+    digest are its source's.
 
     The tree is built in a temporary sibling folder and renamed into place, so ``out_dir``
     is either the complete new bundle or untouched.
 
     Raises:
-        PolicyLoadError: the policy or catalog does not load.
-        InputError: a symlink, a path outside the policy folder, a reserved or duplicate name,
-            or a non-empty ``out_dir`` without ``force``.
+        PolicyLoadError: the policy or catalog does not load (a reference outside the root,
+            through a symlink, or missing).
+        InputError: a symlink, an extra outside the repository root, a reserved or duplicate
+            name, or a non-empty ``out_dir`` without ``force``.
         EnvironmentError_: the bundle could not be written.
     """
+    from nexusctl.document import ROOT_MARKER
     from nexusctl.policy.loader import load_policy
 
-    loaded = load_policy(policy_path)
-    root = policy_path.parent
-    entries: dict[str, tuple[Path, FileRole]] = {}
-    _add(entries, root, policy_path, "policy")
-    # Bundle files by the references the documents make (not the loader's resolved paths), so
-    # the policy loads from the bundle as it does from its folder, and symlinks are seen.
-    catalog_path = root / _reference(loaded.policy.spec.catalog, policy_path)
-    _add(entries, root, catalog_path, "catalog")
+    loaded = load_policy(policy_path, root=root)
+    repository = loaded.root
+    assert repository is not None  # load_policy always records the root it confined to
+    policy_real = _real_file(policy_path)
+    sources: list[tuple[Path, FileRole]] = [(policy_real, "policy")]
+    # The loader resolved these component by component, refusing symlinks on the way.
+    sources.append((loaded.catalog.path, "catalog"))
     table = loaded.catalog.catalog.spec.price_table
-    if table is not None:
-        _add(
-            entries, root, catalog_path.parent / _reference(table.path, catalog_path), "price-table"
-        )
+    if loaded.catalog.price_table_path is not None:
+        sources.append((loaded.catalog.price_table_path, "price-table"))
     for extra in extras:
-        _add(entries, root, extra, "extra")
+        real = _real_file(extra)
+        if not real.is_relative_to(repository.path):
+            raise InputError(
+                f"{extra}: outside {repository.describe()}; bundle files must sit inside it",
+                hint="move the file inside, or put a .nexusctl-root marker in a folder above both",
+            )
+        sources.append((real, "extra"))
+    folder = policy_real.parent
+    top = folder
+    if not all(path.is_relative_to(folder) for path, _ in sources):
+        top = Path(os.path.commonpath([path.parent for path, _ in sources]))
+    entries: dict[str, tuple[Path | None, FileRole]] = {}
+    for path, role in sources:
+        _add(entries, top, path, role)
+    if top != folder:
+        _add(entries, top, None, "extra", rel=ROOT_MARKER)
 
     files = []
     contents: dict[str, bytes] = {}
     for rel in sorted(entries):
         source, role = entries[rel]
-        data = _read_regular(source)
+        data = b"" if source is None else _read_regular(source)
         contents[rel] = data
         files.append(ManifestFile(path=rel, sha256=sha256_hex(data), size=len(data), role=role))
     roles = {role: rel for rel, (_, role) in entries.items() if role != "extra"}
@@ -115,40 +142,32 @@ def build_bundle(
     return BuiltBundle(out_dir, manifest)
 
 
-def _add(entries: dict[str, tuple[Path, FileRole]], root: Path, path: Path, role: FileRole) -> None:
-    rel = _relative_inside(root, path)
+def _real_file(path: Path) -> Path:
+    """The real path of ``path``; a symlinked file is refused (it is not what gets signed)."""
+    if path.is_symlink():
+        raise InputError(f"{path}: symlinks are refused in bundles; name the real file")
+    return Path(os.path.realpath(path))
+
+
+def _add(
+    entries: dict[str, tuple[Path | None, FileRole]],
+    top: Path,
+    path: Path | None,
+    role: FileRole,
+    *,
+    rel: str | None = None,
+) -> None:
+    if rel is None:
+        assert path is not None
+        rel = path.relative_to(top).as_posix()
+    problem = check_relative_path(rel)
+    if problem:
+        raise InputError(f"{path}: {problem}")
     if rel.split("/")[0] in RESERVED_NAMES:
         raise InputError(f"{path}: '{rel}' is a name the bundle reserves for itself")
     if rel in entries and (entries[rel][1] == role or role == "extra"):
         raise InputError(f"{path}: '{rel}' is already in the bundle")
     entries[rel] = (path, role)
-
-
-def _reference(reference: str, where: Path) -> str:
-    problem = check_relative_path(reference)
-    if problem:
-        raise InputError(f"{where}: reference '{reference}' cannot be bundled: {problem}")
-    return reference
-
-
-def _relative_inside(root: Path, path: Path) -> str:
-    """Return ``path`` relative to ``root`` as a POSIX path; refuse escapes and symlinks."""
-    absolute_root = Path(os.path.abspath(root))
-    absolute = Path(os.path.abspath(path))
-    if not absolute.is_relative_to(absolute_root):
-        raise InputError(
-            f"{path}: outside the policy folder {root}; bundle files must sit beside the policy"
-        )
-    rel = absolute.relative_to(absolute_root).as_posix()
-    problem = check_relative_path(rel)
-    if problem:
-        raise InputError(f"{path}: {problem}")
-    current = absolute_root
-    for part in rel.split("/"):
-        current = current / part
-        if current.is_symlink():
-            raise InputError(f"{current}: symlinks are refused in bundles")
-    return rel
 
 
 def _read_regular(path: Path) -> bytes:

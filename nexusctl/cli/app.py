@@ -8,6 +8,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     ci_cmds,
     evidence_cmds,
     explain_cmds,
+    init_cmds,
     lint_cmds,
     policytest_cmds,
     registry_cmds,

@@ -10,6 +10,7 @@ import typer
 
 from nexusctl.cli._apps import key_app, policy_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.cli._repo_root import RootOpt
 from nexusctl.cli._signing import (
     CertOpt,
     ChainOpt,
@@ -35,23 +36,26 @@ def bundle(
     include: Annotated[
         list[Path] | None,
         typer.Option(
-            "--include", help="Extra file to carry (inside the policy's folder); repeatable."
+            "--include", help="Extra file to carry (inside the repository root); repeatable."
         ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Replace a non-empty output folder.")
     ] = False,
     output_format: FormatOpt = "text",
+    root: RootOpt = None,
 ) -> None:
     """Bundle a policy with its catalog, price table and extras, plus a SHA-256 manifest.
 
     The same inputs give a byte-identical folder; the bundle digest is the SHA-256 of the
-    canonical manifest.json.
+    canonical manifest.json. A policy whose references cross folders inside a repository
+    root is laid out from the folder holding them all, with its own .nexusctl-root marker,
+    so it loads from the bundle as it did from its source.
     """
     from nexusctl.bundle import build_bundle
 
     _check_format(output_format)
-    built = build_bundle(policy, output, include or [], force=force)
+    built = build_bundle(policy, output, include or [], force=force, root=root)
     if output_format == "json":
         files = [f.path for f in built.manifest.files]
         doc = {"bundle": str(output), "name": built.manifest.name, "digest": built.digest}

@@ -21,7 +21,14 @@ ROOT_ONLY: tuple[list[str], ...] = ([], ["--help"], ["-h"], ["--version"])
 #: Group name -> the command modules that register commands on it, in ``app.py``'s import
 #: order (alphabetical): commands are listed in the order they were registered.
 GROUP_MODULES: dict[str, tuple[str, ...]] = {
-    "policy": ("bundle_cmds", "explain_cmds", "lint_cmds", "policytest_cmds", "show_cmds"),
+    "policy": (
+        "bundle_cmds",
+        "explain_cmds",
+        "init_cmds",
+        "lint_cmds",
+        "policytest_cmds",
+        "show_cmds",
+    ),
     "key": ("bundle_cmds",),
     "catalog": ("catalog_cmds",),
     "schema": ("schema_cmds",),

@@ -7,32 +7,50 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nexusctl.cli._apps import policy_app
 from nexusctl.cli._common import TextOrJson, handle_errors, shown, stdout_console, write_stdout
+from nexusctl.cli._repo_root import RootOpt
+from nexusctl.errors import UsageError
 
 if TYPE_CHECKING:
     from nexusctl.policy.loader import LoadedPolicy
     from nexusctl.router.decision import Decision
+    from nexusctl.simulate.decision_rows import DecisionRow
 
 
 EXPLAIN_HELP = (
     "Show where the router sends one request, and why.\n\n"
-    "The request is a JSON object of RoutingRequest attributes (tenant, app, useCase, "
-    "dataClass, residencyClass, riskClass, inputTokens, cachedInputTokens, outputTokens, "
-    "reasoningTokens, capabilities, complexity, confidence), given inline, as @file, or - "
-    "for stdin. The output lists the matched route, the tier floor and what raised it, every "
-    "deployment with the rule that eliminated it (or why it was passed over), the decode "
-    "choice (speculative draft length) and the predicted latency and cost.\n\n"
-    "The request is read strictly: counts are JSON integers, a key appears once, every bad "
-    "field is named in one message; @file must be a regular file of at most 1 MiB.\n\n"
-    "Exit codes: 0 decided (routed, escalated or refused: all are decisions), 3 invalid "
-    "policy or request (or a request file that is missing, not a regular file or too large)."
+    "The request is a JSON object of RoutingRequest attributes (required: tenant, app, "
+    "residencyClass, inputTokens, outputTokens; optional: requestId, useCase, dataClass, "
+    "riskClass, cachedInputTokens, reasoningTokens, capabilities, complexity, confidence; "
+    "schema: schemas/RoutingRequest.json), given inline, as @file, or - for stdin. Or take "
+    "one row of a `simulate --decisions` file (--decisions FILE with --row N or --request-id "
+    "ID): the request and the load it was replayed at are read from the row, and the output "
+    "says whether the decision equals the recorded one (--side picks the baseline or "
+    "candidate column; pass that side's policy).\n\n"
+    "The output lists the matched route, the tier floor and what raised it, every deployment "
+    "with the rule that eliminated it (or why it was passed over), the decode choice "
+    "(speculative draft length) and the predicted latency and cost.\n\n"
+    'The request is read strictly: counts are JSON integers ("600" and true are refused), '
+    "a key appears once, every missing or invalid field is named in one message with its line "
+    "and column; @file must be a regular file of at most 1 MiB.\n\n"
+    "Exit codes: 0 decided (routed, escalated or refused: all are decisions), 2 no request "
+    "or two, 3 invalid policy, request or decisions file (missing, not a regular file, too "
+    "large, a row out of range)."
 )
+
+
+class Side(StrEnum):
+    """The side of a decisions row."""
+
+    baseline = "baseline"
+    candidate = "candidate"
 
 
 @policy_app.command("explain", help=EXPLAIN_HELP)
@@ -40,35 +58,121 @@ EXPLAIN_HELP = (
 def explain(
     policy: Annotated[Path, typer.Argument(help="The RoutingPolicy YAML file.", dir_okay=False)],
     request: Annotated[
-        str,
+        str | None,
         typer.Option("--request", "-r", help="Request JSON: inline, @file, or - to read stdin."),
-    ],
+    ] = None,
     load: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--load",
             min=1,
-            help="Requests in flight on a replica (drives the Latency Controller).",
+            help="Requests in flight on a replica (drives the Latency Controller). "
+            "Default 1, or the row's load with --decisions.",
         ),
-    ] = 1,
+    ] = None,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions",
+            metavar="FILE",
+            help="A `simulate --decisions` Parquet file.",
+            dir_okay=False,
+        ),
+    ] = None,
+    row: Annotated[
+        int | None, typer.Option("--row", min=0, help="Row of --decisions to explain (0-based).")
+    ] = None,
+    request_id: Annotated[
+        str | None, typer.Option("--request-id", metavar="ID", help="Row of --decisions by id.")
+    ] = None,
+    side: Annotated[
+        Side,
+        typer.Option("--side", help="Which decision of the --decisions row to compare with."),
+    ] = Side.candidate,
     output: Annotated[
         TextOrJson, typer.Option("--format", help="text (tables) or json (one document).")
     ] = TextOrJson.text,
+    root: RootOpt = None,
 ) -> None:
     """Show where the router sends one request, and why."""
     from nexusctl.policy.loader import load_policy
     from nexusctl.router import route
     from nexusctl.router.explain import explain_document, parse_request
 
-    text, source = _read_request(request)
-    routing_request = parse_request(text, source)
-    loaded = load_policy(policy)
-    decision = route(loaded, routing_request, load)
+    recorded = _decisions_row(request, decisions, row, request_id, side)
+    if recorded is None:
+        assert request is not None
+        routing_request = parse_request(*_read_request(request))
+    else:
+        routing_request = recorded.request
+    loaded = load_policy(policy, root=root)
+    at_load = load or (recorded.load if recorded is not None else 1)
+    decision = route(loaded, routing_request, at_load)
+    check = _compare(recorded, decision, decisions)
     if output is TextOrJson.json:
         document = explain_document(loaded, routing_request, decision)
+        if check is not None:
+            document["decisionsRow"] = check
         write_stdout(json.dumps(document, indent=2, ensure_ascii=False))
         return
     _render(loaded, decision)
+    if check is not None:
+        _render_check(check)
+
+
+def _decisions_row(
+    request: str | None,
+    decisions: Path | None,
+    row: int | None,
+    request_id: str | None,
+    side: Side,
+) -> DecisionRow | None:
+    """The --decisions row to explain, or None for --request; refuse any other mix."""
+    if decisions is None:
+        if row is not None or request_id is not None:
+            raise UsageError("--row and --request-id need --decisions FILE")
+        if request is None:
+            raise UsageError("give the request: --request JSON|@file|- or --decisions FILE --row N")
+        return None
+    if request is not None:
+        raise UsageError("--request and --decisions cannot go together")
+    if (row is None) == (request_id is None):
+        raise UsageError("with --decisions, give exactly one of --row N and --request-id ID")
+    from nexusctl.simulate.decision_rows import read_decision_row
+
+    return read_decision_row(decisions, side=side.value, row=row, request_id=request_id)
+
+
+def _compare(
+    recorded: DecisionRow | None, decision: Decision, decisions: Path | None
+) -> dict[str, Any] | None:
+    if recorded is None:
+        return None
+    from nexusctl.simulate.decision_rows import differences
+
+    changed = differences(recorded, decision.decision_row(recorded.row))
+    return {
+        "file": str(decisions),
+        "row": recorded.row,
+        "side": recorded.side,
+        "load": recorded.load,
+        "matches": not changed,
+        "differences": {k: {"recorded": a, "now": b} for k, (a, b) in changed.items()},
+    }
+
+
+def _render_check(check: dict[str, Any]) -> None:
+    console = stdout_console()
+    where = f"{shown(check['file'])} row {check['row']} ({check['side']}, load {check['load']})"
+    if check["matches"]:
+        console.print(f"[green]same decision as {where}[/]", highlight=False)
+        return
+    console.print(f"[red]DIFFERS from {where}[/] (is this the policy that was simulated?)")
+    for name, pair in check["differences"].items():
+        console.print(
+            f"  {shown(name)}: recorded {shown(pair['recorded'])}, now {shown(pair['now'])}",
+            highlight=False,
+        )
 
 
 def _read_request(value: str) -> tuple[bytes | str, str]:

@@ -20,6 +20,7 @@ from nexusctl.cli._common import (
     stdout_console,
     write_stdout,
 )
+from nexusctl.cli._repo_root import RootOpt
 
 
 class FailOn(StrEnum):
@@ -65,6 +66,7 @@ def lint(
             "--previous", help="The previous version of a policy; its version must be lower."
         ),
     ] = None,
+    root: RootOpt = None,
 ) -> None:
     """Lint routing policies and their catalogs: schema, references, residency, budgets.
 
@@ -79,7 +81,7 @@ def lint(
     from nexusctl.clock import SystemClock
     from nexusctl.lint import formats, lint_paths
 
-    report = lint_paths(paths, today=SystemClock().now().date(), previous=previous)
+    report = lint_paths(paths, today=SystemClock().now().date(), previous=previous, root=root)
     level: Severity = fail_on.value
     if output_format is LintFormat.json:
         write_stdout(formats.to_json(report, level))

@@ -10,6 +10,7 @@ import typer
 
 from nexusctl.cli._apps import policy_app
 from nexusctl.cli._common import handle_errors, plain, stderr_console, write_stdout
+from nexusctl.cli._repo_root import RootOpt
 
 
 class TestFormat(StrEnum):
@@ -36,6 +37,7 @@ def policy_test(
         TestFormat,
         typer.Option("--format", help="text, json, junit (XML) or github annotations."),
     ] = TestFormat.text,
+    root: RootOpt = None,
 ) -> None:
     """Run policy unit tests: each case's request through the reference router, checked.
 
@@ -49,7 +51,7 @@ def policy_test(
     """
     from nexusctl.policytest import formats, run_tests
 
-    report = run_tests(paths or [Path(".")])
+    report = run_tests(paths or [Path(".")], root=root)
     render = {
         TestFormat.json: formats.to_json,
         TestFormat.junit: formats.to_junit,

@@ -17,6 +17,7 @@ from nexusctl.cli._common import (
     stdout_console,
     write_stdout,
 )
+from nexusctl.cli._repo_root import RootOpt
 
 
 @policy_app.command("show")
@@ -26,6 +27,7 @@ def show(
     output_format: Annotated[
         TextOrJson, typer.Option("--format", help="text (tables) or json (one document).")
     ] = TextOrJson.text,
+    root: RootOpt = None,
 ) -> None:
     """Summarise a policy: routes in order, residency, guardrails, escalation, tenants.
 
@@ -34,7 +36,7 @@ def show(
     from nexusctl.policy.loader import load_policy
     from nexusctl.policy.summary import summarize
 
-    summary = summarize(load_policy(policy, policy.as_posix()))
+    summary = summarize(load_policy(policy, policy.as_posix(), root=root))
     if output_format is TextOrJson.json:
         write_stdout(json.dumps(summary, indent=2, ensure_ascii=False))
         return

@@ -17,6 +17,12 @@ from nexusctl.document.model import (
     MicroUsdPerMtok,
     Model,
 )
+from nexusctl.document.root import (
+    ROOT_MARKER,
+    RepositoryRoot,
+    find_root,
+    resolve_reference,
+)
 from nexusctl.document.source import MAX_BYTES, MAX_DEPTH, MAX_NODES, PathKey, SourceMap, read_yaml
 from nexusctl.document.text import CONTROL_CHARACTERS, escape_controls, find_controls
 from nexusctl.document.validate import load_document, resolve_inside, validate_document
@@ -27,6 +33,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_NODES",
+    "ROOT_MARKER",
     "FrozenModel",
     "Identifier",
     "Metadata",
@@ -34,11 +41,14 @@ __all__ = [
     "MicroUsdPerMtok",
     "Model",
     "PathKey",
+    "RepositoryRoot",
     "SourceMap",
     "escape_controls",
     "find_controls",
+    "find_root",
     "load_document",
     "read_yaml",
     "resolve_inside",
+    "resolve_reference",
     "validate_document",
 ]

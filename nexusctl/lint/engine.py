@@ -77,12 +77,17 @@ class _Candidate:
 
 
 def lint_paths(
-    paths: Sequence[Path], *, today: dt.date, previous: Path | None = None
+    paths: Sequence[Path],
+    *,
+    today: dt.date,
+    previous: Path | None = None,
+    root: Path | None = None,
 ) -> LintReport:
     """Lint every policy (and catalog) found under ``paths``.
 
     ``today`` decides which suppressions have expired; ``previous`` is an earlier version of
     a policy: a linted policy of the same name must carry a greater ``metadata.version``.
+    ``root`` is an explicit repository root (``--root``); None finds it per file.
 
     Raises:
         InputError: a path does not exist, no policy was found, or ``previous`` names no
@@ -122,7 +127,9 @@ def lint_paths(
     contexts: list[PolicyContext] = []
     for candidate, data, source in policy_docs:
         try:
-            loaded = policy_from_document(data, source, candidate.path, catalogs=catalogs)
+            loaded = policy_from_document(
+                data, source, candidate.path, catalogs=catalogs, root=root
+            )
         except PolicyLoadError as exc:
             findings.append(load_finding(exc))
             continue
@@ -131,7 +138,9 @@ def lint_paths(
         if candidate.path.resolve() in catalogs:
             continue
         try:
-            catalogs[candidate.path.resolve()] = catalog_from_document(data, source, candidate.path)
+            catalogs[candidate.path.resolve()] = catalog_from_document(
+                data, source, candidate.path, root
+            )
         except PolicyLoadError as exc:
             findings.append(load_finding(exc))
 

@@ -119,10 +119,13 @@ class Deployment(Model):
 
 
 class PriceTableRef(Model):
-    """A price table file that sits inside the policy folder."""
+    """A price table file that sits inside the repository root (docs/repository-root.md)."""
 
     name: str = Field(description="Table name used in each price's source.table.")
-    path: str = Field(description="Path relative to the catalog file; must stay inside its folder.")
+    path: str = Field(
+        description="Path relative to the catalog file; must stay inside the repository root "
+        "(by default the catalog's folder) and pass no symlink."
+    )
     format: Literal["litellm"] = "litellm"
 
 

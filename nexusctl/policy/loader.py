@@ -2,20 +2,24 @@
 
 Every error names ``file:line:column``: YAML syntax (from the parser's marks), schema (the
 pydantic error's path mapped back through the SourceMap, union tags dropped) and file
-references (a catalog or price table outside the policy's folder is refused before it is
-opened).
+references (a catalog or price table outside the repository root is refused before it is
+opened; ``nexusctl.document.root`` says how the root is found: ``--root``, the nearest
+``.nexusctl-root`` marker, else the policy's own folder).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nexusctl.document import (
+    RepositoryRoot,
     SourceMap,
+    find_root,
     read_yaml,
-    resolve_inside,
+    resolve_reference,
     validate_document,
 )
 from nexusctl.document.strict_json import JsonLimitError, loads_strict
@@ -45,12 +49,20 @@ class LoadedPolicy:
     path: Path
     source: SourceMap
     catalog: LoadedCatalog
+    #: The folder every reference was confined to (None: built by hand, not loaded).
+    root: RepositoryRoot | None = None
 
 
-def load_catalog(path: Path, root: Path | None = None, display: str | None = None) -> LoadedCatalog:
-    """Load a ModelCatalog; its price table must sit inside ``root`` (default: its folder).
+def load_catalog(
+    path: Path, root: RepositoryRoot | Path | None = None, display: str | None = None
+) -> LoadedCatalog:
+    """Load a ModelCatalog; its price table must sit inside ``root``.
+
+    ``root`` None finds the repository root from the catalog's folder (``find_root``); a
+    plain Path is taken as an explicit root.
 
     Raises:
+        InputError: an explicit ``root`` that is not a folder above the catalog.
         PolicyLoadError: as ``load_document``, or a price table path that leaves ``root``.
     """
     data, source = read_yaml(path, display)
@@ -58,19 +70,20 @@ def load_catalog(path: Path, root: Path | None = None, display: str | None = Non
 
 
 def catalog_from_document(
-    data: Any, source: SourceMap, path: Path, root: Path | None = None
+    data: Any, source: SourceMap, path: Path, root: RepositoryRoot | Path | None = None
 ) -> LoadedCatalog:
     """Validate an already-read catalog document and resolve its price table path.
 
     Raises:
+        InputError: an explicit ``root`` that is not a folder above the catalog.
         PolicyLoadError: schema error, or a price table outside ``root`` or missing.
     """
     catalog = validate_document(data, source, ModelCatalog)
     table = catalog.spec.price_table
     table_path = None
     if table is not None:
-        table_path = resolve_inside(
-            root or path.parent,
+        table_path = resolve_reference(
+            _root(path, root),
             path.parent,
             table.path,
             source.locate(("spec", "priceTable", "path")),
@@ -78,22 +91,31 @@ def catalog_from_document(
     return LoadedCatalog(catalog, path, source, table_path)
 
 
+def _root(path: Path, root: RepositoryRoot | Path | None) -> RepositoryRoot:
+    if isinstance(root, RepositoryRoot):
+        return root
+    return find_root(path.parent, root)
+
+
 def load_policy(
     path: Path,
     display: str | None = None,
     *,
     catalogs: dict[Path, LoadedCatalog] | None = None,
+    root: Path | None = None,
 ) -> LoadedPolicy:
-    """Load a RoutingPolicy and the catalog it names (which must sit inside its folder).
+    """Load a RoutingPolicy and the catalog it names (which must sit inside the root).
 
     ``catalogs`` is an optional cache keyed by resolved catalog path, so linting several
-    policies that share one catalog reads it once.
+    policies that share one catalog reads it once. ``root`` is an explicit repository root
+    (``--root``); None finds it from the policy's folder (``nexusctl.document.find_root``).
 
     Raises:
+        InputError: an explicit ``root`` that is not a folder above the policy.
         PolicyLoadError: YAML, schema or reference errors in either file.
     """
     data, source = read_yaml(path, display)
-    return policy_from_document(data, source, path, catalogs=catalogs)
+    return policy_from_document(data, source, path, catalogs=catalogs, root=root)
 
 
 def policy_from_document(
@@ -102,25 +124,29 @@ def policy_from_document(
     path: Path,
     *,
     catalogs: dict[Path, LoadedCatalog] | None = None,
+    root: Path | None = None,
 ) -> LoadedPolicy:
     """Validate an already-read policy document and load the catalog it references.
 
     Raises:
-        PolicyLoadError: schema error, a catalog reference that leaves the policy's folder or
-            does not exist, or any load error in the catalog itself.
+        InputError: an explicit ``root`` that is not a folder above the policy.
+        PolicyLoadError: schema error, a catalog reference that leaves the repository root,
+            passes through a symlink or does not exist, or any load error in the catalog.
     """
     policy = validate_document(data, source, RoutingPolicy)
-    root = path.parent
-    catalog_path = resolve_inside(
-        root, root, policy.spec.catalog, source.locate(("spec", "catalog"))
+    repository = find_root(path.parent, root)
+    catalog_path = resolve_reference(
+        repository, path.parent, policy.spec.catalog, source.locate(("spec", "catalog"))
     )
     cached = catalogs.get(catalog_path) if catalogs is not None else None
     if cached is None:
-        catalog_display = (Path(source.path).parent / policy.spec.catalog).as_posix()
-        cached = load_catalog(catalog_path, root=root, display=catalog_display)
+        catalog_display = os.path.normpath(Path(source.path).parent / policy.spec.catalog)
+        cached = load_catalog(
+            catalog_path, root=repository, display=Path(catalog_display).as_posix()
+        )
         if catalogs is not None:
             catalogs[catalog_path] = cached
-    return LoadedPolicy(policy, path, source, cached)
+    return LoadedPolicy(policy, path, source, cached, repository)
 
 
 def load_price_table(path: Path) -> dict[str, Any]:

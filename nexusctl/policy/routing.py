@@ -245,7 +245,10 @@ class Suppression(Model):
 class PolicySpec(Model):
     """The body of a RoutingPolicy."""
 
-    catalog: str = Field(description="Path to the ModelCatalog, relative to this file.")
+    catalog: str = Field(
+        description="Path to the ModelCatalog, relative to this file; it may cross folders "
+        "inside the repository root (docs/repository-root.md), never leave it or pass a symlink."
+    )
     tenants: list[Tenant] = Field(default_factory=list)
     residency_classes: list[ResidencyClass] = Field(default_factory=list)
     guardrails: list[Guardrail] = Field(default_factory=list)

@@ -9,11 +9,18 @@ decision differs from its expectation is a failure (exit 1), and so is finding n
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexusctl.document import SourceMap, read_yaml, resolve_inside, validate_document
+from nexusctl.document import (
+    SourceMap,
+    find_root,
+    read_yaml,
+    resolve_reference,
+    validate_document,
+)
 from nexusctl.errors import ExitCode, InputError, Location, PolicyLoadError
 from nexusctl.files import read_bounded
 from nexusctl.lint.engine import discover
@@ -77,11 +84,14 @@ class PolicyTestReport:
         return ExitCode.OK
 
 
-def run_tests(paths: Sequence[Path]) -> PolicyTestReport:
+def run_tests(paths: Sequence[Path], root: Path | None = None) -> PolicyTestReport:
     """Discover PolicyTest files under ``paths`` and run every case.
 
+    A test file's references (its policy, request files) are confined like a policy's: to the
+    repository root ``root``, else the nearest ``.nexusctl-root`` above it, else its folder.
+
     Raises:
-        InputError: a path does not exist.
+        InputError: a path does not exist, or ``root`` is not a folder above a test file.
     """
     results: list[CaseResult] = []
     errors: list[FileProblem] = []
@@ -103,7 +113,7 @@ def run_tests(paths: Sequence[Path]) -> PolicyTestReport:
             errors.append(FileProblem(exc.location, exc.detail))
             continue
         files.append(candidate.display)
-        loaded = _policy(test, source, candidate.path, policies)
+        loaded = _policy(test, source, candidate.path, policies, root)
         if isinstance(loaded, FileProblem):
             errors.append(loaded)
             continue
@@ -111,7 +121,7 @@ def run_tests(paths: Sequence[Path]) -> PolicyTestReport:
         for index, case in enumerate(test.spec.cases):
             where = source.locate(("spec", "cases", index))
             try:
-                request = _request(case, index, source, candidate.path)
+                request = _request(case, index, source, candidate.path, root)
             except PolicyLoadError as exc:
                 errors.append(FileProblem(exc.location, exc.detail))
                 continue
@@ -128,42 +138,42 @@ def run_tests(paths: Sequence[Path]) -> PolicyTestReport:
     return PolicyTestReport(tuple(results), tuple(errors), tuple(files), tuple(notes))
 
 
-def _confined(base: Path, reference: str, where: Location) -> Path:
-    """``reference`` resolved inside the test file's folder (the policy loader's confinement)."""
-    try:
-        return resolve_inside(base, base, reference, where)
-    except PolicyLoadError as exc:
-        detail = exc.detail.replace("the policy's folder", "the test file's folder")
-        raise PolicyLoadError(
-            exc.location, detail, hint="keep test files beside the policy they test"
-        ) from None
+def _confined(base: Path, reference: str, where: Location, root: Path | None) -> Path:
+    """``reference`` resolved inside the repository root (by default the test file's folder)."""
+    return resolve_reference(find_root(base, root, owner="test file"), base, reference, where)
 
 
 def _policy(
-    test: PolicyTest, source: SourceMap, path: Path, cache: dict[Path, LoadedPolicy | FileProblem]
+    test: PolicyTest,
+    source: SourceMap,
+    path: Path,
+    cache: dict[Path, LoadedPolicy | FileProblem],
+    root: Path | None,
 ) -> LoadedPolicy | FileProblem:
-    """Load the policy under test once per resolved path (confined to the test's folder)."""
+    """Load the policy under test once per resolved path (confined to the repository root)."""
     where = source.locate(("spec", "policy"))
     try:
-        policy_path = _confined(path.parent, test.spec.policy, where)
+        policy_path = _confined(path.parent, test.spec.policy, where, root)
     except PolicyLoadError as exc:
         return FileProblem(exc.location, exc.detail)
     if policy_path not in cache:
-        display = (Path(source.path).parent / test.spec.policy).as_posix()
+        display = os.path.normpath(Path(source.path).parent / test.spec.policy)
         try:
-            cache[policy_path] = load_policy(policy_path, display)
+            cache[policy_path] = load_policy(policy_path, Path(display).as_posix(), root=root)
         except PolicyLoadError as exc:
             cache[policy_path] = FileProblem(exc.location, exc.detail)
     return cache[policy_path]
 
 
-def _request(case: PolicyTestCase, index: int, source: SourceMap, path: Path) -> RoutingRequest:
+def _request(
+    case: PolicyTestCase, index: int, source: SourceMap, path: Path, root: Path | None
+) -> RoutingRequest:
     """The case's request: inline, or read (bounded, strictly) from its confined file."""
     if case.request is not None:
         return case.request
     assert case.request_file is not None  # the model requires exactly one
     where = source.locate(("spec", "cases", index, "requestFile"))
-    target = _confined(path.parent, case.request_file, where)
+    target = _confined(path.parent, case.request_file, where, root)
     try:
         raw = read_bounded(target, MAX_REQUEST_BYTES, what="request file")
         return parse_request(raw, case.request_file)

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 BATCH_ROWS = 65_536
 
 #: Request attributes copied into the pairs file (besides ``row``); their types are the
-#: traffic table's (``nexusctl.traffic.schema.TRAFFIC``). ``capabilities`` is read, not copied.
+#: traffic table's (``nexusctl.traffic.schema.TRAFFIC``). With the per-side ``load`` they are
+#: everything the router reads, so any row can be explained again (``decision_rows``).
 REQUEST_COLUMNS: tuple[str, ...] = (
     "time",
     "request_id",
@@ -43,13 +44,14 @@ REQUEST_COLUMNS: tuple[str, ...] = (
     "residency_class",
     "risk_class",
     *TOKEN_COLUMNS,
+    "capabilities",
     "complexity",
     "confidence",
     "small_model_correct",
     "large_model_correct",
 )
 #: Columns the replay reads that are not copied.
-REPLAY_ONLY_COLUMNS: tuple[str, ...] = ("capabilities",)
+REPLAY_ONLY_COLUMNS: tuple[str, ...] = ()
 #: Columns that may be absent (quality labels: then no request is labelled).
 OPTIONAL_COLUMNS = frozenset({"small_model_correct", "large_model_correct"})
 #: Decision columns of the decisions table (``nexusctl.replay.schema.DECISIONS``), copied per

@@ -1,6 +1,7 @@
 """Issue 12's claims-assistant scenario, end to end through the CLI.
 
-A new tenant folder (its own catalog copy) holds an EU-only-by-allow-list policy whose
+A new tenant folder (policies/claims, naming the shared policies/nebula catalog across folders
+inside a repository root, docs/repository-root.md) holds an EU-only-by-allow-list policy whose
 complexity threshold raises the floor to a tier the cost cap leaves empty: lint names the
 dead route and the threshold (NXL017); the fixed policy passes its PolicyTest, and the same
 test run against the dead policy fails on exactly the hard claims.
@@ -16,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nexusctl.cli.app import app
+from nexusctl.document import ROOT_MARKER
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SCENARIO = REPO / "tests" / "assets" / "claims-assistant"
@@ -24,10 +26,10 @@ NEBULA = REPO / "policies" / "nebula"
 
 @pytest.fixture
 def tenant(tmp_path: Path) -> Path:
+    shutil.copytree(NEBULA, tmp_path / "policies" / "nebula")
+    (tmp_path / ROOT_MARKER).write_bytes(b"")
     folder = tmp_path / "policies" / "claims"
-    folder.mkdir(parents=True)
-    shutil.copy(NEBULA / "catalog.yaml", folder / "catalog.yaml")
-    shutil.copytree(NEBULA / "prices", folder / "prices")
+    folder.mkdir()
     for asset in SCENARIO.iterdir():
         shutil.copy(asset, folder / asset.name)
     return folder

@@ -47,10 +47,13 @@ CASES = [
     ("version-string.yaml", None, 5, 3, "metadata.version must be an integer >= 1 (got '1')"),
     ("version-float.yaml", None, 5, 3, "metadata.version must be an integer >= 1 (got 1.5)"),
     ("catalog-parent-escape.yaml", None, 7, 3,
-     "reference '../../etc/passwd' points outside the policy's folder"),
+     "reference '../../etc/passwd' points outside the policy's folder (no .nexusctl-root above "
+     "it): to share files across folders, put an empty .nexusctl-root file in a folder above "
+     "both (or pass --root DIR)"),
     ("catalog-absolute.yaml", None, 7, 3, "reference '/etc/passwd' must be a relative path"),
     ("catalog-missing.yaml", None, 7, 3,
-     "referenced file 'no-such-catalog.yaml' does not exist"),
+     "referenced file 'no-such-catalog.yaml' does not exist (the path is relative to the folder "
+     "of the file that names it)"),
     ("uses-broken-catalog.yaml", "catalog-missing-output.yaml", 34, 7,
      "spec.deployments[2].pricing: missing required field 'output'"),
     ("catalog-missing-output.yaml", None, 34, 7,
@@ -64,7 +67,9 @@ CASES = [
     ("catalog-latency-order.yaml", None, 35, 7,
      "spec.deployments[2].latency: latency points must have strictly increasing maxLoad"),
     ("catalog-price-table-escape.yaml", None, 9, 5,
-     "reference '../../../pyproject.toml' points outside the policy's folder"),
+     "reference '../../../pyproject.toml' points outside the policy's folder (no .nexusctl-root "
+     "above it): to share files across folders, put an empty .nexusctl-root file in a folder "
+     "above both (or pass --root DIR)"),
 ]  # fmt: skip
 
 
@@ -129,7 +134,9 @@ def test_symlinked_catalog_escaping_the_folder_is_refused(tmp_path: Path) -> Non
     assert code == 3
     assert out.splitlines()[0] == (
         f"{(folder / 'policy.yaml').as_posix()}:7:3: error NXL000 reference 'catalog.yaml' "
-        "points outside the policy's folder [invalid-input]"
+        f"passes through a symlink (catalog.yaml -> {outside}); symlinks are refused so that "
+        "what loads is what a bundle copies and signs: name the file by its real relative path "
+        "[invalid-input]"
     )
 
 

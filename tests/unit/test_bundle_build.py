@@ -72,14 +72,14 @@ def test_extra_file_is_carried(policy_copy: Path, tmp_path: Path) -> None:
 def test_extra_outside_policy_folder_refused(policy_copy: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside.json"
     outside.write_text("{}")
-    with pytest.raises(InputError, match="outside the policy folder"):
+    with pytest.raises(InputError, match="outside the policy's folder"):
         build_bundle(policy_copy, tmp_path / "out", [outside])
     assert not (tmp_path / "out").exists()
 
 
 def test_dotdot_extra_refused(policy_copy: Path, tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text("{}")
-    with pytest.raises(InputError, match="outside the policy folder"):
+    with pytest.raises(InputError, match="outside the policy's folder"):
         build_bundle(policy_copy, tmp_path / "out", [policy_copy.parent / ".." / "x.json"])
 
 

@@ -101,10 +101,10 @@ def test_schema_is_pydantic_validation_schema_by_alias() -> None:
 
 
 def test_registry_takes_one_line_per_new_model(tmp_path: Path) -> None:
-    registry = [*EXPORTED_MODELS, ("RoutingRequest", "nexusctl.policy.request:RoutingRequest")]
+    registry = [*EXPORTED_MODELS, ("DocumentMetadata", "nexusctl.document.model:Metadata")]
     files = generate_schemas(registry)
-    assert "RoutingRequest.json" in files
-    assert json.loads(files["RoutingRequest.json"])["title"] == "RoutingRequest"
+    assert "DocumentMetadata.json" in files
+    assert json.loads(files["DocumentMetadata.json"])["title"] == "Metadata"
 
 
 @pytest.mark.parametrize(
