@@ -51,10 +51,9 @@ def _render(summary: dict[str, Any]) -> None:
         f"[bold]{shown(meta['name'])}[/] v{meta['version']}  owner {shown(meta['owner'] or '-')}",
         highlight=False,
     )
+    out.print(f"file {shown(meta['path'])}", highlight=False)
     out.print(
-        f"{shown(meta['path'])}, catalog {shown(meta['catalog'])}: "
-        f"{meta['deployments']} deployments",
-        highlight=False,
+        f"catalog {shown(meta['catalog'])}: {meta['deployments']} deployments", highlight=False
     )
     if meta["description"]:
         out.print(plain(meta["description"]), markup=False, highlight=False)
@@ -111,9 +110,9 @@ def _render(summary: dict[str, Any]) -> None:
     _table(
         out,
         "Escalation",
-        ("rule", "trigger", "action", "target", "reason"),
+        ("rule", "trigger", "then"),
         [
-            (e["id"], e["trigger"], e["action"], e["target"], e["reason"])
+            (e["id"], e["trigger"], f"{e['action']} to {e['target']}: {e['reason']}")
             for e in summary["escalation"]
         ],
     )
