@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -176,7 +177,8 @@ def simulate(
     from nexusctl.simulate.reports.outputs import check_report_url, plan_outputs
     from nexusctl.simulate.run import SimulationRequest
 
-    targets = plan_outputs(report_format or (), output or ())
+    summary_file = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+    targets = plan_outputs(report_format or (), output or (), summary_file=summary_file)
     url = check_report_url(report_url) if report_url is not None else None
 
     signer = None

@@ -129,3 +129,17 @@ def test_reports_are_replaced_whole(traffic: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert json.loads(out.read_text("utf-8"))["kind"] == "SimulationResult"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_the_job_summary_shares_stdout_only_when_it_goes_to_its_file(
+    traffic: Path, tmp_path: Path
+) -> None:
+    summary = tmp_path / "step-summary.md"
+    both = _invoke(traffic, "-o", "-", "-o", "github:", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert both.exit_code == 0, both.stderr
+    assert both.stdout.startswith("PASS retail-chat v3")
+    assert "::notice title=nexusctl simulate::" in both.stdout
+    assert "## ✅ Policy simulation" in summary.read_text("utf-8")
+    clash = _invoke(traffic, "-o", "-", "-o", "github:", env={"GITHUB_STEP_SUMMARY": ""})
+    assert clash.exit_code == 2
+    assert "both write to stdout" in clash.stderr

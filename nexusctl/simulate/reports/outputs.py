@@ -74,8 +74,13 @@ def _by_extension(spec: str) -> ReportFormat:
     return EXTENSIONS[suffix]
 
 
-def plan_outputs(formats: Sequence[ReportFormat], outputs: Sequence[str]) -> list[OutputTarget]:
+def plan_outputs(
+    formats: Sequence[ReportFormat], outputs: Sequence[str], *, summary_file: bool = False
+) -> list[OutputTarget]:
     """Pair the ``--format`` and ``--output`` values into report targets, in the given order.
+
+    ``summary_file``: ``$GITHUB_STEP_SUMMARY`` is set, so ``github:`` does not print the
+    summary on stdout (and may share stdout with another report).
 
     Raises:
         UsageError: counts that do not pair, an extension that names no format, a ``FORMAT:``
@@ -105,15 +110,15 @@ def plan_outputs(formats: Sequence[ReportFormat], outputs: Sequence[str]) -> lis
             targets.append(OutputTarget(chosen or ReportFormat.text))
         else:
             targets.append(OutputTarget(chosen or _by_extension(path), Path(path)))
-    _refuse_duplicates(targets)
+    _refuse_duplicates(targets, summary_file)
     return targets
 
 
-def _refuse_duplicates(targets: list[OutputTarget]) -> None:
+def _refuse_duplicates(targets: list[OutputTarget], summary_file: bool) -> None:
     if sum(t.to_stdout for t in targets) > 1:
         raise UsageError("more than one report names stdout ('-'); give the others a path")
     github = [t for t in targets if t.format is ReportFormat.github and t.path is None]
-    if github and any(t.to_stdout for t in targets):
+    if github and not summary_file and any(t.to_stdout for t in targets):
         # Without $GITHUB_STEP_SUMMARY the github summary is printed too: two documents.
         raise UsageError("the github summary and another report both write to stdout")
     seen: dict[Path, str] = {}
