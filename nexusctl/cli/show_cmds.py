@@ -200,9 +200,11 @@ def fit_widths(
 
 
 def breakable(text: str) -> str:
-    """Add a space after list commas, ``=``, ``;`` and ``:``, so rich wraps there, not mid-word.
+    """Space out ``key=value`` and list commas, ``;`` and ``:``, so rich wraps there.
 
-    rich breaks lines only at spaces; ``useCases=advice,account-help`` is one word to it.
-    Thousands separators (``$60,000.00``) stay as they are.
+    rich breaks lines only at spaces; ``useCases=advice,account-help`` is one word to it and
+    would be cut mid-word at 80 columns. Thousands separators (``$60,000.00``) and ``>=``
+    stay as they are.
     """
-    return re.sub(r"([,;=:])(?=[^\s\d])", r"\1 ", text)
+    text = re.sub(r"(?<=[\w\]])=(?=[^\s=])", " = ", text)
+    return re.sub(r"([,;:])(?=[^\s\d])", r"\1 ", text)
