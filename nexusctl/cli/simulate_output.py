@@ -128,11 +128,14 @@ def draw_terminal(view: list[Block], console: Console) -> None:
 
     for block in view:
         if isinstance(block, Line):
+            # Wrapped by rich at word boundaries (the console's soft wrap would leave long
+            # lines to the terminal, which cuts words at its edge).
             if block.verdict is None:
-                console.print(block.text, markup=False, highlight=False)
+                console.print(block.text, markup=False, highlight=False, soft_wrap=False)
                 continue
             style, word = ("bold green", "PASS") if block.verdict else ("bold red", "FAIL")
-            console.print(f"[{style}]{word}[/] {escape(block.text)}", highlight=False)
+            text = f"[{style}]{word}[/] {escape(block.text)}"
+            console.print(text, highlight=False, soft_wrap=False)
             continue
         table = Table(title=block.title, title_justify="left")
         for column in block.columns:
