@@ -116,3 +116,13 @@ def test_write_atomic_replaces_whole_or_not_at_all(tmp_path: Path) -> None:
     with pytest.raises(EnvironmentError_, match="cannot write the report"):
         write_atomic(tmp_path / "missing" / "report.md", "x")
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_html_uses_the_page_width_and_highlights_what_needs_a_look() -> None:
+    html = render(_reviewed(), ReportFormat.html)
+    assert "max-width" not in html.split("</style>")[0]
+    assert "table{border-collapse:collapse;margin:8px 0;font-size:13px;width:100%}" in html
+    assert "<div class='look'><b>Needs a look</b>" in html
+    assert "<tr class='flag'><td>faq</td>" in html  # the route with no traffic
+    assert "% change" in html
+    assert "PGR = performance gap recovered" in html
