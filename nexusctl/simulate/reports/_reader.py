@@ -68,12 +68,13 @@ def window_line(review: Review | None) -> str:
     )
 
 
+#: Under the title "Spend by tenant, projected to a month": baseline and candidate are months.
 BUDGET_HEADER = [
     "tenant",
     "monthly budget",
-    "baseline / month",
+    "baseline",
     "% of budget",
-    "candidate / month",
+    "candidate",
     "% of budget",
     "change",
 ]
