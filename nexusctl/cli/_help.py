@@ -39,7 +39,8 @@ WORDS = {
     "Path": "PATH",
     "datetime": "DATETIME",
 }
-_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s")
+#: A line that keeps its break: a list item, or an indented line (an example, a table).
+_LIST_ITEM = re.compile(r"^(?:\s+\S|\s*(?:[-*•]|\d+[.)])\s)")
 _installed = {"done": False}
 
 
@@ -77,7 +78,10 @@ def value_words(param: TyperOption | TyperArgument) -> str | None:
 
 
 def join_paragraph_lines(paragraphs: list[str], markup_mode: Any = None) -> str:
-    """Join each paragraph's lines with spaces (list items and ``\\b`` paragraphs kept)."""
+    """Join each paragraph's lines with spaces; list items and indented lines keep their breaks.
+
+    A paragraph opening with ``\\b`` (click's "do not rewrap" mark) is left as it is.
+    """
     joined = []
     for paragraph in paragraphs:
         if paragraph.startswith("\b"):
@@ -86,7 +90,7 @@ def join_paragraph_lines(paragraphs: list[str], markup_mode: Any = None) -> str:
         lines = paragraph.split("\n")
         text = lines[0]
         for line in lines[1:]:
-            text += ("\n" if _LIST_ITEM.match(line) else " ") + line.strip()
+            text += "\n" + line.rstrip() if _LIST_ITEM.match(line) else " " + line.strip()
         joined.append(text)
     return "\n\n".join(joined)
 

@@ -161,3 +161,10 @@ def test_the_demo_piped_to_a_file_has_no_escape_codes(tmp_path: Path) -> None:
     assert "== 20-explain ==" in text
     assert "== 40-simulate ==" in text
     assert "\x1b" not in text
+
+
+def test_help_paragraphs_are_joined_but_lists_and_examples_keep_their_lines() -> None:
+    from nexusctl.cli._help import join_paragraph_lines
+
+    text = join_paragraph_lines(["one\ntwo\n- item\n  nexusctl x\nthree", "\bkept\nas is"])
+    assert text == "one two\n- item\n  nexusctl x three\n\n\bkept\nas is"
