@@ -51,9 +51,14 @@ def _time(text: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S") + " UTC"
 
 
-def window_line(review: Review | None) -> str:
+def window_lines(review: Review | None) -> list[str]:
+    """The traffic window and how spend is projected (none for a result without a review)."""
+    return [] if review is None else [window_line(review)]
+
+
+def window_line(review: Review) -> str:
     """One line: the traffic window and how spend is projected to a month."""
-    if review is None or review.window is None:
+    if review.window is None:
         return "Traffic window: no requests."
     window = review.window
     days = review.month_ms / 86_400_000

@@ -45,7 +45,7 @@ def render_html(result: SimulationResult) -> str:
         f"{fmt.count(r.decisions.requests)} requests replayed from "
         f"<code>{escape(r.traffic.path)}</code> "
         f"<span class='muted'>sha256 {escape(r.traffic.sha256[:16])}…</span></p>",
-        f"<p>{escape(_reader.window_line(r.review))}</p>",
+        *[f"<p>{escape(line)}</p>" for line in _reader.window_lines(r.review)],
     ]
     attention = _reader.attention_lines(r)
     if attention:

@@ -59,8 +59,7 @@ def render_markdown(result: SimulationResult, *, report_url: str | None = None) 
         f"{code(r.traffic.path)} (sha256 `{r.traffic.sha256[:12]}`) under "
         f"{code(r.baseline.path)} (baseline) and {code(r.candidate.path)} (candidate).",
         "",
-        md(_reader.window_line(r.review)),
-        "",
+        *[f"{md(line)}\n" for line in _reader.window_lines(r.review)],
         *_report_link(report_url),
     ]
     if r.catalog_changed:

@@ -62,7 +62,7 @@ def terminal_view(result: SimulationResult) -> list[Block]:
     """Return the terminal summary of ``result``, block by block, in display order."""
     r = result
     blocks: list[Block] = [Line(fmt.headline(r), verdict=r.verdict.passed)]
-    blocks.append(Line(_reader.window_line(r.review)))
+    blocks += [Line(line) for line in _reader.window_lines(r.review)]
     if r.catalog_changed:
         blocks.append(Line("catalog changed: " + "; ".join(r.catalog_changes)))
     blocks += [Line("needs a look: " + line) for line in _reader.attention_lines(r)]
