@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Simulation: replay recorded traffic under the live retail-chat policy (v3) and a candidate
-# (v4), diff decisions and spend, gate the diff, and write PR-ready Markdown and an HTML report.
+# (v4), diff decisions and spend, gate the diff; each replay writes all its reports at once
+# (terminal summary, HTML, PR-ready Markdown, JUnit, JSON: repeated -o, format by extension).
 # A failed gate exits 6: the demo shows that verdict and goes on (it does not abort).
 set -euo pipefail
 out="${NEXUSCTL_DEMO_OUT:?run through demo/run.sh}"
@@ -23,20 +24,13 @@ simulate() {
   fi
 }
 
-echo "--- retail-chat v3 -> v4 on $synth: terminal summary, gated by the retail gate file"
+echo "--- retail-chat v3 -> v4 on $synth, gated by the retail gate file: one replay writes the"
+echo "    terminal summary (-o -), the HTML report, the PR-ready Markdown, JUnit XML and the JSON"
 simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
   --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
-  --decisions "$out/retail-decisions.parquet"
-
-simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
-  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
-  --format html -o "$out/retail-diff.html"
-simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
-  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
-  --format markdown -o "$out/retail-diff.md"
-simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/retail-chat.candidate.yaml" \
-  --traffic "$synth" --gates "$pol/gates/retail-chat.gates.yaml" \
-  --format junit -o "$out/retail-gates.xml"
+  --decisions "$out/retail-decisions.parquet" \
+  -o - -o "$out/retail-diff.html" -o "$out/retail-diff.md" -o "$out/retail-gates.xml" \
+  -o "$out/retail-diff.json"
 
 echo "--- the same candidate on a repriced catalog: spend change = price effect + routing effect"
 simulate --baseline "$pol/retail-chat.yaml" --candidate "$pol/candidates/retail-chat.yaml" \
@@ -48,9 +42,7 @@ if [ -f "$azure" ]; then
   echo "--- code-assistant v5 -> v6 on the imported Azure code trace"
   simulate --baseline "$pol/code-assistant.yaml" --candidate "$pol/code-assistant.candidate.yaml" \
     --traffic "$azure" --gate changed_decisions_max_pct=30 --gate spend_change_max_pct=10 \
-    --format html -o "$out/azure-code-diff.html"
-  simulate --baseline "$pol/code-assistant.yaml" --candidate "$pol/code-assistant.candidate.yaml" \
-    --traffic "$azure" --gate changed_decisions_max_pct=30 --gate spend_change_max_pct=10
+    -o - -o "$out/azure-code-diff.html"
 else
   echo "($azure is missing: run demo/30-traffic.sh first to simulate the Azure trace)"
 fi

@@ -32,12 +32,13 @@ def _measured(gate: GateResult) -> str:
     return f"measured {value}, required {gate.comparison} {gate.threshold:g}"
 
 
-def render_github(result: SimulationResult) -> GitHubOutput:
+def render_github(result: SimulationResult, *, report_url: str | None = None) -> GitHubOutput:
     """Return the job summary (Markdown) and the workflow commands for ``result``.
 
     Each failed gate is one ``::error`` on the candidate policy file, titled with the gate's
     name; a passing run gets one ``::notice`` with the headline. The summary is the same
-    Markdown the pull-request comment carries, cut to GitHub's 1 MiB summary limit.
+    Markdown the pull-request comment carries (linking ``report_url``, the full report),
+    cut to GitHub's 1 MiB summary limit.
     """
     candidate = escape_property(result.candidate.path)
     lines = []
@@ -55,7 +56,7 @@ def render_github(result: SimulationResult) -> GitHubOutput:
     )
     level = "notice" if not failed else "error"
     lines.append(f"::{level} title=nexusctl simulate::{escape_data(headline)}")
-    summary = render_markdown(result)
+    summary = render_markdown(result, report_url=report_url)
     encoded = summary.encode("utf-8")
     if len(encoded) > SUMMARY_LIMIT_BYTES:
         note = "\n\n> Summary truncated at GitHub's 1 MiB limit; see the report artifact.\n"

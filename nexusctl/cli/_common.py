@@ -15,7 +15,7 @@ import select
 import sys
 from collections.abc import Callable
 from enum import StrEnum
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypeVar
 
 import typer
 
@@ -55,7 +55,7 @@ def stdout_console() -> Console:
             self.quiet = True
             raise stdout_closed()
 
-    return _StdoutConsole(soft_wrap=True)
+    return _StdoutConsole(soft_wrap=True, color_system=color_system())
 
 
 def stdout_closed() -> typer.Exit:
@@ -79,11 +79,25 @@ def _stdout_broken() -> bool:
         return True
 
 
+def no_color() -> bool:
+    """Whether ``NO_COLOR`` is set to a non-empty value (https://no-color.org)."""
+    return bool(os.environ.get("NO_COLOR"))
+
+
+def color_system() -> Literal["auto"] | None:
+    """rich's colour system: none at all under ``NO_COLOR`` (not even bold), else automatic.
+
+    Automatic means no escape codes when the stream is not a terminal (a pipe, a file, a CI
+    log), unless ``FORCE_COLOR`` asks for them.
+    """
+    return None if no_color() else "auto"
+
+
 def stderr_console() -> Console:
     """A console for diagnostics on stderr."""
     from rich.console import Console
 
-    return Console(stderr=True, soft_wrap=True)
+    return Console(stderr=True, soft_wrap=True, color_system=color_system())
 
 
 def fail(message: str, code: ExitCode, hint: str | None = None) -> typer.Exit:

@@ -8,6 +8,9 @@ from nexusctl import __version__
 from nexusctl.cli import simulate_cmds  # noqa: F401  (registers `simulate` on the root)
 from nexusctl.cli._apps import app
 from nexusctl.cli._common import set_debug
+from nexusctl.cli._help import install as install_help
+
+install_help()
 
 __all__ = ["app", "root"]
 

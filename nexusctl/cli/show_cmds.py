@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,47 +46,41 @@ def show(
 
 
 def _render(summary: dict[str, Any]) -> None:
-    from rich.table import Table
 
     out = stdout_console()
     meta = summary["policy"]
     out.print(
-        f"[bold]{shown(meta['name'])}[/] v{meta['version']}  owner {shown(meta['owner'] or '-')}  "
-        f"({shown(meta['path'])}, catalog {shown(meta['catalog'])}: "
-        f"{meta['deployments']} deployments)",
+        f"[bold]{shown(meta['name'])}[/] v{meta['version']}  owner {shown(meta['owner'] or '-')}",
         highlight=False,
+    )
+    out.print(f"file {shown(meta['path'])}", highlight=False)
+    out.print(
+        f"catalog {shown(meta['catalog'])}: {meta['deployments']} deployments", highlight=False
     )
     if meta["description"]:
         out.print(plain(meta["description"]), markup=False, highlight=False)
 
-    from rich import box
-
-    routes = Table(
-        title="Routes (first match wins)", title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1)
-    )
-    routes.add_column("route", no_wrap=True)
-    routes.add_column("match", overflow="fold")
-    routes.add_column("tiers", overflow="fold")
-    routes.add_column("SLO", justify="right", no_wrap=True)
-    routes.add_column("cost cap", justify="right", no_wrap=True)
-    routes.add_column("fallback", overflow="fold")
+    rows: list[tuple[str, ...]] = []
     for index, route in enumerate(summary["routes"], start=1):
-        tiers = ",".join(route["tiers"])
+        tiers = ", ".join(route["tiers"])
         if route["minTier"]:
             tiers += f" floor {route['minTier']}"
         for step in route["complexityThresholds"]:
-            tiers += f"; >={step['atLeast']}:{step['minTier']}"
+            tiers += f"; >= {step['atLeast']}: {step['minTier']}"
         if route["deployments"] is not None:
             tiers += f"; only {', '.join(route['deployments'])}"
-        routes.add_row(
-            f"{'*' if route['default'] else index} {shown(route['id'])}",
-            shown(route["match"]),
-            shown(tiers),
-            f"{route['sloMs']:,} ms",
-            shown(route["maxCostUsd"] or "none"),
-            shown(" > ".join(route["fallback"]) or "none"),
+        rows.append(
+            (
+                f"{'*' if route['default'] else index} {route['id']}",
+                route["match"],
+                tiers,
+                f"{route['sloMs'] / 1000:,g} s",
+                route["maxCostUsd"] or "none",
+                " > ".join(route["fallback"]) or "none",
+            )
         )
-    out.print(routes)
+    columns = ("route", "match", "tiers", "SLO", "cost cap", "fallback")
+    _table(out, "Routes (first match wins)", columns, rows, numeric={"SLO", "cost cap"})
     out.print("[dim]* = the default route; tiers: allowed tiers, floor, complexity steps[/]")
 
     _table(
@@ -105,8 +101,8 @@ def _render(summary: dict[str, Any]) -> None:
                 g["id"],
                 g["when"],
                 "; ".join(
-                    [f"{k}={','.join(v)}" for k, v in g["deny"].items()]
-                    + [f"all but {k}={','.join(v)}" for k, v in g["allow"].items()]
+                    [f"{k}={', '.join(v)}" for k, v in g["deny"].items()]
+                    + [f"all but {k}={', '.join(v)}" for k, v in g["allow"].items()]
                 )
                 or "nothing",
             )
@@ -116,9 +112,9 @@ def _render(summary: dict[str, Any]) -> None:
     _table(
         out,
         "Escalation",
-        ("rule", "trigger", "action", "target", "reason"),
+        ("rule", "trigger", "then"),
         [
-            (e["id"], e["trigger"], e["action"], e["target"], e["reason"])
+            (e["id"], e["trigger"], f"{e['action']} to {e['target']}: {e['reason']}")
             for e in summary["escalation"]
         ],
     )
@@ -151,16 +147,66 @@ def _render(summary: dict[str, Any]) -> None:
     )
 
 
-def _table(out: Any, title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def _table(
+    out: Any,
+    title: str,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    numeric: set[str] | frozenset[str] = frozenset(),
+) -> None:
+    from rich import box
     from rich.table import Table
 
     if not rows:
         return
-    from rich import box
-
+    cells = [tuple(shown(breakable(cell)) for cell in row) for row in rows]
+    whole = [columns.index(c) for c in numeric]
+    widths = fit_widths(columns, cells, out.width, whole)
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, padding=(0, 1))
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(shown(cell) for cell in row))
+    for column, width in zip(columns, widths, strict=True):
+        if column in numeric:
+            table.add_column(column, overflow="fold", width=width, justify="right")
+        else:
+            table.add_column(column, overflow="fold", width=width)
+    for row in cells:
+        table.add_row(*row)
     out.print(table)
+
+
+def fit_widths(
+    columns: tuple[str, ...], rows: Sequence[tuple[str, ...]], total: int, whole: list[int]
+) -> list[int]:
+    """Column widths that fit ``total`` characters without cutting a word where possible.
+
+    Cells of the ``whole`` columns (amounts with their unit) count as one word.
+
+    Each column gets at least its longest word; the room left is shared in proportion to what
+    each column needs beyond that. (rich's own shrinking evens out the widest columns and so
+    cuts ids like ``nothing-eligible`` mid-word at 80 columns.)
+    """
+    grid = [columns, *rows]
+    longest = [max(len(row[i]) for row in grid) for i in range(len(columns))]
+    words = [
+        longest[i] if i in whole else max(len(w) for row in grid for w in row[i].split() or [""])
+        for i in range(len(columns))
+    ]
+    room = total - (3 * len(columns) + 1)  # padding, separators and the two edges
+    if sum(longest) <= room:
+        return longest
+    if sum(words) >= room:
+        return words
+    extra = [full - word for full, word in zip(longest, words, strict=True)]
+    spare = room - sum(words)
+    widths = [w + spare * e // sum(extra) for w, e in zip(words, extra, strict=True)]
+    return widths
+
+
+def breakable(text: str) -> str:
+    """Space out ``key=value`` and list commas, ``;`` and ``:``, so rich wraps there.
+
+    rich breaks lines only at spaces; ``useCases=advice,account-help`` is one word to it and
+    would be cut mid-word at 80 columns. Thousands separators (``$60,000.00``) and ``>=``
+    stay as they are.
+    """
+    text = re.sub(r"(?<=[\w\]])=(?=[^\s=])", " = ", text)
+    return re.sub(r"([,;:])(?=[^\s\d])", r"\1 ", text)

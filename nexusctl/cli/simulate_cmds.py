@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from nexusctl.cli._apps import app
-from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._common import handle_errors, stderr_console
 from nexusctl.cli._signing import (
     CertOpt,
     ChainOpt,
@@ -22,11 +23,10 @@ from nexusctl.cli._signing import (
 from nexusctl.simulate.reports import ReportFormat
 
 if TYPE_CHECKING:
-    from rich.console import Console
     from rich.progress import Progress, TaskID
 
-    from nexusctl.simulate.reports.terminal import Block
-    from nexusctl.simulate.result import SimulationResult
+    from nexusctl.simulate.reports.outputs import OutputTarget
+    from nexusctl.simulate.run import SimulationRequest
 
 #: Below this many requests no progress bar is shown (the run takes well under a second).
 PROGRESS_MIN_ROWS = 200_000
@@ -81,12 +81,36 @@ GateOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[
-    ReportFormat, typer.Option("--format", "-f", help="Report format.", case_sensitive=False)
+    list[ReportFormat] | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Report format: text (default), json, markdown, html, junit, github. Repeatable: "
+        "the Nth --format goes with the Nth --output. Without it, each --output's format "
+        "follows its extension.",
+        case_sensitive=False,
+        metavar="FORMAT",
+    ),
 ]
 OutputOpt = Annotated[
-    Path | None,
+    list[str] | None,
     typer.Option(
-        "--output", "-o", help="Write the report to FILE instead of stdout.", metavar="FILE"
+        "--output",
+        "-o",
+        help="Write a report to PATH instead of stdout; repeatable (one replay, every "
+        "report). The format follows the extension (.txt text, .json, .md markdown, .html, "
+        ".xml junit) or is named: FORMAT:PATH, e.g. github:summary.md ('github:' alone is "
+        "$GITHUB_STEP_SUMMARY). '-' is stdout.",
+        metavar="PATH",
+    ),
+]
+ReportUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--report-url",
+        help="Where the full report is published (an http(s) URL, e.g. the CI artifact); "
+        "the Markdown and github summary link it.",
+        metavar="URL",
     ),
 ]
 AllowEmptyOpt = Annotated[
@@ -122,8 +146,9 @@ def simulate(
     decisions: DecisionsOpt = None,
     gates: GatesOpt = None,
     gate: GateOpt = None,
-    report_format: FormatOpt = ReportFormat.text,
+    report_format: FormatOpt = None,
     output: OutputOpt = None,
+    report_url: ReportUrlOpt = None,
     allow_empty: AllowEmptyOpt = False,
     allow_catalog_change: AllowCatalogChangeOpt = False,
     attest: AttestOpt = None,
@@ -146,9 +171,15 @@ def simulate(
     Exit codes: 0 gates passed, 6 a gate failed, 3 invalid input, 2 usage, 4 cannot write,
     5 a bundle does not match its manifest.
     """
+    from nexusctl.cli.simulate_output import emit_reports, note
     from nexusctl.errors import UsageError
     from nexusctl.simulate.job import check_verdict, file_attestation, run_job
+    from nexusctl.simulate.reports.outputs import check_report_url, plan_outputs
     from nexusctl.simulate.run import SimulationRequest
+
+    summary_file = bool(os.environ.get("GITHUB_STEP_SUMMARY"))
+    targets = plan_outputs(report_format or (), output or (), summary_file=summary_file)
+    url = check_report_url(report_url) if report_url is not None else None
 
     signer = None
     if attest is not None:
@@ -164,109 +195,24 @@ def simulate(
         allow_empty=allow_empty,
         allow_catalog_change=allow_catalog_change,
     )
+    _check_targets(targets, request)
     bar = _ProgressBar()
     try:
         run = run_job(request, gates, on_start=bar.start, progress=bar.advance)
     finally:
         bar.stop()
-    _emit(run.result, report_format, output)
+    emit_reports(run.result, targets, report_url=url)
     if attest is not None and signer is not None:
         written = file_attestation(run, signer, attest)
-        _note("signed routing-diff attestation -> " + ", ".join(str(p) for p in written))
+        note("signed routing-diff attestation -> " + ", ".join(str(p) for p in written))
     check_verdict(run.result)
 
 
-def _note(text: str) -> None:
-    stderr_console().print(text, markup=False, highlight=False)
+def _check_targets(targets: list[OutputTarget], request: SimulationRequest) -> None:
+    from nexusctl.simulate.reports.outputs import check_targets
 
-
-def _emit(result: SimulationResult, report_format: ReportFormat, output: Path | None) -> None:
-    from nexusctl.errors import EnvironmentError_
-    from nexusctl.simulate.reports import render
-    from nexusctl.simulate.reports.terminal import terminal_view
-
-    if report_format is ReportFormat.github:
-        _emit_github(result, output)
-        return
-    if report_format is ReportFormat.text:
-        if output is None:
-            from nexusctl.cli._common import stdout_console
-
-            draw_terminal(terminal_view(result), stdout_console())
-            return
-        text = _terminal_text(terminal_view(result))
-    else:
-        text = render(result, report_format)
-    if output is None:
-        write_stdout(text)
-        return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise EnvironmentError_(f"{output}: cannot write the report: {exc.strerror}") from None
-    verdict = "passed" if result.verdict.passed else "FAILED"
-    _note(f"wrote {report_format.value} report to {output} (gates {verdict})")
-
-
-def _emit_github(result: SimulationResult, output: Path | None) -> None:
-    """Append the job summary to --output or $GITHUB_STEP_SUMMARY; annotations to stdout."""
-    import os
-
-    from nexusctl.ci.github import render_github
-    from nexusctl.errors import EnvironmentError_
-
-    rendered = render_github(result)
-    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
-    target = output or (Path(summary_file) if summary_file else None)
-    if target is None:
-        write_stdout(rendered.summary)
-    else:
-        try:
-            with target.open("a", encoding="utf-8") as handle:
-                handle.write(rendered.summary)
-        except OSError as exc:
-            message = f"{target}: cannot write the job summary: {exc.strerror}"
-            raise EnvironmentError_(message) from None
-    # The runner reads workflow commands (::error, ::notice) from stdout.
-    write_stdout(rendered.annotations)
-
-
-def _terminal_text(view: list[Block]) -> str:
-    import io
-
-    from rich.console import Console
-
-    console = Console(record=True, width=110, file=io.StringIO(), color_system=None)
-    draw_terminal(view, console)
-    return console.export_text()
-
-
-_TONES = {"pass": "[green]{}[/]", "fail": "[bold red]{}[/]"}
-
-
-def draw_terminal(view: list[Block], console: Console) -> None:
-    """Draw the terminal summary (``nexusctl.simulate.reports.terminal``) with rich."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from nexusctl.simulate.reports.terminal import Line
-
-    for block in view:
-        if isinstance(block, Line):
-            if block.verdict is None:
-                console.print(block.text, markup=False, highlight=False)
-                continue
-            style, word = ("bold green", "PASS") if block.verdict else ("bold red", "FAIL")
-            console.print(f"[{style}]{word}[/] {escape(block.text)}", highlight=False)
-            continue
-        table = Table(title=block.title, title_justify="left")
-        for column in block.columns:
-            table.add_column(column.header, justify="right" if column.numeric else "left")
-        for row in block.rows:
-            table.add_row(
-                *[_TONES[c.tone].format(c.text) if c.tone else escape(c.text) for c in row]
-            )
-        console.print(table)
+    inputs = [request.traffic, request.baseline, request.candidate]
+    check_targets(targets, inputs + ([request.decisions] if request.decisions else []))
 
 
 class _ProgressBar:

@@ -249,6 +249,78 @@ class Verdict(FrozenModel):
     gates: list[GateResult]
 
 
+class TrafficWindow(FrozenModel):
+    """When the replayed requests were made: the span spend is projected from."""
+
+    first: str = Field(description="Time of the earliest request, RFC 3339 UTC.")
+    last: str = Field(description="Time of the latest request, RFC 3339 UTC.")
+    duration_ms: int = Field(ge=0, description="last - first, milliseconds.")
+
+
+class TenantBudget(FrozenModel):
+    """One tenant's spend in the window, projected to a month, against its monthlyBudget."""
+
+    tenant: str
+    baseline_monthly_budget: int | None = Field(
+        description="The baseline policy's monthlyBudget for the tenant, micro-USD (None: none)."
+    )
+    candidate_monthly_budget: int | None = Field(
+        description="The candidate policy's monthlyBudget, micro-USD (None: none)."
+    )
+    baseline: int = Field(description="Baseline spend over the window, micro-USD.")
+    candidate: int = Field(description="Candidate spend over the window, micro-USD.")
+    baseline_month: int | None = Field(
+        description="Baseline spend x month_ms / duration_ms, micro-USD rounded half-to-even "
+        "(None: a window of zero length)."
+    )
+    candidate_month: int | None
+    baseline_budget_pct: float | None = Field(
+        description="baseline_month / baseline_monthly_budget x 100."
+    )
+    candidate_budget_pct: float | None = Field(
+        description="candidate_month / candidate_monthly_budget x 100."
+    )
+
+
+RouteAttention = Literal["no_traffic", "slo_below_target", "unanswered_high", "unanswered_rise"]
+
+
+class RouteReview(FrozenModel):
+    """One route of one policy, as a reviewer reads it (every route, traffic or not)."""
+
+    route_id: str
+    side: Literal["baseline", "candidate"]
+    requests: int = Field(ge=0, description="Requests this policy matched to the route.")
+    slo_ms: int = Field(description="The route's latency SLO, milliseconds.")
+    slo_attainment_pct: float | None = Field(description="Answered requests within the SLO.")
+    unanswered: int = Field(
+        ge=0, description="Requests of the route no model answered (escalated or refused)."
+    )
+    unanswered_pct: float | None = Field(description="unanswered / requests x 100.")
+    attention: list[RouteAttention] = Field(
+        description="Why a reviewer should look: no_traffic (matched 0 requests), "
+        "slo_below_target (attainment under slo_target_pct), unanswered_high (unanswered "
+        "share over unanswered_max_pct), unanswered_rise (up by unanswered_rise_points or "
+        "more against the baseline's route of the same id)."
+    )
+
+
+class Review(FrozenModel):
+    """What a finance or risk reviewer reads first: window, budgets, routes to look at."""
+
+    window: TrafficWindow | None = Field(description="None when the traffic is empty.")
+    month_ms: int = Field(description="The month spend is projected to: 365.2425 / 12 days.")
+    tenants: list[TenantBudget] = Field(
+        description="Every tenant of either policy or of the traffic, by id."
+    )
+    routes: list[RouteReview] = Field(description="Baseline routes, then candidate routes.")
+    slo_target_pct: float = Field(description="A route's SLO attainment below this is flagged.")
+    unanswered_max_pct: float = Field(description="A route's unanswered share above is flagged.")
+    unanswered_rise_points: float = Field(
+        description="A rise of the unanswered share by this many points is flagged."
+    )
+
+
 class SimulationResult(FrozenModel):
     """The diff of one traffic replay under a baseline and a candidate policy, with a verdict."""
 
@@ -267,3 +339,7 @@ class SimulationResult(FrozenModel):
     outcomes: OutcomeDiff
     quality: Quality | None = Field(description="None when no request carries both labels.")
     verdict: Verdict
+    review: Review | None = Field(
+        default=None,
+        description="Traffic window, spend against monthly budgets, routes to look at.",
+    )

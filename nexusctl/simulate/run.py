@@ -117,7 +117,10 @@ def simulate(
         quality=totals.quality_result(),
         verdict=Verdict(passed=True, gates=[]),
     )
-    return result.model_copy(update={"verdict": evaluate_gates(result, settings)})
+    from nexusctl.simulate.review import build_review, traffic_window
+
+    review = build_review(result, baseline.policy, candidate.policy, traffic_window(traffic_file))
+    return result.model_copy(update={"verdict": evaluate_gates(result, settings), "review": review})
 
 
 def catalog_changes(baseline: ModelCatalog, candidate: ModelCatalog) -> list[str]:

@@ -31,11 +31,14 @@ def _gated(**kwargs: object) -> SimulationResult:
     return result.model_copy(update={"verdict": evaluate_gates(result, settings)})
 
 
-def test_usd_is_exact() -> None:
-    assert usd(0) == "$0.000000"
-    assert usd(1) == "$0.000001"
-    assert usd(-1_234_567_890) == "-$1,234.567890"
-    assert usd(5, signed=True) == "+$0.000005"
+def test_usd_is_rounded_for_reading_half_to_even() -> None:
+    assert usd(0) == "$0.00"
+    assert usd(-1_234_567_890) == "-$1,234.57"
+    assert usd(1_005_000) == "$1.00"  # half to even, from the exact integer
+    assert usd(1_015_000) == "$1.02"
+    assert usd(4_200, signed=True) == "+$0.0042"  # under a cent: four decimals
+    assert usd(1) == "<$0.0001"
+    assert usd(-1) == "-<$0.0001"
 
 
 def test_json_is_one_document_that_round_trips() -> None:

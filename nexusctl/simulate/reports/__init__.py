@@ -28,8 +28,12 @@ class ReportFormat(enum.StrEnum):
     github = "github"
 
 
-def render(result: SimulationResult, report_format: ReportFormat) -> str:
+def render(
+    result: SimulationResult, report_format: ReportFormat, *, report_url: str | None = None
+) -> str:
     """Return the report document of ``result`` in a file format.
+
+    ``report_url`` (Markdown only) is where the full report is published: the comment links it.
 
     Raises:
         ValueError: ``text`` (drawn from ``terminal_view``) or ``github`` (``nexusctl.ci``).
@@ -39,9 +43,10 @@ def render(result: SimulationResult, report_format: ReportFormat) -> str:
     from nexusctl.simulate.reports.report_junit import render_junit
     from nexusctl.simulate.reports.report_markdown import render_markdown
 
+    if report_format is ReportFormat.markdown:
+        return render_markdown(result, report_url=report_url)
     renderers = {
         ReportFormat.json: render_json,
-        ReportFormat.markdown: render_markdown,
         ReportFormat.html: render_html,
         ReportFormat.junit: render_junit,
     }

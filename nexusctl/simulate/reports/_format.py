@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 
 from nexusctl.simulate.result import GateResult, SimulationResult, SpendRow
 
 
 def usd(micro: int, *, signed: bool = False) -> str:
-    """Format integer micro-USD as exact dollars: ``$1,234.567890`` (6 decimals, no rounding)."""
+    """Micro-USD rounded for reading: ``$1,234.57``; four decimals under a cent (``$0.0042``).
+
+    Half-to-even, once, from the exact integer; the JSON document keeps the exact micro-USD.
+    """
     sign = "-" if micro < 0 else ("+" if signed and micro > 0 else "")
-    text = f"{Decimal(abs(micro)).scaleb(-6):,.6f}"
-    return f"{sign}${text}"
+    dollars = Decimal(abs(micro)).scaleb(-6)
+    places = Decimal("0.01") if dollars >= Decimal("0.005") or not dollars else Decimal("0.0001")
+    shown = dollars.quantize(places, rounding=ROUND_HALF_EVEN)
+    if dollars and not shown:
+        return f"{sign}<$0.0001"
+    return f"{sign}${shown:,}"
 
 
 def percent(value: float | None, *, signed: bool = False, digits: int = 2) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from nexusctl.simulate.reports import _format as fmt
+from nexusctl.simulate.reports import _reader
 from nexusctl.simulate.result import SimulationResult, SpendRow
 
 TOP_ROUTES = 10
@@ -34,8 +35,21 @@ def _table(header: list[str], rows: list[list[str]], align: list[str]) -> list[s
     return [*lines, ""]
 
 
-def render_markdown(result: SimulationResult) -> str:
-    """Return the Markdown report: verdict, gates, summary, spend, transitions, changed routes."""
+def _report_link(report_url: str | None) -> list[str]:
+    if report_url is None:
+        return []
+    if report_url.startswith(("https://", "http://")):
+        return [f"**[Full report]({report_url})** (charts, every table).", ""]
+    return [f"Full report: {code(report_url)} (HTML, written by the same run).", ""]
+
+
+def render_markdown(result: SimulationResult, *, report_url: str | None = None) -> str:
+    """Return the Markdown report: verdict, what needs a look, gates, summary, spend by tenant
+    against budgets, by tier and route, transitions, changed routes.
+
+    ``report_url`` is linked as the full report (an http(s) URL checked by the caller, or the
+    name of the HTML file written beside this one).
+    """
     r = result
     ok = r.verdict.passed
     lines = [
@@ -45,12 +59,19 @@ def render_markdown(result: SimulationResult) -> str:
         f"{code(r.traffic.path)} (sha256 `{r.traffic.sha256[:12]}`) under "
         f"{code(r.baseline.path)} (baseline) and {code(r.candidate.path)} (candidate).",
         "",
+        *[f"{md(line)}\n" for line in _reader.window_lines(r.review)],
+        *_report_link(report_url),
     ]
     if r.catalog_changed:
         lines += [
             "**Catalog changed:** " + md("; ".join(r.catalog_changes)),
             "",
         ]
+    attention = _reader.attention_lines(r)
+    if attention:
+        lines += ["### Needs a look", ""]
+        lines += [f"- ⚠️ {md(line)}" for line in attention]
+        lines.append("")
     lines += ["### Gates", ""]
     lines += _table(
         ["gate", "value", "threshold", "result", "from"],
@@ -73,11 +94,18 @@ def render_markdown(result: SimulationResult) -> str:
     lines += [
         f"Spend change {fmt.usd(r.spend.change, signed=True)} = price effect "
         f"{fmt.usd(r.spend.price_effect, signed=True)} + routing effect "
-        f"{fmt.usd(r.spend.routing_effect, signed=True)} (exact, micro-USD).",
-        "",
-        "### Spend by tier",
+        f"{fmt.usd(r.spend.routing_effect, signed=True)}.",
         "",
     ]
+    budgets = _reader.budget_rows(r.review)
+    if budgets:
+        lines += ["### Spend by tenant, projected to a month", ""]
+        lines += _table(
+            _reader.BUDGET_HEADER,
+            [[md(row[0]), *row[1:]] for row in budgets],
+            ["l", "r", "r", "r", "r", "r", "r"],
+        )
+    lines += ["### Spend by tier", ""]
     lines += _spend_table(r.spend.by_tier, "tier")
     lines += ["### Spend by route (largest changes)", ""]
     lines += _spend_table(fmt.top_rows(r.spend.by_route, TOP_SPEND), "route")
@@ -118,25 +146,26 @@ def render_markdown(result: SimulationResult) -> str:
             ["l", "l", "l", "l"],
         )
     lines.append(
-        "<sub>nexusctl simulate · money in exact micro-USD · latency predicted by the "
-        "catalog's profiles · PGR after Ong et al., 2024 (RouteLLM)</sub>"
+        f"<sub>nexusctl simulate · {md(_reader.LEGEND)} Latency is predicted by the "
+        "catalog's profiles.</sub>"
     )
     return "\n".join(lines) + "\n"
 
 
 def _spend_table(rows: list[SpendRow], what: str) -> list[str]:
     return _table(
-        [what, "baseline", "candidate", "change", "price effect", "routing effect"],
+        [what, "baseline", "candidate", "change", "% change", "price effect", "routing effect"],
         [
             [
                 md(row.key),
                 fmt.usd(row.baseline),
                 fmt.usd(row.candidate),
                 fmt.usd(row.change, signed=True),
+                _reader.change_pct(row.baseline, row.candidate),
                 fmt.usd(row.price_effect, signed=True),
                 fmt.usd(row.routing_effect, signed=True),
             ]
             for row in rows
         ],
-        ["l", "r", "r", "r", "r", "r"],
+        ["l", "r", "r", "r", "r", "r", "r"],
     )

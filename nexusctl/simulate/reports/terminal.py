@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from nexusctl.simulate.reports import _format as fmt
+from nexusctl.simulate.reports import _reader
 from nexusctl.simulate.result import SimulationResult
 
-Tone = Literal["pass", "fail"]
+Tone = Literal["pass", "fail", "warn"]
 TOP_CHANGED_ROUTES = 5
 
 
@@ -61,8 +62,10 @@ def terminal_view(result: SimulationResult) -> list[Block]:
     """Return the terminal summary of ``result``, block by block, in display order."""
     r = result
     blocks: list[Block] = [Line(fmt.headline(r), verdict=r.verdict.passed)]
+    blocks += [Line(line) for line in _reader.window_lines(r.review)]
     if r.catalog_changed:
         blocks.append(Line("catalog changed: " + "; ".join(r.catalog_changes)))
+    blocks += [Line("needs a look: " + line) for line in _reader.attention_lines(r)]
     gate_columns = ("gate", "value", "threshold", "result", "from")
     gates = Table("Gates", [Column(n, n in ("value", "threshold")) for n in gate_columns])
     for g in r.verdict.gates:
@@ -79,6 +82,15 @@ def terminal_view(result: SimulationResult) -> list[Block]:
             f"{fmt.usd(r.spend.routing_effect, signed=True)}"
         )
     )
+    budgets = _reader.budget_rows(r.review)
+    if budgets:
+        header = _reader.BUDGET_HEADER
+        tenants = Table(
+            "Spend by tenant, projected to a month",
+            [Column(header[0])] + [Column(name, True) for name in header[1:]],
+        )
+        tenants.rows.extend(_cells(*row) for row in budgets)
+        blocks.append(tenants)
     rows, cols, counts = fmt.matrix(
         [(t.baseline, t.candidate, t.requests) for t in r.decisions.by_tier]
     )
@@ -97,6 +109,7 @@ def terminal_view(result: SimulationResult) -> list[Block]:
         for t in r.decisions.by_route[:TOP_CHANGED_ROUTES]:
             changed.rows.append(_cells(t.baseline, t.candidate, fmt.count(t.requests)))
         blocks.append(changed)
+    blocks.append(Line(_reader.LEGEND))
     return blocks
 
 
