@@ -8,6 +8,7 @@ from nexusctl import __version__
 from nexusctl.cli import simulate_cmds  # noqa: F401  (registers `simulate` on the root)
 from nexusctl.cli._apps import app
 from nexusctl.cli._common import set_debug
+from nexusctl.cli._signing import install_passphrase_source
 
 __all__ = ["app", "root"]
 
@@ -32,3 +33,4 @@ def root(
     70 internal error.
     """
     set_debug(debug)
+    install_passphrase_source()

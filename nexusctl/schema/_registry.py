@@ -25,6 +25,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("PromotionPredicate", "nexusctl.statements:PromotionPredicate"),
     ("DecisionRecord", "nexusctl.evidence.record:DecisionRecord"),
     ("PolicyTest", "nexusctl.policytest.model:PolicyTest"),
+    ("BundleInspection", "nexusctl.signing.inspect:BundleInspection"),
 ]
 
 
