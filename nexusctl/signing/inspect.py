@@ -394,7 +394,7 @@ def _signature_lines(title: str, sig: InspectedSignature) -> list[str]:
     for entry in sig.signer.tlog_entries:
         lines.append(f"  transparency log entry {entry.log_index} at {entry.integrated_time}")
     if sig.predicate_type is not None:
-        lines.append(f"  statement {sig.predicate_type}")
+        lines.append(f"  predicate {sig.predicate_type}")
     return lines
 
 

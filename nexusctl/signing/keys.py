@@ -5,8 +5,8 @@ interoperate with accepts: OpenSSF model-signing supports EC keys only, sigstore
 Sigstore's ``PublicKeyDetails`` name ``PKIX_ECDSA_P256_SHA_256``.
 
 A private key may be encrypted with a passphrase: PKCS#8 ``ENCRYPTED PRIVATE KEY`` PEM (RFC
-5958 §3), written with cryptography's ``BestAvailableEncryption`` (PBES2 with scrypt or PBKDF2
-and AES-256 in the versions we pin). The core never asks for a passphrase itself: the CLI
+5958 §3), written with cryptography's ``BestAvailableEncryption`` (PBES2, PBKDF2-HMAC-SHA256
+and AES-256-CBC in the versions we pin). The core never asks for a passphrase itself: the CLI
 registers a ``PassphraseSource`` (an environment variable, or a prompt on a terminal) and
 ``load_private_key`` calls it only when the file is encrypted.
 """

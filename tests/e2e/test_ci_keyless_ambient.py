@@ -121,6 +121,15 @@ def test_ambient_credential_signs_and_verifies_as_the_workflow(
     assert f"signed by keyless:{oidc.run.san} ({GITHUB_ISSUER})" in proc.stdout
     assert "attestation provenance" in proc.stdout
 
+    # policy inspect shows the same identity, read from the certificate (without verifying).
+    proc = nexusctl("policy", "inspect", str(bundle), "--format", "json", env={})
+    assert proc.returncode == 0, proc.stderr
+    signer = json.loads(proc.stdout)["signature"]["signer"]
+    assert signer["mode"] == "keyless"
+    assert signer["identities"] == [oidc.run.san]
+    assert signer["oidc_issuer"] == GITHUB_ISSUER
+    assert [e["log_index"] for e in signer["tlog_entries"]] == [0]
+
 
 def test_a_trust_policy_naming_another_workflow_rejects_it(
     tmp_path: Path, sigstore: tuple[FakeSigstore, Path], bundle: Path
