@@ -59,7 +59,13 @@ def _schema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_files_under_test_exist() -> None:
     names = {p.name for p in WORKFLOWS} | {p.parent.name for p in ACTIONS}
-    assert {"ci.yml", "policy-gate.yml", "policy-gate-caller.yml", "policy.yml", "nexusctl"} <= names
+    assert {
+        "ci.yml",
+        "policy-gate.yml",
+        "policy-gate-caller.yml",
+        "policy.yml",
+        "nexusctl",
+    } <= names
 
 
 def test_zizmor_finds_nothing_medium_or_higher() -> None:
