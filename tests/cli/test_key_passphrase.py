@@ -181,7 +181,11 @@ def _talk(args: list[str], answers: list[str], env: dict[str, str]) -> tuple[int
             if not chunk:
                 break
             seen += chunk
-            if pending and seen.rstrip().endswith(b":"):
+            # Answer each prompt once, after it is fully shown: getpass discards what was
+            # typed before it switched echo off (TCSAFLUSH).
+            prompts = seen.count(b"Passphrase for ") + seen.count(b"Again, to confirm:")
+            answered = len(answers) - len(pending)
+            if pending and prompts > answered and seen.rstrip().endswith(b":"):
                 os.write(primary, pending.pop(0).encode() + b"\n")
         elif proc.poll() is not None:
             break
