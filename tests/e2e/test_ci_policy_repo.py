@@ -265,11 +265,19 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
     assert "simulation" in json.dumps(history)
 
 
-def test_a_refused_promotion_stops_the_release_without_failing_it(tmp_path: Path) -> None:
-    """A registry whose staging needs an approval: v3 reaches dev, stops before staging."""
+def test_a_new_policy_then_a_refused_promotion(tmp_path: Path) -> None:
+    """A fresh registry: the PR adding the policy has no baseline; on merge, staging needs an
+    approval, so v3 reaches dev and the release stops before staging without failing."""
     root = tmp_path / "policy-repo"
     shutil.copytree(EXAMPLE, root)
+    policy = root / "policies" / "retail-chat.yaml"
+    text = policy.read_text(encoding="utf-8")
+    policy.unlink()
     _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "the catalog")
+    first = _git(root, "rev-parse", "HEAD")
+    policy.write_text(text, encoding="utf-8")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "retail-chat v3")
     keys = tmp_path / "keys"
@@ -295,11 +303,27 @@ def test_a_refused_promotion_stops_the_release_without_failing_it(tmp_path: Path
         "--key",
         str(keys / "admin.pem"),
     )
+    (tmp_path / "traffic.parquet").write_bytes(b"")  # never read: there is nothing to compare
+    proc = _run(
+        "pr-gate.sh",
+        root,
+        TRAFFIC=str(tmp_path / "traffic.parquet"),
+        BASE_REF=first,
+        OUT=str(tmp_path / "out-pr"),
+        REGISTRY_URL=str(registry),
+        ENVIRONMENT="dev staging",
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "nothing named retail-chat is live in staging" in proc.stdout
+    report = (tmp_path / "out-pr" / "reports" / "retail-chat.md").read_text(encoding="utf-8")
+    assert report == (
+        "## New policy `policies/retail-chat.yaml`\n\nNo version live in staging to compare with.\n"
+    )
     proc = _run(
         "release.sh",
         root,
         POLICIES="policies",
-        BEFORE_REF=EMPTY_TREE,
+        BEFORE_REF=first,
         OUT=str(tmp_path / "out"),
         SIGN_ARGS=f"--key\n{keys / 'release.pem'}",
         REGISTRY=str(registry),

@@ -75,6 +75,16 @@ find_baseline() {
   fi
   name="$(nexusctl policy show "$policy" --format json | python3 -c 'import json, sys
 print(json.load(sys.stdin)["policy"]["name"])')"
+  if [ -d "$REGISTRY_URL/.git" ] && ! nexusctl registry status --registry "$REGISTRY_URL" \
+    --format json | python3 -c 'import json, sys
+env, name = sys.argv[1], sys.argv[2]
+live = next((e["live"] for e in json.load(sys.stdin)["environments"] if e["name"] == env), {})
+sys.exit(0 if name in live else 1)' "$target_env" "$name"; then
+    # A registry clone can say "nothing live" even for an environment nothing was ever
+    # promoted to (no TUF metadata to resolve yet).
+    echo "baseline for $policy: nothing named $name is live in $target_env"
+    return 0
+  fi
   root_args=()
   [ -n "${REGISTRY_ROOT:-}" ] && root_args=(--root "$REGISTRY_ROOT")
   err="$out/resolve.err"
