@@ -74,6 +74,7 @@ class FakeActionsOidc:
         default_factory=lambda: ec.generate_private_key(ec.SECP256R1())
     )
     issued: list[str] = field(default_factory=list)
+    audiences: list[str] = field(default_factory=list)
     refused: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -144,6 +145,7 @@ class FakeActionsOidc:
         if query.get("api-version") != ["2.0"] or len(query.get("audience", [])) != 1:
             return 400, {"message": "api-version=2.0 and one audience are required"}
         now = int(dt.datetime.now(dt.UTC).timestamp())
+        self.audiences.append(query["audience"][0])
         claims = self.run.claims(query["audience"][0], now)
         token = jwt.encode(claims, self.key, algorithm="ES256", headers={"kid": "fake-actions"})
         self.issued.append(token)

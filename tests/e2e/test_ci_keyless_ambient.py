@@ -105,6 +105,7 @@ def test_ambient_credential_signs_and_verifies_as_the_workflow(
         outputs = sign_and_attest(bundle, config, oidc.env())
     # One token per signature, each asked for the "sigstore" audience with the request token.
     assert len(oidc.issued) == 2
+    assert oidc.audiences == ["sigstore", "sigstore"]
     assert oidc.refused == []
     assert fake.requests.count("POST /api/v2/signingCert") == 2
     assert fake.requests.count("POST /api/v1/log/entries") == 2
