@@ -254,6 +254,10 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
     proc = _run("release.sh", root, BEFORE_REF=first, OUT=str(tmp_path / "out-4"), **release_env)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "published retail-chat@4" in proc.stdout
+    # The job log shows what was signed (policy inspect), source commit included.
+    head = _git(root, "rev-parse", "HEAD")
+    assert "inspect does not verify; run policy verify\nbundle retail-chat-v4" in proc.stdout
+    assert f"  commit {head} (clean)" in proc.stdout
     attestation = tmp_path / "out-4" / "bundles" / "retail-chat.staging.routing-diff.sigstore.json"
     assert attestation.is_file()
     status = json.loads(_nexusctl("registry", "status", "-r", str(origin), "--format", "json"))

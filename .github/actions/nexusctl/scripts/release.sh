@@ -80,6 +80,7 @@ for policy in "${changed[@]}"; do
   nexusctl policy bundle "$policy" --output "$bundle"
   nexusctl policy sign "$bundle" "${sign_args[@]}"
   nexusctl policy attest "$bundle" --provenance --source "$policy" "${sign_args[@]}"
+  nexusctl policy inspect "$bundle" # what was signed, for the job log
   if [ -n "${REGISTRY:-}" ]; then
     if ! nexusctl registry --help > /dev/null 2>&1; then
       echo "REGISTRY is set but this nexusctl has no 'registry' commands" >&2
