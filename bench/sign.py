@@ -83,6 +83,9 @@ def main() -> None:
             "verify": median_of(
                 runs, ["policy", "verify", str(bundle), "--trust", str(tmp / "trust.yaml")]
             ),
+            "inspect --format json": median_of(
+                runs, ["policy", "inspect", str(bundle), "--format", "json"]
+            ),
         }
         big, extras = big_policy(tmp / "big-src", 1000)
         big_bundle = tmp / "big"

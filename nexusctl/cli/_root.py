@@ -9,6 +9,7 @@ from nexusctl.cli import simulate_cmds  # noqa: F401  (registers `simulate` on t
 from nexusctl.cli._apps import app
 from nexusctl.cli._common import set_debug
 from nexusctl.cli._help import install as install_help
+from nexusctl.cli._signing import install_passphrase_source
 
 install_help()
 
@@ -35,3 +36,4 @@ def root(
     70 internal error.
     """
     set_debug(debug)
+    install_passphrase_source()

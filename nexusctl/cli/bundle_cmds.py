@@ -9,16 +9,18 @@ from typing import Annotated
 import typer
 
 from nexusctl.cli._apps import key_app, policy_app
-from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.cli._common import handle_errors, plain, stdout_console, write_stdout
 from nexusctl.cli._repo_root import RootOpt
 from nexusctl.cli._signing import (
     CertOpt,
     ChainOpt,
     KeylessOpt,
     KeyOpt,
+    StagingOpt,
     TokenOpt,
     TrustConfigOpt,
     make_signer,
+    read_passphrase,
 )
 from nexusctl.errors import UsageError, VerificationError
 
@@ -72,15 +74,27 @@ def bundle(
 @handle_errors
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Private key file to create (mode 0600).")],
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            help="Encrypt the private key with a passphrase: $NEXUSCTL_KEY_PASSWORD, or asked "
+            "twice on a terminal.",
+        ),
+    ] = False,
 ) -> None:
     """Generate an ECDSA P-256 key pair: KEY.pem (PKCS#8, 0600) and KEY.pub.
 
-    Never overwrites a file; the private key is never printed.
+    With --encrypt the private key is PKCS#8 ENCRYPTED PRIVATE KEY PEM; every command that
+    takes --key then reads its passphrase from $NEXUSCTL_KEY_PASSWORD or asks on a terminal.
+    Never overwrites a file; the private key and the passphrase are never printed.
     """
     from nexusctl.signing.keys import generate_key_pair
 
-    public = generate_key_pair(out)
-    stdout_console().print(f"private key {out} (mode 0600)\npublic key  {public}", highlight=False)
+    passphrase = read_passphrase(out, confirm=True) if encrypt else None
+    public = generate_key_pair(out, passphrase)
+    kind = "encrypted, mode 0600" if encrypt else "mode 0600"
+    stdout_console().print(f"private key {out} ({kind})\npublic key  {public}", highlight=False)
 
 
 @policy_app.command("sign")
@@ -92,6 +106,7 @@ def sign(
     chain: ChainOpt = None,
     keyless: KeylessOpt = False,
     trust_config: TrustConfigOpt = None,
+    staging: StagingOpt = False,
     identity_token: TokenOpt = None,
 ) -> None:
     """Sign a bundle: writes BUNDLE/signature.sigstore.json (Sigstore bundle v0.3, DSSE).
@@ -100,7 +115,7 @@ def sign(
     """
     from nexusctl.signing import sign_bundle
 
-    signer = make_signer(key, certificate, chain, keyless, trust_config, identity_token)
+    signer = make_signer(key, certificate, chain, keyless, trust_config, identity_token, staging)
     target = sign_bundle(bundle, signer)
     stdout_console().print(f"signed {bundle} -> {target}", highlight=False)
 
@@ -131,6 +146,7 @@ def attest(
     chain: ChainOpt = None,
     keyless: KeylessOpt = False,
     trust_config: TrustConfigOpt = None,
+    staging: StagingOpt = False,
     identity_token: TokenOpt = None,
 ) -> None:
     """Sign an attestation about a bundle into BUNDLE/attestations/.
@@ -142,7 +158,7 @@ def attest(
 
     if not provenance:
         raise UsageError("choose what to attest: --provenance")
-    signer = make_signer(key, certificate, chain, keyless, trust_config, identity_token)
+    signer = make_signer(key, certificate, chain, keyless, trust_config, identity_token, staging)
     info = None if no_source else read_git_source(source)
     target = attest_provenance(bundle, signer, info, builder_id or DEFAULT_BUILDER_ID)
     stdout_console().print(f"attested provenance -> {target}", highlight=False)
@@ -189,6 +205,28 @@ def verify(
     ]
     lines += [f"  attestation {k}: signed by {s}" for k, s in sorted(report.attestations.items())]
     stdout_console().print("\n".join(lines), highlight=False)
+
+
+@policy_app.command("inspect")
+@handle_errors
+def inspect(bundle: BundleArg, output_format: FormatOpt = "text") -> None:
+    """Show a bundle's manifest, signer, provenance and routing diff, without verifying.
+
+    Decodes the signature and attestations so nobody has to base64-decode a DSSE payload: the
+    files and digests, the claimed signer (key hint, certificate subject and issuer, keyless
+    identity and OIDC issuer), the provenance's repository, commit, path and dirty flag, and a
+    routing diff's policies, spend and gate verdicts. Nothing is verified against a trust
+    policy: run `policy verify` for that. Exit 5 when the files do not match the manifest or
+    a signature file is malformed.
+    """
+    from nexusctl.signing.inspect import inspect_bundle, inspection_text
+
+    _check_format(output_format)
+    report = inspect_bundle(bundle)
+    if output_format == "json":
+        write_stdout(json.dumps(report.model_dump(mode="json"), indent=2))
+        return
+    write_stdout("\n".join(plain(line) for line in inspection_text(report).splitlines()))
 
 
 def _check_format(output_format: str) -> None:

@@ -26,6 +26,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("DecisionRecord", "nexusctl.evidence.record:DecisionRecord"),
     ("PolicyTest", "nexusctl.policytest.model:PolicyTest"),
     ("RoutingRequest", "nexusctl.policy.request:RoutingRequest"),
+    ("BundleInspection", "nexusctl.signing.inspect:BundleInspection"),
 ]
 
 

@@ -3,6 +3,12 @@
 Keys are ECDSA (P-256 by default, P-384 accepted) because that is what every verifier we
 interoperate with accepts: OpenSSF model-signing supports EC keys only, sigstore-js and
 Sigstore's ``PublicKeyDetails`` name ``PKIX_ECDSA_P256_SHA_256``.
+
+A private key may be encrypted with a passphrase: PKCS#8 ``ENCRYPTED PRIVATE KEY`` PEM (RFC
+5958 §3), written with cryptography's ``BestAvailableEncryption`` (PBES2, PBKDF2-HMAC-SHA256
+and AES-256-CBC in the versions we pin). The core never asks for a passphrase itself: the CLI
+registers a ``PassphraseSource`` (an environment variable, or a prompt on a terminal) and
+``load_private_key`` calls it only when the file is encrypted.
 """
 
 from __future__ import annotations
@@ -10,34 +16,60 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nexusctl.errors import EnvironmentError_, InputError
+from nexusctl.errors import EnvironmentError_, InputError, UsageError
 from nexusctl.files import describe_size, open_regular, read_bounded
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
 MAX_KEY_BYTES = 64 * 1024
+#: The PEM label of an encrypted PKCS#8 key (RFC 7468 §11).
+ENCRYPTED_PEM_LABEL = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
+#: Given the key file, return its passphrase (UTF-8 bytes); raise a NexusError if none can be had.
+PassphraseSource = Callable[[Path], bytes]
+
+_passphrase_source: list[PassphraseSource] = []
 
 
-def generate_key_pair(private_path: Path) -> Path:
+def set_passphrase_source(source: PassphraseSource | None) -> None:
+    """Register where passphrases of encrypted keys come from (``None``: nowhere).
+
+    The CLI registers one for the whole process; without one, an encrypted key is refused
+    with a message saying how to supply its passphrase.
+    """
+    _passphrase_source.clear()
+    if source is not None:
+        _passphrase_source.append(source)
+
+
+def generate_key_pair(private_path: Path, passphrase: bytes | None = None) -> Path:
     """Write a new P-256 private key (PKCS#8 PEM, mode 0600) and its public key beside it.
 
     The public key goes to ``private_path`` with the suffix ``.pub``. Neither file is ever
     overwritten; the private key never exists with wider permissions, even for a moment.
+    With ``passphrase``, the private key is encrypted (``ENCRYPTED PRIVATE KEY`` PEM).
 
     Returns:
         The path of the public key.
 
     Raises:
         InputError: either file already exists, or the two paths would be the same.
+        UsageError: an empty passphrase.
         EnvironmentError_: the files could not be written.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    encryption: serialization.KeySerializationEncryption = serialization.NoEncryption()
+    if passphrase is not None:
+        if not passphrase:
+            raise UsageError("the passphrase is empty; choose one, or do not encrypt the key")
+        encryption = serialization.BestAvailableEncryption(passphrase)
     public_path = private_path.with_suffix(".pub")
     if public_path == private_path:
         raise InputError(f"{private_path}: the private key file must not end in .pub")
@@ -48,7 +80,7 @@ def generate_key_pair(private_path: Path) -> Path:
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        encryption,
     )
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -89,25 +121,39 @@ def _write_exclusive(path: Path, data: bytes, mode: int) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_private_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """Load an unencrypted PEM EC private key from a regular file only its owner can access.
+def load_private_key(path: Path, passphrase: bytes | None = None) -> ec.EllipticCurvePrivateKey:
+    """Load a PEM EC private key from a regular file only its owner can access.
 
     Like ssh, a key file readable or writable by group or others is refused, not used: such a
-    key may already be someone else's too (``chmod 600`` it, or make a new one).
+    key may already be someone else's too (``chmod 600`` it, or make a new one). An encrypted
+    key is decrypted with ``passphrase``, or else the registered ``PassphraseSource``'s answer.
 
     Raises:
         InputError: missing, not a regular file, larger than 64 KiB, open to group or others,
-            not PEM, encrypted, or not an EC P-256/P-384 key.
+            not PEM, not an EC P-256/P-384 key, or the passphrase does not decrypt it.
+        UsageError: the key is encrypted and no passphrase can be had.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     data = read_private_key_file(path)
+    if ENCRYPTED_PEM_LABEL in data and passphrase is None:
+        passphrase = _ask_passphrase(path)
     try:
-        key = serialization.load_pem_private_key(data, password=None)
+        key = serialization.load_pem_private_key(data, password=passphrase)
     except TypeError:
-        raise InputError(f"{path}: encrypted private keys are not supported yet") from None
+        # Only reached with a passphrase for a plain key, or a legacy encrypted PEM
+        # ("Proc-Type: 4,ENCRYPTED") that the label check above does not catch.
+        if passphrase is None:
+            return load_private_key(path, _ask_passphrase(path))
+        raise InputError(f"{path}: the key is not encrypted; give no passphrase") from None
     except ValueError as exc:
+        if passphrase is not None:
+            # cryptography says "Bad decrypt. Incorrect password?" for a wrong passphrase.
+            raise InputError(
+                f"{path}: the passphrase does not decrypt this key",
+                hint="check the passphrase (NEXUSCTL_KEY_PASSWORD, or the one typed at the prompt)",
+            ) from None
         raise InputError(f"{path}: not a PEM private key ({exc})") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise InputError(f"{path}: only ECDSA P-256/P-384 keys are supported")
@@ -152,6 +198,15 @@ def key_hint(key: ec.EllipticCurvePublicKey) -> str:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return hashlib.sha256(pem).hexdigest()
+
+
+def _ask_passphrase(path: Path) -> bytes:
+    if not _passphrase_source:
+        raise UsageError(
+            f"{path}: the private key is encrypted and no passphrase was given",
+            hint="set NEXUSCTL_KEY_PASSWORD, or run on a terminal to be asked",
+        )
+    return _passphrase_source[0](path)
 
 
 def _check_curve(curve: ec.EllipticCurve, where: object) -> None:

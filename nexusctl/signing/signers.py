@@ -115,7 +115,8 @@ class KeylessSigner:
     """Sigstore keyless: an OIDC identity token, Fulcio for a certificate, Rekor for the log.
 
     The trust config (``ClientTrustConfig`` JSON: trusted root + signing config) is always
-    explicit, so the same code signs against the public-good instance or a private one.
+    handed in, so the same code signs against the public-good instance (see
+    ``public_good_trust_config``) or a private one.
     """
 
     def __init__(self, trust_config_json: str, identity_token: str) -> None:
@@ -157,6 +158,45 @@ class KeylessSigner:
         except OSError as exc:
             raise EnvironmentError_(f"keyless signing could not reach Sigstore: {exc}") from None
         return bundle.to_json().encode("utf-8")
+
+
+#: The TUF repositories whose trust data sigstore-python embeds (its ``_store`` folder holds
+#: one sub-folder per repository URL, percent-encoded, with the trusted root and the signing
+#: config current when that release was cut).
+PUBLIC_GOOD_TUF = "https://tuf-repo-cdn.sigstore.dev"
+STAGING_TUF = "https://tuf-repo-cdn.sigstage.dev"
+_EMBEDDED = ("trusted_root.json", "signing_config.v0.2.json")
+
+
+def public_good_trust_config(staging: bool = False) -> str:
+    """Return the ClientTrustConfig JSON for Sigstore's public-good (or staging) instance.
+
+    Built from the trusted root and signing config that the installed sigstore-python ships
+    as its TUF bootstrap data; read from the package, never from the network, so the answer
+    depends only on the sigstore-python version installed.
+
+    Raises:
+        EnvironmentError_: the installed sigstore-python does not ship them.
+    """
+    import json
+    from importlib import resources
+    from urllib.parse import quote
+
+    url = STAGING_TUF if staging else PUBLIC_GOOD_TUF
+    try:
+        folder = resources.files("sigstore").joinpath("_store", quote(url, safe=""))
+        root, signing = (json.loads(folder.joinpath(name).read_bytes()) for name in _EMBEDDED)
+    except (OSError, ValueError) as exc:
+        raise EnvironmentError_(
+            f"the installed sigstore-python ships no trust data for {url} ({exc})",
+            hint="pass --trust-config with a ClientTrustConfig JSON file",
+        ) from None
+    doc = {
+        "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+        "trustedRoot": root,
+        "signingConfig": signing,
+    }
+    return json.dumps(doc)
 
 
 def load_certificates(path: Path) -> list[x509.Certificate]:

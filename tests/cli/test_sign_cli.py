@@ -167,7 +167,7 @@ def test_sign_refuses_tampered_bundle(bundle: Path, key: Path) -> None:
     ("args", "message"),
     [
         ([], "choose a signing mode"),
-        (["--keyless"], "--keyless needs --trust-config"),
+        (["--keyless", "--staging", "--trust-config", "tc.json"], "cannot go together"),
         (["--keyless", "--key", "k.pem"], "cannot be combined"),
         (["--key", "k.pem", "--chain", "c.pem"], "--chain needs --certificate"),
     ],

@@ -2,9 +2,11 @@
 
 It does what the real services do for a client, with keys made on start-up:
 
-- ``POST /api/v2/signingCert`` (Fulcio): reads the bearer JWT's claims (not its signature:
-  Fulcio would), checks the CSR's proof of possession, and issues a short-lived code-signing
-  leaf with the SAN from the token, the Fulcio issuer extensions and an embedded RFC 6962 SCT.
+- ``POST /api/v2/signingCert`` (Fulcio): checks the bearer JWT as Fulcio does (signature by
+  a key it trusts for the token's issuer, audience ``sigstore``, lifetime), checks the CSR's
+  proof of possession, and issues a short-lived code-signing leaf with the SAN Fulcio derives
+  from the token (GitHub Actions: the ``job_workflow_ref`` URI), the Fulcio issuer extensions
+  and an embedded RFC 6962 SCT.
 - ``POST /api/v1/log/entries`` (Rekor v1): turns a ``dsse`` or ``hashedrekord`` proposal into
   an entry, signs its Signed Entry Timestamp and a checkpoint (C2SP signed note) for a
   one-leaf tree, and returns the inclusion proof.
@@ -34,6 +36,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 ISSUER = "https://issuer.nexus.test"
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+#: The HS256 secret ``make_token`` signs with; the fake Fulcio checks it for other issuers.
+TOKEN_SECRET = "fake-oidc-secret-" + "k" * 32
 OID_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 OID_SCT_LIST = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
@@ -41,7 +46,7 @@ VALID_FROM = "2020-01-01T00:00:00Z"
 
 
 def make_token(identity: str, issuer: str = ISSUER, lifetime_s: int = 600) -> str:
-    """Return an OIDC-shaped JWT (HS256; the fake Fulcio does not check the signature)."""
+    """Return an OIDC-shaped JWT signed with ``TOKEN_SECRET`` (HS256)."""
     now = int(dt.datetime.now(dt.UTC).timestamp())
     claims = {
         "iss": issuer,
@@ -53,7 +58,7 @@ def make_token(identity: str, issuer: str = ISSUER, lifetime_s: int = 600) -> st
         "nbf": now,
         "exp": now + lifetime_s,
     }
-    return jwt.encode(claims, "fake-oidc-secret-" + "k" * 32, algorithm="HS256")
+    return jwt.encode(claims, TOKEN_SECRET, algorithm="HS256")
 
 
 def _spki_der(key: ec.EllipticCurvePublicKey) -> bytes:
@@ -98,6 +103,9 @@ class FakeSigstore:
         self._lock = threading.Lock()
         self.entries = 0
         self.requests: list[str] = []
+        #: Issuer URL -> the public key its tokens must be signed with (ES256), as Fulcio
+        #: fetches an issuer's JWKS; issuers not listed must use ``TOKEN_SECRET`` (HS256).
+        self.issuer_keys: dict[str, ec.EllipticCurvePublicKey] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -291,18 +299,19 @@ class FakeSigstore:
 
     def issue_certificate(self, request: dict[str, Any], authorization: str) -> dict[str, Any]:
         """Handle a Fulcio v2 signingCert request; return the chain with an embedded SCT."""
-        token = authorization.removeprefix("Bearer ").strip()
-        claims = jwt.decode(token, options={"verify_signature": False})
-        if claims.get("aud") != "sigstore":
-            raise ValueError("token audience must be 'sigstore'")
+        claims = self._verified_claims(authorization.removeprefix("Bearer ").strip())
         csr_pem = base64.b64decode(request["certificateSigningRequest"])
         csr = x509.load_pem_x509_csr(csr_pem)
         if not csr.is_signature_valid:
             raise ValueError("CSR proof of possession failed")
         public = csr.public_key()
         assert isinstance(public, ec.EllipticCurvePublicKey)
-        identity = str(claims.get("email") or claims["sub"])
         issuer = str(claims["iss"])
+        if issuer == GITHUB_ISSUER:
+            # Fulcio's GitHub Actions identity: the workflow that ran, as a URI SAN.
+            identity = f"https://github.com/{claims['job_workflow_ref']}"
+        else:
+            identity = str(claims.get("email") or claims["sub"])
         serial = x509.random_serial_number()
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -373,6 +382,19 @@ class FakeSigstore:
         assert leaf.tbs_precertificate_bytes == tbs
         pems = [c.public_bytes(serialization.Encoding.PEM).decode() for c in (leaf, self.root)]
         return {"signedCertificateEmbeddedSct": {"chain": {"certificates": pems}}}
+
+    def _verified_claims(self, token: str) -> dict[str, Any]:
+        """Check the token's signature, audience and lifetime; raise ValueError if any fails."""
+        try:
+            issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+            key: Any = self.issuer_keys.get(str(issuer), TOKEN_SECRET)
+            algorithm = "HS256" if isinstance(key, str) else "ES256"
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=[algorithm], audience="sigstore"
+            )
+        except jwt.PyJWTError as exc:
+            raise ValueError(f"identity token refused: {exc}") from None
+        return claims
 
     def _sct_list(self, signature: bytes, timestamp_ms: int) -> bytes:
         sct = (

@@ -17,8 +17,10 @@ pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 ASSETS = REPO / "tests" / "assets" / "ci"
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml")) + sorted(
-    (REPO / "docs" / "examples" / "github").glob("*.yml")
+WORKFLOWS = (
+    sorted((REPO / ".github" / "workflows").glob("*.yml"))
+    + sorted((REPO / "docs" / "examples" / "github").glob("*.yml"))
+    + sorted((REPO / "examples" / "policy-repo" / ".github" / "workflows").glob("*.yml"))
 )
 ACTIONS = sorted((REPO / ".github" / "actions").glob("*/action.yml"))
 GITLAB = [REPO / "docs" / "examples" / "gitlab-ci.yml"]
@@ -57,7 +59,13 @@ def _schema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_files_under_test_exist() -> None:
     names = {p.name for p in WORKFLOWS} | {p.parent.name for p in ACTIONS}
-    assert {"ci.yml", "policy-gate.yml", "policy-gate-caller.yml", "nexusctl"} <= names
+    assert {
+        "ci.yml",
+        "policy-gate.yml",
+        "policy-gate-caller.yml",
+        "policy.yml",
+        "nexusctl",
+    } <= names
 
 
 def test_zizmor_finds_nothing_medium_or_higher() -> None:

@@ -42,7 +42,11 @@ def _git(cwd: Path, *args: str) -> None:
 def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """This checkout's package files (tracked or new, not ignored) as a one-commit git repo."""
     root = tmp_path_factory.mktemp("hook-repo")
-    copy_checkout(root, "nexusctl", "pyproject.toml", "README.md", ".pre-commit-hooks.yaml")
+    copy_checkout(
+        root,
+        *("nexusctl", "pyproject.toml", "README.md", "MANIFEST.in", "scripts/build_backend.py"),
+        ".pre-commit-hooks.yaml",
+    )
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "hooks")

@@ -21,7 +21,10 @@ EPOCH = "1767225600"
 
 
 def _build(tmp_path: Path, label: str) -> Path:
-    src = copy_checkout(tmp_path / f"src-{label}", "nexusctl", "pyproject.toml", "README.md")
+    src = copy_checkout(
+        tmp_path / f"src-{label}",
+        *("nexusctl", "pyproject.toml", "README.md", "MANIFEST.in", "scripts/build_backend.py"),
+    )
     out = tmp_path / f"wheel-{label}"
     proc = subprocess.run(
         [

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The pull-request half of the policy gate: lint -> SARIF, simulate each changed policy
-# against its version on the base commit -> Markdown -> job summary and sticky comment.
+# against what is live in the target environment (from the registry, with its TUF client) or,
+# without a registry, against its version on the base commit -> Markdown -> job summary and
+# sticky comment.
 # The reusable workflow (.github/workflows/policy-gate.yml) and the GitLab example run this
 # same script; tests/e2e/test_ci_pipeline.py runs it on a real two-commit repository.
 #
@@ -9,6 +11,13 @@
 #   TRAFFIC         recorded traffic (Parquet) to replay            (required)
 #   GATES           a SimulationGates file                           (optional)
 #   BASE_REF        the commit the change is compared with           (required)
+#   REGISTRY_URL    the registry to read what is live from: a registry folder or the HTTP
+#                   base URL serving its tuf/<env>/ (optional; empty: the base commit's
+#                   version is the baseline)
+#   REGISTRY_ROOT   the registry's trusted 1.root.json for ENVIRONMENT (needed over HTTP;
+#                   for a folder, trust on first use of the folder's own root)
+#   ENVIRONMENT     the environment whose live version is the baseline (default: prod; with
+#                   several, space-separated, the last one)
 #   OUT             where reports go                   (default: nexusctl-out)
 #   COMMENT_PLATFORM github | gitlab | empty (no comment); with it COMMENT_REPO,
 #                   COMMENT_NUMBER, COMMENT_API_URL, COMMENT_REPORT_URL and the token variable
@@ -48,11 +57,51 @@ done < <(git diff --name-only --diff-filter=AMR "$BASE_REF"...HEAD -- "${policy_
 echo "changed policies: ${changed[*]:-(none)}"
 
 base="$out/base"
-if [ "${#changed[@]}" -gt 0 ]; then
+if [ "${#changed[@]}" -gt 0 ] && [ -z "${REGISTRY_URL:-}" ]; then
   rm -rf "$base"
   git worktree add --quiet --detach "$base" "$BASE_REF"
   trap 'git worktree remove --force "$base" >/dev/null 2>&1 || true' EXIT
 fi
+read -r -a environments <<< "${ENVIRONMENT:-prod}"
+target_env="${environments[${#environments[@]}-1]}"
+
+# Set `baseline` to what the change is compared with, or to "" when there is none.
+find_baseline() {
+  local policy=$1 name rc=0 resolved err
+  baseline=""
+  if [ -z "${REGISTRY_URL:-}" ]; then
+    [ -f "$base/$policy" ] && baseline="$base/$policy"
+    return 0
+  fi
+  name="$(nexusctl policy show "$policy" --format json | python3 -c 'import json, sys
+print(json.load(sys.stdin)["policy"]["name"])')"
+  if [ -d "$REGISTRY_URL/.git" ] && ! nexusctl registry status --registry "$REGISTRY_URL" \
+    --format json | python3 -c 'import json, sys
+env, name = sys.argv[1], sys.argv[2]
+live = next((e["live"] for e in json.load(sys.stdin)["environments"] if e["name"] == env), {})
+sys.exit(0 if name in live else 1)' "$target_env" "$name"; then
+    # A registry clone can say "nothing live" even for an environment nothing was ever
+    # promoted to (no TUF metadata to resolve yet).
+    echo "baseline for $policy: nothing named $name is live in $target_env"
+    return 0
+  fi
+  root_args=()
+  [ -n "${REGISTRY_ROOT:-}" ] && root_args=(--root "$REGISTRY_ROOT")
+  err="$out/resolve.err"
+  resolved="$(nexusctl registry resolve "$target_env" "$name" --from "$REGISTRY_URL" \
+    --state "$out/tuf-client/$target_env" "${root_args[@]}" --format json 2> "$err")" || rc=$?
+  if [ "$rc" -eq 0 ]; then
+    baseline="$(printf '%s' "$resolved" | python3 -c 'import json, sys
+print(json.load(sys.stdin)["path"])')"
+    echo "baseline for $policy: $name live in $target_env, from the registry"
+  elif [ "$rc" -eq 5 ] && grep -q "is not live in" "$err"; then
+    echo "baseline for $policy: nothing named $name is live in $target_env"
+  else
+    cat "$err" >&2
+    echo "nexusctl registry resolve failed for $name (exit $rc)" >&2
+    exit "$rc"
+  fi
+}
 
 gate_rc=0
 for policy in "${changed[@]}"; do
@@ -60,14 +109,17 @@ for policy in "${changed[@]}"; do
   name="${name%.*}"
   tag="$(printf '%s' "$name" | tr -c 'A-Za-z0-9._-' '-' | cut -c1-64)"
   report="$out/reports/$tag.md"
-  if [ ! -f "$base/$policy" ]; then
-    printf '## New policy `%s`\n\nNo version on the base commit to compare with.\n' \
-      "$policy" > "$report"
+  find_baseline "$policy"
+  if [ -z "$baseline" ]; then
+    where="on the base commit"
+    [ -n "${REGISTRY_URL:-}" ] && where="live in $target_env"
+    printf '## New policy `%s`\n\nNo version %s to compare with.\n' "$policy" "$where" \
+      > "$report"
   else
     gate_args=()
     [ -n "${GATES:-}" ] && gate_args=(--gates "$GATES")
     rc=0
-    nexusctl simulate --baseline "$base/$policy" --candidate "$policy" --traffic "$TRAFFIC" \
+    nexusctl simulate --baseline "$baseline" --candidate "$policy" --traffic "$TRAFFIC" \
       "${gate_args[@]}" --allow-catalog-change --format markdown --output "$report" || rc=$?
     case "$rc" in
       0) ;;
