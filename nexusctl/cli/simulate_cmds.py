@@ -133,6 +133,15 @@ def simulate(
     keyless: KeylessOpt = False,
     trust_config: TrustConfigOpt = None,
     identity_token: TokenOpt = None,
+    emit_evidence: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--emit-evidence",
+            help="Append the candidate's decisions as counterfactual records to the evidence "
+            "store DIR, signed with its note KEY (needs --decisions).",
+            metavar="DIR KEY",
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded traffic under a baseline and a candidate policy; diff and gate them.
 
@@ -169,6 +178,10 @@ def simulate(
         run = run_job(request, gates, on_start=bar.start, progress=bar.advance)
     finally:
         bar.stop()
+    if emit_evidence is not None:
+        from nexusctl.evidence.emit import emit_counterfactuals
+
+        _note(emit_counterfactuals(emit_evidence, decisions))
     _emit(run.result, report_format, output)
     if attest is not None and signer is not None:
         written = file_attestation(run, signer, attest)
