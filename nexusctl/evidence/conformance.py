@@ -190,7 +190,7 @@ def _assign(
     for row, key in enumerate(zip(envs, names, strict=True)):
         keys.setdefault(key, []).append(row)
     versions: list[tuple[PolicyVersion, LoadedPolicy]] = []
-    by_digest: dict[str, int] = {}
+    by_key: dict[tuple[str, str], int] = {}
     for (env, name), rows_list in sorted(keys.items(), key=lambda kv: str(kv[0])):
         rows = np.asarray(rows_list, dtype=np.int64)
         if env is None:
@@ -209,11 +209,12 @@ def _assign(
         tally.unchecked["no-policy-live"] += int((at < 0).sum())
         for span_index in np.unique(at[at >= 0]):
             span = spans[int(span_index)]
-            if span.digest not in by_digest:
-                by_digest[span.digest] = len(versions)
-                version = PolicyVersion(span.name, span.version, span.digest, "registry")
+            key = (env, span.digest)
+            if key not in by_key:
+                by_key[key] = len(versions)
+                version = PolicyVersion(span.name, span.version, span.digest, "registry", env)
                 versions.append((version, timeline.loaded(span.digest)))
-            index[rows[at == span_index]] = by_digest[span.digest]
+            index[rows[at == span_index]] = by_key[key]
     return versions, pa.array(index)
 
 
@@ -334,11 +335,12 @@ def _offering(loaded: LoadedPolicy, capability: str) -> pa.Array:
     """Every name (id, model, price-table key) of a deployment that has ``capability``."""
     import pyarrow as pa
 
-    names = set()
+    from nexusctl.evidence.conformance_checks import deployment_names
+
+    names: set[str] = set()
     for dep in loaded.catalog.catalog.spec.deployments:
         if capability in dep.capabilities:
-            source = getattr(dep.pricing, "source", None) if dep.pricing is not None else None
-            names |= {n for n in (dep.id, dep.model, getattr(source, "key", None)) if n}
+            names |= deployment_names(dep)
     return pa.array(sorted(names), pa.string())
 
 
@@ -406,6 +408,7 @@ def _check_group(
         kept += examples[: EXAMPLES - len(kept)]
     tally.groups.append(
         PolicyGroup(
+            environment=version.environment,
             policy=version.name,
             version=version.version,
             digest=version.digest,

@@ -17,19 +17,19 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from nexusctl.evidence.policies import PolicyVersion
+    from nexusctl.policy.catalog import Deployment
     from nexusctl.policy.loader import LoadedPolicy
 
 EXAMPLES = 5
 _SEP = "\x1f"
-#: (kind, expected outcome, recorded outcome) of the outcome checks.
-_OUTCOME_KINDS = (
-    ("missed-refusal", "refused", "routed"),
-    ("missed-escalation", "escalated", "routed"),
-    ("unexpected-refusal", "routed", "refused"),
-    ("unexpected-escalation", "routed", "escalated"),
-    ("outcome-mismatch", "refused", "escalated"),
-    ("outcome-mismatch", "escalated", "refused"),
-)
+#: kind -> the (expected outcome, recorded outcome) pairs it names.
+_OUTCOME_KINDS = {
+    "missed-refusal": (("refused", "routed"),),
+    "missed-escalation": (("escalated", "routed"),),
+    "unexpected-refusal": (("routed", "refused"),),
+    "unexpected-escalation": (("routed", "escalated"),),
+    "outcome-mismatch": (("refused", "escalated"), ("escalated", "refused")),
+}
 
 
 @dataclass
@@ -63,13 +63,24 @@ def _count(mask: Any) -> int:
     return int(pc.sum(pc.cast(mask, "int64")).as_py() or 0)
 
 
+def deployment_names(dep: Deployment) -> set[str]:
+    """The names a gateway may log a deployment by: its id, its model, its price-table key
+    (``azure/eu/gpt-4o-mini-2024-07-18``) and that key without its provider prefix (the
+    traffic importers strip it: ``eu/gpt-4o-mini-2024-07-18``)."""
+    source = getattr(dep.pricing, "source", None) if dep.pricing is not None else None
+    key = getattr(source, "key", None)
+    names = {dep.id, dep.model}
+    if isinstance(key, str) and key:
+        names |= {key, key.split("/", 1)[-1]}
+    return {n for n in names if n}
+
+
 def _aliases(loaded: LoadedPolicy) -> tuple[set[str], dict[str, str]]:
     """Return ``alias<SEP>id`` pairs, and alias -> region where the alias names one region."""
     pairs: set[str] = set()
     regions: dict[str, set[str]] = {}
     for dep in loaded.catalog.catalog.spec.deployments:
-        source = getattr(dep.pricing, "source", None) if dep.pricing is not None else None
-        for alias in {dep.id, dep.model, getattr(source, "key", None)}:
+        for alias in deployment_names(dep):
             if alias:
                 pairs.add(f"{alias}{_SEP}{dep.id}")
                 regions.setdefault(alias, set()).add(dep.region)
@@ -131,9 +142,12 @@ def compare(
         exp += f" (route {base.column('route_id')[index].as_py()})"
         return exp, f"{row['outcome']} {row['deployment_id'] or '-'}"
 
-    for kind, expected, actual in _OUTCOME_KINDS:
-        mask = pc.and_(determined, pc.and_(pc.equal(exp_out, expected), pc.equal(act_out, actual)))
-        record(kind, mask, determined, rows, decided)
+    for kind, pairs_of in _OUTCOME_KINDS.items():
+        mask = pa.array([False] * rows.num_rows, pa.bool_())
+        for expected, actual in pairs_of:
+            hit = pc.and_(pc.equal(exp_out, expected), pc.equal(act_out, actual))
+            mask = pc.or_(mask, pc.fill_null(hit, False))
+        record(kind, pc.and_(determined, mask), determined, rows, decided)
 
     pairs, regions = _aliases(loaded)
     both = pc.and_(determined, pc.and_(pc.is_valid(exp_dep), pc.is_valid(act_dep)))

@@ -45,8 +45,10 @@ class DeviationCount(FrozenModel):
 
 
 class PolicyGroup(FrozenModel):
-    """One policy version and the records checked against it."""
+    """One policy version (in one environment, with a registry) and the records checked
+    against it."""
 
+    environment: str | None = Field(default=None, description="Where it was live (registry).")
     policy: str
     version: int
     digest: str | None = Field(default=None, description="Bundle digest, when from a bundle.")

@@ -36,6 +36,8 @@ class PolicyVersion:
     version: int
     digest: str | None
     source: str
+    #: The environment it was live in (registry), None for an explicit policy.
+    environment: str | None = None
 
     def label(self) -> str:
         """``name@version`` with the digest's first 12 hex digits when known."""

@@ -150,7 +150,7 @@ def build_report(
         conformance = check_conformance(root, policies, where.removeprefix("WHERE "), params)
         budgets = tenant_budgets(policies)
         if policies.registry is not None:
-            promotions = join_registry(sections[0], policies.registry)
+            promotions = join_registry(sections[0], policies.registry, conformance)
     return EvidenceReport(
         filter={k: str(v) for k, v in selection.__dict__.items() if v is not None},
         logs=logs,

@@ -9,55 +9,79 @@ it (each approval is a record of its own, named by digest in the promotion).
 from __future__ import annotations
 
 from nexusctl.evidence.conformance import PolicySelection
+from nexusctl.evidence.conformance_model import ConformanceReport
 from nexusctl.evidence.policies import RegistryTimeline
 from nexusctl.evidence.report_model import GateVerdict, PolicyPromotions, Promotion, Section
 
 
-def join_registry(policies: Section, timeline: RegistryTimeline) -> list[PolicyPromotions]:
-    """Join the report's "decisions by signed policy" rows with the registry's history."""
+def join_registry(
+    policies: Section, timeline: RegistryTimeline, conformance: ConformanceReport | None = None
+) -> list[PolicyPromotions]:
+    """Join the policy versions of the evidence with the registry's history.
+
+    The versions are those records name ("decisions by signed policy") and, with
+    conformance, those the registry says were live for records that name none (a LiteLLM
+    log carries no policy stamp); each with the records counted under it.
+    """
     approvers = timeline.approvers()
     col = {name: index for index, name in enumerate(policies.columns)}
-    out = []
+    keys: dict[tuple[str | None, str | None, int | None, str | None], int] = {}
     for row in policies.rows:
-        env, name = row[col["environment"]], row[col["policy_name"]]
-        version, digest = row[col["policy_version"]], row[col["policy_digest"]]
-        if name is None and isinstance(env, str) and len(timeline.names_in(env)) == 1:
-            name = timeline.names_in(env)[0]
-        spans = []
-        if isinstance(env, str) and isinstance(name, str):
-            spans = timeline.promotions(
-                env,
-                name,
-                digest if isinstance(digest, str) else None,
-                version if isinstance(version, int) else None,
-            )
-        promotions = [
-            Promotion(
-                event=str(span.record["event"]),
-                time=str(span.record["time"]),
-                promoted_by=str(span.record["actor"]),
-                approved_by=[approvers.get(d, d) for d in span.record.get("approvals", [])],
-                gates=[
-                    GateVerdict(name=str(g["name"]), verdict=str(g["verdict"]))
-                    for g in span.record.get("gates", [])
-                ],
-                reason=span.record.get("reason"),
-                record_digest=str(span.record["record_digest"]),
-            )
-            for span in spans
-        ]
+        env, name = _text(row[col["environment"]]), _text(row[col["policy_name"]])
+        digest = _text(row[col["policy_digest"]])
+        version = row[col["policy_version"]]
+        if name is None and digest is None:
+            continue  # no stamp: conformance names the version that was live, below
         decisions = row[col["decisions"]]
-        out.append(
-            PolicyPromotions(
-                environment=env if isinstance(env, str) else None,
-                policy=name if isinstance(name, str) else None,
-                version=version if isinstance(version, int) else None,
-                digest=digest if isinstance(digest, str) else None,
-                decisions=decisions if isinstance(decisions, int) else 0,
-                promotions=promotions,
-            )
+        keys[(env, name, version if isinstance(version, int) else None, digest)] = (
+            decisions if isinstance(decisions, int) else 0
         )
-    return out
+    for group in conformance.policies if conformance is not None else []:
+        keys[(group.environment, group.policy, group.version, group.digest)] = group.records
+    return [
+        PolicyPromotions(
+            environment=env,
+            policy=name,
+            version=version,
+            digest=digest,
+            decisions=decisions,
+            promotions=_promotions(timeline, approvers, env, name, version, digest),
+        )
+        for (env, name, version, digest), decisions in sorted(keys.items(), key=str)
+    ]
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _promotions(
+    timeline: RegistryTimeline,
+    approvers: dict[str, str],
+    env: str | None,
+    name: str | None,
+    version: int | None,
+    digest: str | None,
+) -> list[Promotion]:
+    if env is not None and name is None and len(timeline.names_in(env)) == 1:
+        name = timeline.names_in(env)[0]
+    if env is None or name is None:
+        return []
+    return [
+        Promotion(
+            event=str(span.record["event"]),
+            time=str(span.record["time"]),
+            promoted_by=str(span.record["actor"]),
+            approved_by=[approvers.get(d, d) for d in span.record.get("approvals", [])],
+            gates=[
+                GateVerdict(name=str(g["name"]), verdict=str(g["verdict"]))
+                for g in span.record.get("gates", [])
+            ],
+            reason=span.record.get("reason"),
+            record_digest=str(span.record["record_digest"]),
+        )
+        for span in timeline.promotions(env, name, digest, version)
+    ]
 
 
 def tenant_budgets(selection: PolicySelection) -> dict[str, int]:

@@ -118,7 +118,8 @@ def render_markdown(report: EvidenceReport) -> str:
 _CSS = (
     "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px}"
-    "th{background:#f3f3f3}.chart{display:block;margin:1em 0}.bad{color:#c0392b}"
+    "th{background:#f3f3f3}td ul{margin:0;padding-left:1.2em}"
+    ".chart{display:block;margin:1em 0}"
 )
 
 
@@ -127,6 +128,20 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{esc(c)}</th>" for c in header)
     body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _promotions_table(entries: list[PolicyPromotions]) -> str:
+    esc = html.escape
+    header = ["environment", "policy", "version", "bundle digest", "decisions", "registry records"]
+    out = ["<table><tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"]
+    for e in entries:
+        digest = e.digest or ""
+        short = f"<code title='{esc(digest)}'>{esc(digest[:19])}\u2026</code>" if digest else ""
+        items = "".join(f"<li>{esc(line)}</li>" for line in _promotion_lines(e))
+        cells = [esc(str(e.environment)), esc(str(e.policy)), esc(str(e.version)), short]
+        cells += [str(e.decisions), f"<ul>{items}</ul>"]
+        out.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return "".join(out) + "</table>"
 
 
 def _section_chart(section: Section, budgets: dict[str, int]) -> str:
@@ -176,19 +191,7 @@ def render_html(report: EvidenceReport) -> str:
     ]
     if report.promotions is not None:
         parts.append("<h2>Signed policy versions: promoted and approved by whom</h2>")
-        rows = [
-            [
-                str(e.environment),
-                str(e.policy),
-                str(e.version),
-                str(e.digest),
-                str(e.decisions),
-                " | ".join(_promotion_lines(e)),
-            ]
-            for e in report.promotions
-        ]
-        header = ["environment", "policy", "version", "digest", "decisions", "registry record"]
-        parts.append(_table(header, rows))
+        parts.append(_promotions_table(report.promotions))
     if report.conformance is not None:
         conf = report.conformance
         parts += [
