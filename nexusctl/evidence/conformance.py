@@ -355,30 +355,47 @@ def _decide(
     it, the policy's own choice stays eligible and cheapest (requirements only remove
     candidates), unless the served one is a deployment the policy's choice is not.
     """
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     base = _route(loaded, traffic)
-    depends = pa.nulls(traffic.num_rows, pa.string())
-    nothing_served = pc.is_null(served)
+    labels: list[str] = []
+    codes = np.full(traffic.num_rows, -1, dtype=np.int32)
+    # Rows a probe already found undetermined are not routed again: each probe replays only
+    # the rows still determined (the load column travels with them).
+    pending = np.arange(traffic.num_rows, dtype=np.int64)
     for attribute, column, value in _probes(loaded):
-        kind = traffic.schema.field(column).type
-        probe = traffic.set_column(
-            traffic.schema.get_field_index(column),
+        if not len(pending):
+            break
+        rows = pa.array(pending)
+        subset = traffic.take(rows)
+        probe = subset.set_column(
+            subset.schema.get_field_index(column),
             column,
-            pa.array([value] * traffic.num_rows, kind),
+            pa.array([value] * subset.num_rows, subset.schema.field(column).type),
         )
-        other = _route(loaded, probe)
-        changed = pa.array([False] * traffic.num_rows, pa.bool_())
-        for name in base.column_names:
-            same = pc.fill_null(pc.equal(base.column(name), other.column(name)), False)
-            both_null = pc.and_(pc.is_null(base.column(name)), pc.is_null(other.column(name)))
+        other, before = _route(loaded, probe), base.take(rows)
+        changed = pa.array([False] * subset.num_rows, pa.bool_())
+        for name in before.column_names:
+            same = pc.fill_null(pc.equal(before.column(name), other.column(name)), False)
+            both_null = pc.and_(pc.is_null(before.column(name)), pc.is_null(other.column(name)))
             changed = pc.or_(changed, pc.invert(pc.or_(same, both_null)))
         if attribute == "capabilities":
-            offered = pc.fill_null(pc.is_in(served, _offering(loaded, value[0])), False)
-            changed = pc.and_(changed, pc.or_(nothing_served, offered))
-        label = pa.scalar(f"depends-on-{attribute}", pa.string())
-        depends = pc.if_else(pc.and_(changed, pc.is_null(depends)), label, depends)
+            held = served.take(rows)
+            offered = pc.fill_null(pc.is_in(held, _offering(loaded, value[0])), False)
+            changed = pc.and_(changed, pc.or_(pc.is_null(held), offered))
+        hit = np.asarray(changed.to_numpy(zero_copy_only=False), dtype=bool)
+        if hit.any():
+            label = f"depends-on-{attribute}"
+            if label not in labels:
+                labels.append(label)
+            codes[pending[hit]] = labels.index(label)
+            pending = pending[~hit]
+    indices = pa.array(codes, mask=codes < 0)
+    depends = pc.cast(
+        pa.DictionaryArray.from_arrays(indices, pa.array(labels, pa.string())), pa.string()
+    )
     return base, depends
 
 
