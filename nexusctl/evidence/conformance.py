@@ -40,6 +40,7 @@ from nexusctl.evidence.policies import PolicyVersion, RegistryTimeline
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pyarrow as pa
 
     from nexusctl.policy.loader import LoadedPolicy
@@ -182,17 +183,10 @@ def _assign(
     timeline = selection.registry
     assert timeline is not None  # one of the two is always given (the CLI requires it)
     index = np.full(n, -1, dtype=np.int64)
-    envs = table.column("environment").to_pylist()
-    names = table.column("policy_name").to_pylist()
     times = np.asarray(table.column("time_unix_us").to_numpy(), dtype=np.int64)
-    # Distinct (environment, name) pairs are few: loop over them, not over records.
-    keys: dict[tuple[str | None, str | None], list[int]] = {}
-    for row, key in enumerate(zip(envs, names, strict=True)):
-        keys.setdefault(key, []).append(row)
     versions: list[tuple[PolicyVersion, LoadedPolicy]] = []
     by_key: dict[tuple[str, str], int] = {}
-    for (env, name), rows_list in sorted(keys.items(), key=lambda kv: str(kv[0])):
-        rows = np.asarray(rows_list, dtype=np.int64)
+    for (env, name), rows in _pairs(table):
         if env is None:
             tally.unchecked["no-environment"] += len(rows)
             continue
@@ -216,6 +210,30 @@ def _assign(
                 versions.append((version, timeline.loaded(span.digest)))
             index[rows[at == span_index]] = by_key[key]
     return versions, pa.array(index)
+
+
+def _pairs(table: pa.Table) -> list[tuple[tuple[str | None, str | None], np.ndarray]]:
+    """Rows by distinct (environment, policy name): the pairs are few, the rows are not."""
+    import numpy as np
+    import pyarrow as pa
+
+    keyed = pa.table(
+        {
+            "environment": table.column("environment"),
+            "policy_name": table.column("policy_name"),
+            "row": pa.array(np.arange(table.num_rows, dtype=np.int64)),
+        }
+    )
+    groups = keyed.group_by(["environment", "policy_name"]).aggregate([("row", "list")])
+    out = []
+    for env, name, rows in zip(
+        groups.column("environment").to_pylist(),
+        groups.column("policy_name").to_pylist(),
+        groups.column("row_list").to_numpy(zero_copy_only=False),
+        strict=True,
+    ):
+        out.append(((env, name), np.asarray(rows, dtype=np.int64)))
+    return sorted(out, key=lambda item: (str(item[0][0]), str(item[0][1])))
 
 
 def _probes(loaded: LoadedPolicy) -> list[tuple[str, str, Any]]:
