@@ -333,3 +333,20 @@ def test_report_joins_the_registry_and_gates_on_deviation(
     assert "<svg" in (tmp_path / "r.html").read_text()
     usage = run("evidence", "report", str(store), "--fail-on-deviation")
     assert usage.exit_code == 2
+
+
+def test_bad_policy_sources_are_one_clear_line(tmp_path: Path) -> None:
+    store, _ = _store(tmp_path, [_faq(0, 1_767_225_600_000_000, **{"nexus.deployment.id": "x"})])
+    not_registry = tmp_path / "empty"
+    not_registry.mkdir()
+    result = run("evidence", "conformance", str(store), "--registry", str(not_registry))
+    assert result.exit_code == 3
+    assert "not a registry" in result.stderr
+    assert "Traceback" not in result.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: nexuscore.io/v1\nkind: RoutingPolicy\nspec: [\n")
+    result = run("evidence", "report", str(store), "--policy", str(broken))
+    assert result.exit_code == 3
+    assert "broken.yaml" in result.stderr
+    result = run("evidence", "conformance", str(tmp_path), "--policy", str(broken))
+    assert result.exit_code == 3
