@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 #: Examples kept per deviation kind.
 EXAMPLES = 5
+#: Records routed at once (with every probe): bounds the replay's working memory.
+CHUNK_ROWS = 131_072
 #: Record columns conformance reads (view names).
 FIELDS = (
     "request_id",
@@ -130,14 +132,21 @@ def check_conformance(
         con.close()
     table = _with_defaults(table, selection.default_environment)
     table = table.append_column("load", _loads(table))
-    table = table.filter(pc.fill_null(table.column("selected"), False))
+    table = _only(table, pc.fill_null(table.column("selected"), False))
     tally = _Tally(records=table.num_rows)
     versions, assigned = _assign(table, selection, tally)
     for index, (version, loaded) in enumerate(versions):
-        group = table.filter(pc.equal(assigned, index))
+        group = _only(table, pc.equal(assigned, index))
         if group.num_rows:
             _check_group(group, version, loaded, selection.registry is not None, tally)
     return _report(tally, selection)
+
+
+def _only(table: pa.Table, mask: pa.Array) -> pa.Table:
+    """``table.filter(mask)``, without the copy when every row is kept (the common case)."""
+    import pyarrow.compute as pc
+
+    return table if pc.all(mask).as_py() is not False else table.filter(mask)
 
 
 def _with_defaults(table: pa.Table, environment: str | None) -> pa.Table:
@@ -237,29 +246,36 @@ def _pairs(table: pa.Table) -> list[tuple[tuple[str | None, str | None], np.ndar
 def _check_group(
     group: pa.Table, version: PolicyVersion, loaded: LoadedPolicy, registry: bool, tally: _Tally
 ) -> None:
+    """Check one policy group, CHUNK_ROWS records at a time (the load column travels with the
+    rows, so chunks are independent and memory stays bounded by the chunk)."""
     import pyarrow.compute as pc
 
     from nexusctl.evidence.conformance_checks import compare
 
-    routable, missing, invalid = routable_rows(group)
-    tally.unchecked["missing-attributes"] += missing
-    tally.unchecked["invalid-attributes"] += invalid
-    rows = group.filter(routable)
-    base, depends = decide(loaded, as_traffic(rows), rows.column("deployment_id"))
-    for reason, count in Counter(depends.to_pylist()).items():
-        if reason is not None:
-            tally.unchecked[reason] += count
-    determined = pc.is_null(depends)
-    outcome = compare(group, routable, base, determined, version, loaded, registry)
-    tally.decision_checked += outcome.decision_checked
-    tally.deviating += outcome.deviating
-    for kind, count in outcome.counts.items():
-        tally.counts[kind] += count
-    for kind, count in outcome.checked.items():
-        tally.checked[kind] += count
-    for kind, examples in outcome.examples.items():
-        kept = tally.examples.setdefault(kind, [])
-        kept += examples[: EXAMPLES - len(kept)]
+    checked = deviating = 0
+    for start in range(0, group.num_rows, CHUNK_ROWS):
+        chunk = group.slice(start, CHUNK_ROWS)
+        routable, missing, invalid = routable_rows(chunk)
+        tally.unchecked["missing-attributes"] += missing
+        tally.unchecked["invalid-attributes"] += invalid
+        rows = chunk.filter(routable)
+        base, depends = decide(loaded, as_traffic(rows), rows.column("deployment_id"))
+        for item in pc.value_counts(depends).to_pylist():
+            if item["values"] is not None:
+                tally.unchecked[item["values"]] += item["counts"]
+        determined = pc.is_null(depends)
+        outcome = compare(chunk, routable, base, determined, version, loaded, registry)
+        checked += outcome.decision_checked
+        deviating += outcome.deviating
+        for kind, count in outcome.counts.items():
+            tally.counts[kind] += count
+        for kind, count in outcome.checked.items():
+            tally.checked[kind] += count
+        for kind, examples in outcome.examples.items():
+            kept = tally.examples.setdefault(kind, [])
+            kept += examples[: EXAMPLES - len(kept)]
+    tally.decision_checked += checked
+    tally.deviating += deviating
     tally.groups.append(
         PolicyGroup(
             environment=version.environment,
@@ -268,8 +284,8 @@ def _check_group(
             digest=version.digest,
             source=version.source,
             records=group.num_rows,
-            decision_checked=outcome.decision_checked,
-            deviating=outcome.deviating,
+            decision_checked=checked,
+            deviating=deviating,
         )
     )
 
