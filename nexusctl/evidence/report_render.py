@@ -243,8 +243,9 @@ def conformance_text(conf: ConformanceReport) -> str:
         )
     for group in conf.policies:
         digest = f" {group.digest}" if group.digest else ""
+        where = f" in {group.environment}" if group.environment else ""
         lines.append(
-            f"policy {group.policy}@{group.version}{digest}: {group.records} record(s), "
+            f"policy {group.policy}@{group.version}{where}{digest}: {group.records} record(s), "
             f"{group.decision_checked} decision-checked, {group.deviating} deviating"
         )
     lines.append("OK: no deviation" if not conf.deviating_records else "DEVIATIONS FOUND")
