@@ -7,11 +7,14 @@ import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from nexusctl.traffic.synth import write_synth
 from tests.cli.evidence_helpers import make_store, run
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
 BASELINE = str(REPO / "policies" / "nebula" / "retail-chat.yaml")
 CANDIDATE = str(REPO / "policies" / "nebula" / "retail-chat.candidate.yaml")
 
