@@ -287,6 +287,34 @@ def query(
         stdout_console().print(table)
 
 
+RegistryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--registry",
+        help="Registry clone: each decision is checked against the bundle live in its "
+        "environment at its time, and the report names who promoted and approved it.",
+    ),
+]
+PolicyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--policy", help="A policy file or bundle folder to check every decision against."
+    ),
+]
+DefaultEnvOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--default-env", help="Environment of records that name none (e.g. a LiteLLM log)."
+    ),
+]
+FailOnDeviationOpt = Annotated[
+    bool,
+    typer.Option(
+        "--fail-on-deviation", help="Exit 6 when a record deviates from its policy (for CI)."
+    ),
+]
+
+
 @evidence_app.command("report")
 @handle_errors
 def report(
@@ -304,9 +332,21 @@ def report(
         "markdown"
     ),
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE.")] = None,
+    registry: RegistryOpt = None,
+    policy: PolicyOpt = None,
+    default_env: DefaultEnvOpt = None,
+    fail_on_deviation: FailOnDeviationOpt = False,
 ) -> None:
     """Who routed what, under which policy, at what cost: decisions by route, deployment,
-    region and residency; refusals and escalations; spend by tenant."""
+    region and residency; refusals and escalations; spend by tenant (vs budget).
+
+    With --registry: who promoted and approved each policy version, and conformance of every
+    real decision to the bundle live in its environment at its time; with --policy:
+    conformance to that one policy. docs/evidence.md, "Report" and "Conformance".
+
+    Exit codes: 0 written, 6 a deviation with --fail-on-deviation, 3 bad input.
+    """
+    from nexusctl.evidence.conformance import policy_selection, require_conformance
     from nexusctl.evidence.report import (
         ReportFilter,
         build_report,
@@ -318,12 +358,64 @@ def report(
     renderers = {"markdown": render_markdown, "html": render_html, "json": render_json}
     if fmt not in renderers:
         raise UsageError(f"unknown format {fmt!r}", hint="formats: markdown, html, json")
+    if fail_on_deviation and registry is None and policy is None:
+        raise UsageError("--fail-on-deviation needs --registry or --policy")
     selection = ReportFilter(
         start.date() if start else None, end.date() if end else None, tenant, app, env
     )
-    text = renderers[fmt](build_report(store, selection))
+    policies = policy_selection(registry, policy, default_env)
+    built = build_report(store, selection, policies)
+    text = renderers[fmt](built)
     if out is None:
         write_stdout(text)
     else:
         out.write_text(text)
         write_stdout(f"wrote {fmt} report to {out}")
+    if fail_on_deviation and built.conformance is not None:
+        require_conformance(built.conformance)
+
+
+@evidence_app.command("conformance")
+@handle_errors
+def conformance(
+    store: StoreArg,
+    registry: RegistryOpt = None,
+    policy: PolicyOpt = None,
+    default_env: DefaultEnvOpt = None,
+    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text | json.")] = "text",
+    fail_on_deviation: FailOnDeviationOpt = False,
+) -> None:
+    """Route every real decision again under its policy and report each deviation.
+
+    The policy is the bundle live in the record's environment at its time (--registry), or
+    one policy for all records (--policy). Deviations: another deployment, a residency
+    breach, a cost over the route's cap, a refusal or escalation made or missed, a bundle
+    digest that was not live. Records lacking what routing needs are counted as not
+    checkable, by reason (docs/evidence.md, "Conformance").
+
+    Exit codes: 0 checked, 6 a deviation with --fail-on-deviation, 3 bad input, 2 usage.
+    """
+    from nexusctl.evidence.conformance import (
+        check_conformance,
+        policy_selection,
+        require_conformance,
+    )
+    from nexusctl.evidence.report import ReportFilter
+
+    if fmt not in ("text", "json"):
+        raise UsageError(f"unknown format {fmt!r}", hint="formats: text, json")
+    policies = policy_selection(registry, policy, default_env)
+    if policies is None:
+        raise UsageError("give a policy source: --registry PATH or --policy FILE")
+    where, params = ReportFilter(tenant=tenant, environment=env).where()
+    result = check_conformance(store, policies, where.removeprefix("WHERE "), params)
+    if fmt == "json":
+        write_stdout(json.dumps(result.model_dump(mode="json"), indent=2, sort_keys=True))
+    else:
+        from nexusctl.evidence.report_render import conformance_text
+
+        write_stdout(conformance_text(result))
+    if fail_on_deviation:
+        require_conformance(result)

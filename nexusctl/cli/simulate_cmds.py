@@ -158,6 +158,15 @@ def simulate(
     keyless: KeylessOpt = False,
     trust_config: TrustConfigOpt = None,
     identity_token: TokenOpt = None,
+    emit_evidence: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            "--emit-evidence",
+            help="Append the candidate's decisions as counterfactual records to the evidence "
+            "store DIR, signed with its note KEY (needs --decisions).",
+            metavar="DIR KEY",
+        ),
+    ] = None,
 ) -> None:
     """Replay recorded traffic under a baseline and a candidate policy; diff and gate them.
 
@@ -181,6 +190,8 @@ def simulate(
     targets = plan_outputs(report_format or (), output or (), summary_file=summary_file)
     url = check_report_url(report_url) if report_url is not None else None
 
+    if emit_evidence is not None and decisions is None:
+        raise UsageError("--emit-evidence needs --decisions FILE (the records are read from it)")
     signer = None
     if attest is not None:
         signer = make_signer(key, certificate, chain, keyless, trust_config, identity_token)
@@ -201,6 +212,10 @@ def simulate(
         run = run_job(request, gates, on_start=bar.start, progress=bar.advance)
     finally:
         bar.stop()
+    if emit_evidence is not None:
+        from nexusctl.evidence.emit import emit_counterfactuals
+
+        note(emit_counterfactuals(emit_evidence, decisions))
     emit_reports(run.result, targets, report_url=url)
     if attest is not None and signer is not None:
         written = file_attestation(run, signer, attest)

@@ -24,6 +24,7 @@ EXPORTED_MODELS: list[tuple[str, str]] = [
     ("RegistryConfig", "nexusctl.registry.config:RegistryConfig"),
     ("PromotionPredicate", "nexusctl.statements:PromotionPredicate"),
     ("DecisionRecord", "nexusctl.evidence.record:DecisionRecord"),
+    ("EvidenceReport", "nexusctl.evidence.report_model:EvidenceReport"),
     ("PolicyTest", "nexusctl.policytest.model:PolicyTest"),
     ("RoutingRequest", "nexusctl.policy.request:RoutingRequest"),
     ("BundleInspection", "nexusctl.signing.inspect:BundleInspection"),
