@@ -124,9 +124,8 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     spec, spec_record = load_enrichment(options.enrich) if options.enrich else (None, None)
     labels = load_quality(options.quality, options.quality_format) if options.quality else None
     checked = Checked()
-    with TrafficWriter(out, None, staging=True) as staging:
-        stage(reader(src), spec, labels, staging, checked)
-        staging.close()
+    with _Digest(src) as digest, TrafficWriter(out, None) as writer:
+        stage(reader(src), spec, labels, writer, checked, options.skip_invalid)
         if checked.rows == 0:
             raise TrafficError(f"{src}: no requests in the file (header only?)")
         given = set(checked.defaults) | (provides(spec) if spec else set())
@@ -135,6 +134,7 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
         )
         # A mapped format emits every column; the ones no row carries explain its bad rows.
         absent = [n for n in TRAFFIC.required if n not in checked.present | given]
+        not_written = checked.problems.bad.copy()
         report_duplicates(checked)
         problems = checked.problems
         skipped = problems.bad_rows
@@ -147,7 +147,7 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             raise TrafficError(f"{src}: every row is invalid; nothing to write", hint=hint)
         metadata = {
             "source": src.name,
-            "source_sha256": _sha256(src),
+            "source_sha256": digest.hexdigest(),
             "importer": fmt,
             "import": checked.details,
             "enrichment": spec_record,
@@ -158,9 +158,16 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             "skipped_rows": _first_bad_rows(problems),
             "not_reported": not_reported(checked, problems.bad, checked.defaults),
         }
-        with TrafficWriter(out, metadata) as writer:
-            copy_valid(staging.temporary, problems.bad, writer)
-            writer.publish()
+        repeats = (problems.bad & ~not_written)[~not_written]
+        if repeats.any():
+            # Repeated request_ids show only after the last chunk: copy the written rows
+            # without them (the one case that takes a second pass).
+            writer.close()
+            with TrafficWriter(out, None) as again:
+                copy_valid(writer.temporary, repeats, again)
+                again.publish(metadata)
+        else:
+            writer.publish(metadata)
     text = problems.summary(str(src), options.max_problems) if skipped else ""
     warnings = _warnings(src, metadata)
     return ImportResult(checked.rows - skipped, skipped, text, metadata, problems, warnings)
@@ -255,3 +262,32 @@ def _sha256(path: Path) -> str:
     from nexusctl.files import sha256_file
 
     return sha256_file(path, what="traffic file")
+
+
+class _Digest:
+    """The source's SHA-256, computed in a background thread while the rows are imported.
+
+    hashlib releases the GIL on large updates, so on two cores the hash costs no wall time.
+    Only a regular file is hashed ahead; anything else is left to the reader to refuse.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._pool: Any = None
+        self._future: Any = None
+
+    def __enter__(self) -> _Digest:
+        if self._path.is_file():
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-sha256")
+            self._future = self._pool.submit(_sha256, self._path)
+        return self
+
+    def hexdigest(self) -> str:
+        """The digest (raises what hashing raised)."""
+        return str(self._future.result()) if self._future is not None else _sha256(self._path)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

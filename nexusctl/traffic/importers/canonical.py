@@ -95,8 +95,6 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
     given as a number) sends the whole block to the line-by-line parser, which names each bad
     line. A column null on every line counts as absent.
     """
-    import io
-
     import pyarrow as pa
     import pyarrow.json as pajson
 
@@ -113,8 +111,8 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     try:
         table = pajson.read_json(
-            io.BytesIO(block),
-            read_options=pajson.ReadOptions(block_size=1 << 20),
+            pa.BufferReader(block),
+            read_options=pajson.ReadOptions(block_size=4 << 20),
             parse_options=options,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -129,7 +127,7 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
 
 
 def _line_count(block: bytes) -> int:
-    return block.removesuffix(b"\n").count(b"\n") + 1
+    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
 
 def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
