@@ -137,7 +137,8 @@ def synth(
         list[Path] | None,
         typer.Option(
             "--policy",
-            help="Derive the mix from these policies instead of the built-in Nebula mix.",
+            help="Derive the mix from these policies (every route gets traffic) instead of "
+            "the built-in Nebula mix.",
         ),
     ] = None,
 ) -> None:
@@ -145,7 +146,9 @@ def synth(
 
     The built-in mix exercises every route, guardrail and escalation of the Nebula policies.
 
-    --policy derives a plainer mix from the given policies. Same rows and seed, same file.
+    --policy derives the mix from the given policies: every route (and the default) gets
+    requests drawn from its own match (apps, use cases, classes, capabilities, ranges).
+    Same rows and seed, same file.
     """
     from nexusctl.traffic.synth import write_synth
 

@@ -8,7 +8,8 @@ The mix is a list of *segments* (tenant, app and the distributions of every attr
 built-in ``NEBULA_SEGMENTS`` exercise every route of the three example policies, their
 guardrails, the vision route, high-risk and low-confidence escalations, and requests nothing
 can serve (an unknown residency class ``us``, the ``audio`` capability no deployment offers, a
-tenant no policy declares). ``segments_from_policies`` derives a plainer mix from any policies.
+tenant no policy declares). ``segments_from_policies`` derives from any policies a mix in which
+every route receives traffic.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class Segment:
     confidence_share: float = 0.5
     confidence_beta: tuple[float, float] = (8.0, 2.0)
     cached_prob: float = 0.3
+    #: Input tokens clipped into [low, high] (a route's ``inputTokens`` range; None = open).
+    input_range: tuple[int | None, int | None] | None = None
+    #: Complexity drawn inside [low, high] (a route's ``complexity`` range), Beta-shaped.
+    complexity_range: tuple[float, float] | None = None
 
 
 # Input/output lognormals of the code segments are fitted to the Azure 2023 code trace
@@ -170,45 +175,115 @@ NEBULA_SEGMENTS: tuple[Segment, ...] = (
 
 
 def segments_from_policies(policies: Sequence[Any]) -> tuple[Segment, ...]:
-    """Derive a plain mix from RoutingPolicy models: every tenant x the policy's vocabulary.
+    """Derive a mix from RoutingPolicy models in which every route receives traffic.
 
-    Use cases are those the routes match plus ``general``; residency classes are the declared
-    ones plus 2 % of an undeclared ``unknown`` class; capabilities are those routes match on
-    (each with probability 0.2); data classes and risk classes cover every value.
+    Per route (the default included), one segment per (tenant, app) the route matches draws
+    every attribute from the route's own match: its apps, use cases, data classes, residency
+    and risk classes, required capabilities, input-token and complexity ranges. An attribute
+    the route leaves open avoids the values earlier routes match on (where any remain), so the
+    route is not shadowed by them; an open tenant or app is every declared tenant and the
+    policy's name. Beside the routes, a plain segment per tenant covers the vocabulary, 2 % of
+    it in an undeclared residency class ``unknown`` (requests nothing may serve).
     """
     segments: list[Segment] = []
     for policy in policies:
-        spec = policy.spec
-        use_cases = {"general": 1.0}
-        capabilities: dict[str, float] = {}
-        for route in spec.routes:
-            if route.match is None:
-                continue
-            for use_case in route.match.use_cases or []:
-                use_cases[use_case] = 1.0
-            for capability in route.match.capabilities or []:
-                capabilities[capability] = 0.2
-        residency = {
-            r.id: 0.98 / max(1, len(spec.residency_classes)) for r in spec.residency_classes
-        }
-        residency["unknown"] = 0.02 if residency else 1.0
-        tenants = [t.id for t in spec.tenants] or ["default"]
-        for tenant in tenants:
-            segments.append(
+        segments += _route_segments(policy)
+        segments += _plain_segments(policy)
+    return tuple(segments)
+
+
+_DATA_MIX = {"public": 0.2, "internal": 0.4, "confidential": 0.3, "restricted": 0.1}
+_RISK_MIX = {"low": 0.8, "medium": 0.15, "high": 0.05}
+
+
+def _route_segments(policy: Any) -> list[Segment]:
+    spec = policy.spec
+    tenants = [t.id for t in spec.tenants] or ["default"]
+    declared = [r.id for r in spec.residency_classes] or ["unknown"]
+    taken: dict[str, set[str]] = {}  # values earlier routes match on, per attribute
+    out: list[Segment] = []
+    for route in [*spec.routes, spec.default]:
+        match = getattr(route, "match", None)
+
+        def pick(attribute: str, default: dict[str, float], match: Any = match) -> dict[str, float]:
+            listed = getattr(match, attribute, None) if match is not None else None
+            if listed:
+                return {value: 1.0 for value in listed}
+            free = {k: v for k, v in default.items() if k not in taken.get(attribute, set())}
+            return free or default
+
+        use_cases = pick("use_cases", {"general": 1.0})
+        data_classes = pick("data_classes", _DATA_MIX)
+        residency = pick("residency_classes", {r: 1.0 for r in declared})
+        risk = pick("risk_classes", _RISK_MIX)
+        apps = list(pick("apps", {policy.metadata.name: 1.0}))
+        who = list(pick("tenants", {t: 1.0 for t in tenants}))
+        required = list(getattr(match, "capabilities", None) or []) if match else []
+        tokens = getattr(match, "input_tokens", None) if match else None
+        score = getattr(match, "complexity", None) if match else None
+        pairs = [(tenant, app) for tenant in who for app in apps]
+        for tenant, app in pairs:
+            out.append(
                 Segment(
-                    f"{policy.metadata.name}-{tenant}",
-                    1.0,
+                    f"{policy.metadata.name}-{route.id}-{tenant}-{app}",
+                    1.0 / len(pairs),
                     tenant,
-                    policy.metadata.name,
+                    app,
                     use_cases,
-                    {"public": 0.2, "internal": 0.4, "confidential": 0.3, "restricted": 0.1},
+                    data_classes,
                     residency,
-                    {"low": 0.8, "medium": 0.15, "high": 0.05},
-                    capabilities,
+                    risk,
+                    {capability: 1.0 for capability in required},
                     confidence_share=0.5,
+                    input_range=_bounds(tokens),
+                    complexity_range=None
+                    if score is None
+                    else (
+                        0.0 if score.min is None else score.min,
+                        1.0 if score.max is None else score.max,
+                    ),
                 )
             )
-    return tuple(segments)
+        if match is not None:
+            for attribute in ("use_cases", "data_classes", "residency_classes", "risk_classes"):
+                taken.setdefault(attribute, set()).update(getattr(match, attribute, None) or [])
+    return out
+
+
+def _bounds(tokens: Any) -> tuple[int | None, int | None] | None:
+    if tokens is None or (tokens.min is None and tokens.max is None):
+        return None
+    return (tokens.min, tokens.max)
+
+
+def _plain_segments(policy: Any) -> list[Segment]:
+    spec = policy.spec
+    use_cases = {"general": 1.0}
+    capabilities: dict[str, float] = {}
+    for route in spec.routes:
+        if route.match is None:
+            continue
+        for use_case in route.match.use_cases or []:
+            use_cases[use_case] = 1.0
+        for capability in route.match.capabilities or []:
+            capabilities[capability] = 0.2
+    residency = {r.id: 0.98 / max(1, len(spec.residency_classes)) for r in spec.residency_classes}
+    residency["unknown"] = 0.02 if residency else 1.0
+    return [
+        Segment(
+            f"{policy.metadata.name}-{tenant}",
+            1.0,
+            tenant,
+            policy.metadata.name,
+            use_cases,
+            _DATA_MIX,
+            residency,
+            _RISK_MIX,
+            capabilities,
+            confidence_share=0.5,
+        )
+        for tenant in [t.id for t in spec.tenants] or ["default"]
+    ]
 
 
 def synth_batches(
@@ -319,8 +394,13 @@ def _batch(
         codes["res"][rows] = _choose(rng, m, s.residency, vocab)
         codes["risk"][rows] = _choose(rng, m, s.risk, vocab)
         input_tokens[rows] = np.rint(rng.lognormal(*s.input_lognormal, size=m)).astype(np.int64)
+        if s.input_range is not None:
+            input_tokens[rows] = np.clip(input_tokens[rows], *s.input_range)
         output_tokens[rows] = np.rint(rng.lognormal(*s.output_lognormal, size=m)).astype(np.int64)
         complexity[rows] = rng.beta(*s.complexity_beta, size=m)
+        if s.complexity_range is not None:
+            low, high = s.complexity_range
+            complexity[rows] = low + (high - low) * complexity[rows]
         has_conf = rng.random(m) < s.confidence_share
         conf = rng.beta(*s.confidence_beta, size=m) * (1.0 - 0.3 * complexity[rows])
         confidence[rows[has_conf]] = conf[has_conf]
