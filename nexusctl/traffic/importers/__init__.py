@@ -22,7 +22,7 @@ from nexusctl.traffic.importers._raw import RawTraffic
 from nexusctl.traffic.parquet import ReadLimits
 from nexusctl.traffic.schema import DEFAULT_MAX_PROBLEMS, TRAFFIC, Problems
 
-FORMATS = ("azure", "otel", "litellm", "litellm-payload", "canonical")
+FORMATS = ("azure", "otel", "litellm", "litellm-payload", "canonical", "mooncake")
 #: Formats whose reader emits every column it maps (null where a record lacks it): a required
 #: column is missing when no row holds a value, not when the column is absent.
 _MAPPED = ("otel", "litellm", "litellm-payload")
@@ -53,6 +53,12 @@ class ImportOptions:
     #: HMAC-SHA256 key for user identifiers (LiteLLM ``end_user``/``user``); without it those
     #: identifiers are dropped (counted in the metadata), never stored raw.
     hash_key: bytes | None = field(default=None, repr=False)
+    #: Mooncake traces: derive cached_input_tokens with an LRU prefix cache of this many
+    #: blocks of ``block_tokens`` tokens (None: cached tokens come from the enrichment spec).
+    prefix_cache_blocks: int | None = None
+    block_tokens: int = 512
+    #: Mooncake traces: the wall-clock time (epoch ms) of the trace's timestamp 0.
+    start_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,14 @@ def _reader(fmt: str, options: ImportOptions) -> Callable[[Path], Iterator[RawTr
         from nexusctl.traffic.importers.canonical import read_canonical
 
         return lambda path: read_canonical(path, options.limits)
+    if fmt == "mooncake":
+        from nexusctl.traffic.importers.mooncake import PrefixCache, read_mooncake
+        from nexusctl.traffic.synth import DEFAULT_START_MS
+
+        blocks = options.prefix_cache_blocks
+        cache = None if blocks is None else PrefixCache(blocks, options.block_tokens)
+        start = DEFAULT_START_MS if options.start_ms is None else options.start_ms
+        return lambda path: read_mooncake(path, cache, start)
     raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
 
 
@@ -113,6 +127,14 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     from nexusctl.traffic.quality import load_quality
 
     reader = _reader(fmt, options)
+    _check_mooncake_options(fmt, options)
+    if fmt == "mooncake" and options.enrich is None:
+        raise TrafficError(
+            f"{src}: the Mooncake trace records only time, token counts and block hashes; "
+            "tenant, app, use case, classes, capabilities and complexity must come from an "
+            "enrichment spec (--enrich SPEC.yaml)",
+            hint="see docs/traffic.md (Mooncake traces)",
+        )
     if fmt == "azure" and options.enrich is None:
         from nexusctl.traffic.importers.azure import NEEDS_ENRICHMENT
 
@@ -171,6 +193,17 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     text = problems.summary(str(src), options.max_problems) if skipped else ""
     warnings = _warnings(src, metadata)
     return ImportResult(checked.rows - skipped, skipped, text, metadata, problems, warnings)
+
+
+def _check_mooncake_options(fmt: str, options: ImportOptions) -> None:
+    """Refuse the Mooncake-only options on another format, and nonsense values."""
+    given = options.prefix_cache_blocks is not None or options.start_ms is not None
+    if fmt != "mooncake" and given:
+        raise UsageError("--prefix-cache-blocks and --start apply to the mooncake format only")
+    if options.prefix_cache_blocks is not None and options.prefix_cache_blocks < 1:
+        raise UsageError("--prefix-cache-blocks must be at least 1")
+    if options.block_tokens < 1:
+        raise UsageError("--block-tokens must be at least 1")
 
 
 def _require_columns(src: Path, fmt: str, missing: list[str]) -> None:
