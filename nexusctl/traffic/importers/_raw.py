@@ -249,28 +249,29 @@ def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
             if last < 0:
                 continue  # one line longer than a piece: read on
             block, pending = pending[: last + 1], pending[last + 1 :]
-            for part in _at_most_chunk_lines(block):
+            for part, lines in _at_most_chunk_lines(block):
                 yield part, first_line
-                first_line += part.count(b"\n")
+                first_line += lines
     if pending.strip():
         yield pending, first_line
 
 
-def _at_most_chunk_lines(block: bytes) -> Iterator[bytes]:
-    """Cut a block of whole lines into pieces of at most ``CHUNK_ROWS`` lines."""
+def _at_most_chunk_lines(block: bytes) -> Iterator[tuple[bytes, int]]:
+    """Cut a block of whole lines into pieces of at most ``CHUNK_ROWS`` lines: (piece, lines)."""
     import numpy as np
 
-    if block.count(b"\n") <= CHUNK_ROWS:
-        yield block
+    lines = block.count(b"\n")
+    if lines <= CHUNK_ROWS:
+        yield block, lines
         return
     ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
     start = 0
     for index in range(CHUNK_ROWS - 1, len(ends), CHUNK_ROWS):
         cut = int(ends[index]) + 1
-        yield block[start:cut]
+        yield block[start:cut], CHUNK_ROWS
         start = cut
     if start < len(block):
-        yield block[start:]
+        yield block[start:], len(ends) % CHUNK_ROWS
 
 
 def _check_piece(path: Path, decoder: Any, piece: bytes, *, final: bool) -> None:

@@ -73,9 +73,9 @@ def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
 
     for block, first_line in iter_line_blocks(path):
         errors: dict[int, str] = {}
-        columns = _parse_fast(block)
-        if columns is not None:
-            rows = _line_count(block)  # one row per line: checked by _parse_fast
+        rows = _line_count(block)
+        columns = _parse_fast(block, rows)
+        if columns is not None:  # one row per line: checked by _parse_fast
             numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
         else:
             lines, line_numbers = split_lines(block, first_line)
@@ -86,7 +86,7 @@ def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
         )
 
 
-def _parse_fast(block: bytes) -> dict[str, Any] | None:
+def _parse_fast(block: bytes, lines: int) -> dict[str, Any] | None:
     """Parse a block of lines with Arrow's JSON reader against the canonical types, or None.
 
     Only for clean blocks: a blank line (Arrow skips it, so rows and lines would not match) or
@@ -117,7 +117,7 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != _line_count(block):
+    if table.num_rows != lines:
         return None  # not one object per line
     return {
         name: table.column(name).combine_chunks()
