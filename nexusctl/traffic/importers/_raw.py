@@ -118,9 +118,14 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
     import pyarrow.csv as pacsv
 
     open_check(path)
-    check_utf8(path)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline(1 << 20)
+    # Arrow checks every value is UTF-8 as it parses (check_utf8); only when it finds a bad
+    # byte is the file streamed through the Python decoder, to name the line and column.
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline(1 << 20)
+    except UnicodeDecodeError:
+        check_utf8(path)
+        raise TrafficError(f"{path}: not valid UTF-8") from None
     header = next(csv.reader([first]), [])
     if not header or all(not h.strip() for h in header):
         raise TrafficError(f"{path}:1: missing header row")
@@ -143,6 +148,8 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
             yield batch, np.arange(seen, seen + batch.num_rows, dtype=np.int64) + 2
             seen += batch.num_rows
     except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            check_utf8(path)  # raises, naming the line and column of the first bad byte
         raise TrafficError(f"{path}: malformed CSV: {_arrow_message(exc)}") from None
 
 
