@@ -6,7 +6,8 @@ declaration come the Arrow schema (``arrow_schema``), the column lists, the type
 runs on a file's schema before reading it (``check_schema``) and the row check every reader
 runs on every batch (``check_rows``), which reports each bad row with its 1-based row number
 and column. Tables: traffic (``nexusctl.traffic.schema.TRAFFIC``), decisions
-(``nexusctl.replay.schema.DECISIONS``); the evidence tables are the next entries.
+(``nexusctl.replay.schema.DECISIONS``), evidence decision records
+(``nexusctl.evidence.table.RECORDS``, its columns derived from the ``DecisionRecord`` model).
 
 Nothing here imports pyarrow at module load (``nexusctl --help`` stays fast).
 """
@@ -24,6 +25,7 @@ __all__ = [
     "Column",
     "FloatRange",
     "IntRange",
+    "Kind",
     "Matches",
     "MaxLength",
     "OneOf",

@@ -28,7 +28,7 @@ def import_(
         str,
         typer.Argument(
             metavar="FORMAT",
-            help="Source format: azure | otel | litellm | litellm-payload | canonical.",
+            help="Source format: azure | otel | litellm | litellm-payload | canonical | mooncake.",
         ),
     ],
     src: Annotated[Path, typer.Argument(metavar="SRC", help="The file to import.")],
@@ -64,6 +64,31 @@ def import_(
             "(LiteLLM end_user/user). Without it they are dropped; raw ids are never stored.",
         ),
     ] = None,
+    prefix_cache_blocks: Annotated[
+        int | None,
+        typer.Option(
+            "--prefix-cache-blocks",
+            min=1,
+            metavar="N",
+            help="mooncake: derive cached_input_tokens by replaying the block hashes through an "
+            "LRU prefix cache of N blocks (capacity N x --block-tokens tokens).",
+        ),
+    ] = None,
+    block_tokens: Annotated[
+        int,
+        typer.Option(
+            "--block-tokens", min=1, help="mooncake: tokens per hashed block (the traces: 512)."
+        ),
+    ] = 512,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            "--start",
+            metavar="TIME",
+            help="mooncake: the RFC 3339 time of the trace's timestamp 0 "
+            "(default 2026-01-05T09:00:00Z).",
+        ),
+    ] = None,
 ) -> None:
     """Import recorded traffic into the canonical Parquet table.
 
@@ -80,6 +105,10 @@ def import_(
     metadata (traffic inspect shows it).
 
     The Azure trace has no tenant, app or data class: it needs --enrich (docs/traffic.md).
+
+    mooncake reads the Mooncake (FAST'25) traces: block hash ids per request. With
+    --prefix-cache-blocks the cached input tokens are derived by an LRU prefix cache replayed
+    in time order instead of drawn; it needs --enrich for the rest.
 
     Every format is read in chunks (memory does not grow with the file); a Parquet source is
     refused before reading when its footer declares more than --max-rows rows.
@@ -99,6 +128,9 @@ def import_(
             max_problems=max_problems,
             limits=read_limits(max_rows),
             hash_key=_hash_key(hash_key_env),
+            prefix_cache_blocks=prefix_cache_blocks,
+            block_tokens=block_tokens,
+            start_ms=_epoch_ms(start),
         ),
     )
     for warning in result.warnings:
@@ -110,6 +142,22 @@ def import_(
             highlight=False,
         )
     write_stdout(f"imported {result.rows} row(s) ({result.skipped} skipped) from {src} -> {out}")
+
+
+def _epoch_ms(text: str | None) -> int | None:
+    if text is None:
+        return None
+    import datetime as dt
+
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"--start {text!r}: not an RFC 3339 time", hint="e.g. 2026-01-05T09:00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return (moment - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)) // dt.timedelta(milliseconds=1)
 
 
 def _hash_key(name: str | None) -> bytes | None:
@@ -137,7 +185,8 @@ def synth(
         list[Path] | None,
         typer.Option(
             "--policy",
-            help="Derive the mix from these policies instead of the built-in Nebula mix.",
+            help="Derive the mix from these policies (every route gets traffic) instead of "
+            "the built-in Nebula mix.",
         ),
     ] = None,
 ) -> None:
@@ -145,7 +194,9 @@ def synth(
 
     The built-in mix exercises every route, guardrail and escalation of the Nebula policies.
 
-    --policy derives a plainer mix from the given policies. Same rows and seed, same file.
+    --policy derives the mix from the given policies: every route (and the default) gets
+    requests drawn from its own match (apps, use cases, classes, capabilities, ranges).
+    Same rows and seed, same file.
     """
     from nexusctl.traffic.synth import write_synth
 

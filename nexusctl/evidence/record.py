@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import re
-import types
-import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
@@ -173,32 +171,12 @@ def record_bytes(row: dict[str, Any]) -> bytes:
     return json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _arrow_type(annotation: Any) -> tuple[pa.DataType, bool]:
-    import pyarrow as pa
-
-    nullable = False
-    args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        nullable = type(None) in args
-        annotation = next(a for a in args if a is not type(None))
-    base = typing.get_origin(annotation)
-    if base is typing.Annotated:
-        annotation = typing.get_args(annotation)[0]
-        base = typing.get_origin(annotation)
-    if base is tuple:
-        return pa.list_(pa.string()), nullable
-    if base is Literal:
-        literal = typing.get_args(annotation)[0]
-        return (pa.int64() if isinstance(literal, int) else pa.string()), nullable
-    return (pa.int64() if annotation is int else pa.string()), nullable
-
-
 def arrow_schema() -> pa.Schema:
-    """Return the Parquet/Arrow schema of a segment: one column per alias, in field order."""
-    import pyarrow as pa
+    """Return the Parquet/Arrow schema of a segment: one column per alias, in field order.
 
-    fields = []
-    for name, info in DecisionRecord.model_fields.items():
-        kind, nullable = _arrow_type(info.annotation)
-        fields.append(pa.field(info.alias or name, kind, nullable=nullable))
-    return pa.schema(fields)
+    Declared once, as the evidence-records table (``nexusctl.evidence.table.RECORDS``).
+    """
+    from nexusctl.evidence.table import RECORDS
+
+    schema: pa.Schema = RECORDS.arrow_schema()
+    return schema

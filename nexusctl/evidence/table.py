@@ -6,13 +6,20 @@ and escaped, integers in decimal, nulls as ``null``): a Python loop per record w
 times more. Rows holding a control character (never valid, but a tampered file may hold one)
 are re-encoded exactly by :func:`nexusctl.evidence.record.record_bytes`.
 ``test_evidence_record`` holds both paths to ``nexusctl.canonical.canonical_bytes``.
+
+``RECORDS`` is the decision-record table's entry among the declared Arrow tables
+(``nexusctl.tables``): its columns (alias, kind, nullable) are derived from ``DecisionRecord``,
+the one declaration of a record, so the segment schema cannot drift from the model; the value
+rules stay the model's JSON Schema, applied to whole columns by ``nexusctl.evidence.columns``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import types
+import typing
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from nexusctl.errors import InputError
 from nexusctl.evidence.record import (
@@ -20,9 +27,9 @@ from nexusctl.evidence.record import (
     COLUMNS,
     LEAK_PATTERN,
     DecisionRecord,
-    arrow_schema,
     record_bytes,
 )
+from nexusctl.tables import Column, Kind, TableSpec
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -30,6 +37,35 @@ if TYPE_CHECKING:
 _CONTROL = r"[\x00-\x1f]"
 #: Rows encoded at once: bounds the memory of the canonical text (about 1 KiB per record).
 CHUNK_ROWS = 65_536
+
+
+def _kind(annotation: Any) -> tuple[Kind, bool]:
+    """The column kind and nullability of a DecisionRecord field's annotation."""
+    nullable = False
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        nullable = type(None) in args
+        annotation = next(a for a in args if a is not type(None))
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    base = typing.get_origin(annotation)
+    if base is tuple:
+        return "list<string>", nullable
+    if base is Literal:
+        return ("int64" if isinstance(typing.get_args(annotation)[0], int) else "string"), nullable
+    return ("int64" if annotation is int else "string"), nullable
+
+
+def _record_columns() -> tuple[Column, ...]:
+    columns = []
+    for name, info in DecisionRecord.model_fields.items():
+        kind, nullable = _kind(info.annotation)
+        columns.append(Column(info.alias or name, kind, nullable))
+    return tuple(columns)
+
+
+#: The decision-record segment table: one column per alias, in field order.
+RECORDS = TableSpec("evidence_records", _record_columns())
 
 
 def records_table(records: Sequence[DecisionRecord]) -> pa.Table:
@@ -41,7 +77,7 @@ def records_table(records: Sequence[DecisionRecord]) -> pa.Table:
         values = record.__dict__
         for name, alias in COLUMNS:
             columns[alias].append(values[name])
-    return pa.table(columns, schema=arrow_schema())
+    return pa.table(columns, schema=RECORDS.arrow_schema())
 
 
 def check_no_secrets(table: pa.Table, where: str) -> None:

@@ -1,4 +1,11 @@
-"""Write canonical traffic Parquet files: zstd, contract-A metadata, atomic replace."""
+"""Write canonical traffic Parquet files: zstd, contract-A metadata, atomic replace.
+
+The metadata may be given when the writer opens, or only when it publishes (``publish(meta)``):
+a streaming import learns its counts after the last row. Metadata given at publish goes into
+the footer's key-value metadata and the file stores no serialized Arrow schema, so readers
+rebuild the schema from the Parquet types (the same contract-A schema) and see the metadata
+on it exactly as on a file written with it up front.
+"""
 
 from __future__ import annotations
 
@@ -28,21 +35,19 @@ class TrafficWriter:
         TrafficError: a batch does not match the canonical schema.
     """
 
-    def __init__(
-        self, path: Path, metadata: dict[str, Any] | None, *, staging: bool = False
-    ) -> None:
+    def __init__(self, path: Path, metadata: dict[str, Any] | None) -> None:
         self.path = path
-        #: A staging file holds rows not yet checked: nulls in required columns are allowed.
-        self.staging = staging
         self.rows = 0
         self._metadata = metadata
         self._writer: Any = None
         self._tmp: Path | None = None
+        self._pool: Any = None
+        self._pending: Any = None
 
     def __enter__(self) -> TrafficWriter:
         import pyarrow.parquet as pq
 
-        schema = _staging_schema() if self.staging else traffic_schema()
+        schema = traffic_schema()
         if self._metadata is not None:
             text = json.dumps(self._metadata, sort_keys=True, separators=(",", ":"))
             schema = schema.with_metadata({METADATA_KEY: text})
@@ -53,13 +58,11 @@ class TrafficWriter:
             fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=folder)
             os.close(fd)
             self._tmp = Path(tmp_name)
-            # A staging file is read once, right back: plain pages, no statistics (fastest).
-            options: dict[str, Any] = (
-                {"compression": "none", "use_dictionary": False, "write_statistics": False}
-                if self.staging
-                else {"compression": "zstd"}
+            # Metadata known only at publish goes to the footer; a serialized Arrow schema
+            # written now would not carry it (see the module docstring).
+            self._writer = pq.ParquetWriter(
+                self._tmp, schema, compression="zstd", store_schema=self._metadata is not None
             )
-            self._writer = pq.ParquetWriter(self._tmp, schema, **options)
         except OSError as exc:
             self._cleanup()
             raise EnvironmentError_(f"{self.path}: cannot write: {exc.strerror or exc}") from None
@@ -81,16 +84,31 @@ class TrafficWriter:
             raise TrafficError(f"internal: batch schema differs from contract A for {self.path}")
         if isinstance(batch, pa.RecordBatch):
             batch = pa.Table.from_batches([batch])
-        if self.staging:
-            batch = pa.Table.from_arrays(batch.columns, schema=_staging_schema())
+        # Encoding and compressing run in one background thread (Arrow releases the GIL)
+        # while the caller prepares the next batch; at most one batch is in flight.
+        self._wait()
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-writer")
+        self._pending = self._pool.submit(self._write_now, batch)
+        self.rows += batch.num_rows
+
+    def _write_now(self, table: Any) -> None:
         try:
-            self._writer.write_table(batch, row_group_size=ROW_GROUP_ROWS)
+            self._writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         except OSError as exc:
             raise EnvironmentError_(f"{self.path}: cannot write: {exc.strerror or exc}") from None
-        self.rows += batch.num_rows
+
+    def _wait(self) -> None:
+        """Wait for the batch in flight; its error, if any, is raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def close(self) -> None:
         """Finish the temporary file (its footer) without publishing it."""
+        self._wait()
         if self._writer is not None:
             try:
                 self._writer.close()
@@ -98,8 +116,17 @@ class TrafficWriter:
                 raise EnvironmentError_(f"{self.path}: cannot write: {exc}") from None
             self._writer = None
 
-    def publish(self) -> None:
-        """Close the file and move it to ``path`` atomically."""
+    def publish(self, metadata: dict[str, Any] | None = None) -> None:
+        """Close the file and move it to ``path`` atomically.
+
+        ``metadata`` is the contract-A record when it was not given at open.
+        """
+        self._wait()
+        if metadata is not None:
+            if self._metadata is not None:
+                raise TrafficError(f"internal: metadata given twice for {self.path}")
+            text = json.dumps(metadata, sort_keys=True, separators=(",", ":"))
+            self._writer.add_key_value_metadata({METADATA_KEY: text.encode()})
         self.close()
         try:
             os.replace(self.temporary, self.path)
@@ -108,6 +135,11 @@ class TrafficWriter:
         self._tmp = None
 
     def _cleanup(self) -> None:
+        with contextlib.suppress(Exception):
+            self._wait()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         if self._writer is not None:
             with contextlib.suppress(Exception):
                 self._writer.close()
@@ -119,12 +151,6 @@ class TrafficWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self._cleanup()
-
-
-def _staging_schema() -> Any:
-    import pyarrow as pa
-
-    return pa.schema([f.with_nullable(True) for f in traffic_schema()])
 
 
 def write_traffic(path: Path, batches: Iterable[Any], metadata: dict[str, Any]) -> int:

@@ -8,7 +8,8 @@ The mix is a list of *segments* (tenant, app and the distributions of every attr
 built-in ``NEBULA_SEGMENTS`` exercise every route of the three example policies, their
 guardrails, the vision route, high-risk and low-confidence escalations, and requests nothing
 can serve (an unknown residency class ``us``, the ``audio`` capability no deployment offers, a
-tenant no policy declares). ``segments_from_policies`` derives a plainer mix from any policies.
+tenant no policy declares). ``segments_from_policies`` derives from any policies a mix in which
+every route receives traffic.
 """
 
 from __future__ import annotations
@@ -58,6 +59,10 @@ class Segment:
     confidence_share: float = 0.5
     confidence_beta: tuple[float, float] = (8.0, 2.0)
     cached_prob: float = 0.3
+    #: Input tokens clipped into [low, high] (a route's ``inputTokens`` range; None = open).
+    input_range: tuple[int | None, int | None] | None = None
+    #: Complexity drawn inside [low, high] (a route's ``complexity`` range), Beta-shaped.
+    complexity_range: tuple[float, float] | None = None
 
 
 # Input/output lognormals of the code segments are fitted to the Azure 2023 code trace
@@ -170,45 +175,13 @@ NEBULA_SEGMENTS: tuple[Segment, ...] = (
 
 
 def segments_from_policies(policies: Sequence[Any]) -> tuple[Segment, ...]:
-    """Derive a plain mix from RoutingPolicy models: every tenant x the policy's vocabulary.
+    """Derive a mix from RoutingPolicy models in which every route receives traffic.
 
-    Use cases are those the routes match plus ``general``; residency classes are the declared
-    ones plus 2 % of an undeclared ``unknown`` class; capabilities are those routes match on
-    (each with probability 0.2); data classes and risk classes cover every value.
+    See ``nexusctl.traffic.synth_policy.policy_segments``.
     """
-    segments: list[Segment] = []
-    for policy in policies:
-        spec = policy.spec
-        use_cases = {"general": 1.0}
-        capabilities: dict[str, float] = {}
-        for route in spec.routes:
-            if route.match is None:
-                continue
-            for use_case in route.match.use_cases or []:
-                use_cases[use_case] = 1.0
-            for capability in route.match.capabilities or []:
-                capabilities[capability] = 0.2
-        residency = {
-            r.id: 0.98 / max(1, len(spec.residency_classes)) for r in spec.residency_classes
-        }
-        residency["unknown"] = 0.02 if residency else 1.0
-        tenants = [t.id for t in spec.tenants] or ["default"]
-        for tenant in tenants:
-            segments.append(
-                Segment(
-                    f"{policy.metadata.name}-{tenant}",
-                    1.0,
-                    tenant,
-                    policy.metadata.name,
-                    use_cases,
-                    {"public": 0.2, "internal": 0.4, "confidential": 0.3, "restricted": 0.1},
-                    residency,
-                    {"low": 0.8, "medium": 0.15, "high": 0.05},
-                    capabilities,
-                    confidence_share=0.5,
-                )
-            )
-    return tuple(segments)
+    from nexusctl.traffic.synth_policy import policy_segments
+
+    return policy_segments(policies)
 
 
 def synth_batches(
@@ -319,8 +292,13 @@ def _batch(
         codes["res"][rows] = _choose(rng, m, s.residency, vocab)
         codes["risk"][rows] = _choose(rng, m, s.risk, vocab)
         input_tokens[rows] = np.rint(rng.lognormal(*s.input_lognormal, size=m)).astype(np.int64)
+        if s.input_range is not None:
+            input_tokens[rows] = np.clip(input_tokens[rows], *s.input_range)
         output_tokens[rows] = np.rint(rng.lognormal(*s.output_lognormal, size=m)).astype(np.int64)
         complexity[rows] = rng.beta(*s.complexity_beta, size=m)
+        if s.complexity_range is not None:
+            low, high = s.complexity_range
+            complexity[rows] = low + (high - low) * complexity[rows]
         has_conf = rng.random(m) < s.confidence_share
         conf = rng.beta(*s.confidence_beta, size=m) * (1.0 - 0.3 * complexity[rows])
         confidence[rows[has_conf]] = conf[has_conf]

@@ -22,7 +22,7 @@ from nexusctl.traffic.importers._raw import RawTraffic
 from nexusctl.traffic.parquet import ReadLimits
 from nexusctl.traffic.schema import DEFAULT_MAX_PROBLEMS, TRAFFIC, Problems
 
-FORMATS = ("azure", "otel", "litellm", "litellm-payload", "canonical")
+FORMATS = ("azure", "otel", "litellm", "litellm-payload", "canonical", "mooncake")
 #: Formats whose reader emits every column it maps (null where a record lacks it): a required
 #: column is missing when no row holds a value, not when the column is absent.
 _MAPPED = ("otel", "litellm", "litellm-payload")
@@ -53,6 +53,12 @@ class ImportOptions:
     #: HMAC-SHA256 key for user identifiers (LiteLLM ``end_user``/``user``); without it those
     #: identifiers are dropped (counted in the metadata), never stored raw.
     hash_key: bytes | None = field(default=None, repr=False)
+    #: Mooncake traces: derive cached_input_tokens with an LRU prefix cache of this many
+    #: blocks of ``block_tokens`` tokens (None: cached tokens come from the enrichment spec).
+    prefix_cache_blocks: int | None = None
+    block_tokens: int = 512
+    #: Mooncake traces: the wall-clock time (epoch ms) of the trace's timestamp 0.
+    start_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,14 @@ def _reader(fmt: str, options: ImportOptions) -> Callable[[Path], Iterator[RawTr
         from nexusctl.traffic.importers.canonical import read_canonical
 
         return lambda path: read_canonical(path, options.limits)
+    if fmt == "mooncake":
+        from nexusctl.traffic.importers.mooncake import PrefixCache, read_mooncake
+        from nexusctl.traffic.synth import DEFAULT_START_MS
+
+        blocks = options.prefix_cache_blocks
+        cache = None if blocks is None else PrefixCache(blocks, options.block_tokens)
+        start = DEFAULT_START_MS if options.start_ms is None else options.start_ms
+        return lambda path: read_mooncake(path, cache, start)
     raise UsageError(f"unknown format {fmt!r}", hint="formats: " + ", ".join(FORMATS))
 
 
@@ -113,6 +127,14 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     from nexusctl.traffic.quality import load_quality
 
     reader = _reader(fmt, options)
+    _check_mooncake_options(fmt, options)
+    if fmt == "mooncake" and options.enrich is None:
+        raise TrafficError(
+            f"{src}: the Mooncake trace records only time, token counts and block hashes; "
+            "tenant, app, use case, classes, capabilities and complexity must come from an "
+            "enrichment spec (--enrich SPEC.yaml)",
+            hint="see docs/traffic.md (Mooncake traces)",
+        )
     if fmt == "azure" and options.enrich is None:
         from nexusctl.traffic.importers.azure import NEEDS_ENRICHMENT
 
@@ -124,9 +146,8 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     spec, spec_record = load_enrichment(options.enrich) if options.enrich else (None, None)
     labels = load_quality(options.quality, options.quality_format) if options.quality else None
     checked = Checked()
-    with TrafficWriter(out, None, staging=True) as staging:
-        stage(reader(src), spec, labels, staging, checked)
-        staging.close()
+    with _Digest(src) as digest, TrafficWriter(out, None) as writer:
+        stage(reader(src), spec, labels, writer, checked, options.skip_invalid)
         if checked.rows == 0:
             raise TrafficError(f"{src}: no requests in the file (header only?)")
         given = set(checked.defaults) | (provides(spec) if spec else set())
@@ -135,6 +156,7 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
         )
         # A mapped format emits every column; the ones no row carries explain its bad rows.
         absent = [n for n in TRAFFIC.required if n not in checked.present | given]
+        not_written = checked.problems.bad.copy()
         report_duplicates(checked)
         problems = checked.problems
         skipped = problems.bad_rows
@@ -147,7 +169,7 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             raise TrafficError(f"{src}: every row is invalid; nothing to write", hint=hint)
         metadata = {
             "source": src.name,
-            "source_sha256": _sha256(src),
+            "source_sha256": digest.hexdigest(),
             "importer": fmt,
             "import": checked.details,
             "enrichment": spec_record,
@@ -158,12 +180,30 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             "skipped_rows": _first_bad_rows(problems),
             "not_reported": not_reported(checked, problems.bad, checked.defaults),
         }
-        with TrafficWriter(out, metadata) as writer:
-            copy_valid(staging.temporary, problems.bad, writer)
-            writer.publish()
+        repeats = (problems.bad & ~not_written)[~not_written]
+        if repeats.any():
+            # Repeated request_ids show only after the last chunk: copy the written rows
+            # without them (the one case that takes a second pass).
+            writer.close()
+            with TrafficWriter(out, None) as again:
+                copy_valid(writer.temporary, repeats, again)
+                again.publish(metadata)
+        else:
+            writer.publish(metadata)
     text = problems.summary(str(src), options.max_problems) if skipped else ""
     warnings = _warnings(src, metadata)
     return ImportResult(checked.rows - skipped, skipped, text, metadata, problems, warnings)
+
+
+def _check_mooncake_options(fmt: str, options: ImportOptions) -> None:
+    """Refuse the Mooncake-only options on another format, and nonsense values."""
+    given = options.prefix_cache_blocks is not None or options.start_ms is not None
+    if fmt != "mooncake" and given:
+        raise UsageError("--prefix-cache-blocks and --start apply to the mooncake format only")
+    if options.prefix_cache_blocks is not None and options.prefix_cache_blocks < 1:
+        raise UsageError("--prefix-cache-blocks must be at least 1")
+    if options.block_tokens < 1:
+        raise UsageError("--block-tokens must be at least 1")
 
 
 def _require_columns(src: Path, fmt: str, missing: list[str]) -> None:
@@ -255,3 +295,32 @@ def _sha256(path: Path) -> str:
     from nexusctl.files import sha256_file
 
     return sha256_file(path, what="traffic file")
+
+
+class _Digest:
+    """The source's SHA-256, computed in a background thread while the rows are imported.
+
+    hashlib releases the GIL on large updates, so on two cores the hash costs no wall time.
+    Only a regular file is hashed ahead; anything else is left to the reader to refuse.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._pool: Any = None
+        self._future: Any = None
+
+    def __enter__(self) -> _Digest:
+        if self._path.is_file():
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-sha256")
+            self._future = self._pool.submit(_sha256, self._path)
+        return self
+
+    def hexdigest(self) -> str:
+        """The digest (raises what hashing raised)."""
+        return str(self._future.result()) if self._future is not None else _sha256(self._path)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,10 +1,11 @@
-"""The streaming import: each chunk converted, enriched, labelled, validated and staged.
+"""The streaming import: each chunk converted, enriched, labelled, validated and written.
 
-Memory is bounded by one chunk (``CHUNK_ROWS`` rows) plus, per row, one byte of bad-row mask,
-the request_id (for the file-wide uniqueness check) and the source line. The rows are staged in
-a hidden Parquet file beside the output; once every row has been checked, either the import is
-refused (nothing written) or the valid rows are copied, with the final metadata, into the
-output and moved into place atomically.
+One pass: the valid rows of each chunk go straight into the output's temporary file (beside
+the output, moved into place only when the whole file has been checked). Memory is bounded by
+one chunk (``CHUNK_ROWS`` rows) plus, per row, one byte of bad-row mask, the request_id (for
+the file-wide uniqueness check) and the source line. A refused import removes the temporary
+file, so nothing is written. Only ``--skip-invalid`` over a file with repeated request_ids,
+found after the last chunk, costs a second pass that copies the rows minus the repeats.
 """
 
 from __future__ import annotations
@@ -182,10 +183,20 @@ def _complete(name: str, array: Any, defaults: dict[str, Any], n: int) -> Any:
 
 
 def stage(
-    chunks: Iterable[RawTraffic], spec: Any, labels: Any, writer: Any, checked: Checked
+    chunks: Iterable[RawTraffic],
+    spec: Any,
+    labels: Any,
+    writer: Any,
+    checked: Checked,
+    skip_invalid: bool,
 ) -> None:
-    """Check every chunk and append its canonical rows to ``writer`` (valid or not)."""
+    """Check every chunk and append its valid canonical rows to ``writer``.
+
+    Without ``skip_invalid`` the first bad row dooms the import: the remaining chunks are
+    still checked (every problem is reported) but no longer written.
+    """
     import numpy as np
+    import pyarrow as pa
 
     for index, raw in enumerate(cut(chunks)):
         if raw.n_rows == 0:
@@ -205,7 +216,9 @@ def stage(
         checked.ids.append(batch.column("request_id"))
         checked.lines.append((checked.rows, raw.lines))
         checked.rows += raw.n_rows
-        writer.write(batch)
+        if not skip_invalid and checked.problems.total:
+            continue
+        writer.write(batch.filter(pa.array(~problems.bad)) if problems.bad.any() else batch)
 
 
 def not_reported(checked: Checked, bad: Any, defaults: dict[str, Any]) -> dict[str, Any]:
@@ -257,7 +270,7 @@ class _Lines:
 
 
 def copy_valid(staged: Path, bad: Any, writer: Any) -> None:
-    """Copy the rows of the staged file whose ``bad`` flag is clear into ``writer``."""
+    """Copy the rows of the written file ``staged`` whose ``bad`` flag is clear to ``writer``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -118,9 +118,14 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
     import pyarrow.csv as pacsv
 
     open_check(path)
-    check_utf8(path)
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        first = fh.readline(1 << 20)
+    # Arrow checks every value is UTF-8 as it parses (check_utf8); only when it finds a bad
+    # byte is the file streamed through the Python decoder, to name the line and column.
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline(1 << 20)
+    except UnicodeDecodeError:
+        check_utf8(path)
+        raise TrafficError(f"{path}: not valid UTF-8") from None
     header = next(csv.reader([first]), [])
     if not header or all(not h.strip() for h in header):
         raise TrafficError(f"{path}:1: missing header row")
@@ -143,6 +148,8 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
             yield batch, np.arange(seen, seen + batch.num_rows, dtype=np.int64) + 2
             seen += batch.num_rows
     except pa.ArrowInvalid as exc:
+        if "utf8" in str(exc).lower():
+            check_utf8(path)  # raises, naming the line and column of the first bad byte
         raise TrafficError(f"{path}: malformed CSV: {_arrow_message(exc)}") from None
 
 
@@ -222,40 +229,67 @@ def parse_lines(lines: Sequence[str | bytes]) -> tuple[list[Any], dict[int, str]
 
 
 def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
-    """Stream a JSON Lines file as blocks of ``CHUNK_ROWS`` lines: (bytes, first line number).
+    """Stream a JSON Lines file as blocks of whole lines: (bytes, first line number).
 
-    The file is read in large pieces and cut at newlines found with NumPy (no Python loop per
-    line). A leading UTF-8 byte-order mark is dropped.
+    The file is read in pieces of 16 MiB, each cut after its last newline; a block of more
+    than ``CHUNK_ROWS`` lines (short lines) is cut further at every ``CHUNK_ROWS``-th newline,
+    found with NumPy, so a block never holds more lines than a chunk. A leading UTF-8
+    byte-order mark is dropped. Each piece is checked to be UTF-8 as it is read (ASCII pieces
+    at memory speed), before any block holding it is handed out.
 
     Raises:
-        TrafficError: empty, special or not UTF-8.
+        TrafficError: empty, special or not UTF-8 (naming the line of the first bad byte).
     """
-    import numpy as np
-
     open_check(path)
-    check_utf8(path)
-    pending = b""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
     first_line = 1
     with path.open("rb") as fh:
-        head = fh.read(3)
-        pending = head.removeprefix(b"\xef\xbb\xbf")
+        pending = fh.read(3).removeprefix(b"\xef\xbb\xbf")
+        _check_piece(path, decoder, pending, final=False)
         while True:
             piece = fh.read(_CHUNK)
-            pending += piece
-            ends = np.flatnonzero(np.frombuffer(pending, np.uint8) == 10)
-            taken = 0
-            while len(ends) - taken >= CHUNK_ROWS:
-                cut = int(ends[taken + CHUNK_ROWS - 1]) + 1
-                start = int(ends[taken - 1]) + 1 if taken else 0
-                yield pending[start:cut], first_line
-                first_line += CHUNK_ROWS
-                taken += CHUNK_ROWS
-            if taken:
-                pending = pending[int(ends[taken - 1]) + 1 :]
+            _check_piece(path, decoder, piece, final=not piece)
             if not piece:
                 break
+            pending += piece
+            last = pending.rfind(b"\n")
+            if last < 0:
+                continue  # one line longer than a piece: read on
+            block, pending = pending[: last + 1], pending[last + 1 :]
+            for part, lines in _at_most_chunk_lines(block):
+                yield part, first_line
+                first_line += lines
     if pending.strip():
         yield pending, first_line
+
+
+def _at_most_chunk_lines(block: bytes) -> Iterator[tuple[bytes, int]]:
+    """Cut a block of whole lines into pieces of at most ``CHUNK_ROWS`` lines: (piece, lines)."""
+    import numpy as np
+
+    lines = block.count(b"\n")
+    if lines <= CHUNK_ROWS:
+        yield block, lines
+        return
+    ends = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
+    start = 0
+    for index in range(CHUNK_ROWS - 1, len(ends), CHUNK_ROWS):
+        cut = int(ends[index]) + 1
+        yield block[start:cut], CHUNK_ROWS
+        start = cut
+    if start < len(block):
+        yield block[start:], len(ends) % CHUNK_ROWS
+
+
+def _check_piece(path: Path, decoder: Any, piece: bytes, *, final: bool) -> None:
+    """Feed ``piece`` to the streaming UTF-8 check; on a bad byte, name its line and column."""
+    if piece.isascii() and not decoder.getstate()[0] and not final:
+        return
+    try:
+        decoder.decode(piece, final=final)
+    except UnicodeDecodeError:
+        check_utf8(path)  # raises, naming the line and column
+        raise TrafficError(f"{path}: not valid UTF-8") from None
 
 
 def split_lines(block: bytes, first_line: int) -> tuple[list[bytes], list[int]]:

@@ -73,9 +73,9 @@ def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
 
     for block, first_line in iter_line_blocks(path):
         errors: dict[int, str] = {}
-        columns = _parse_fast(block)
-        if columns is not None:
-            rows = _line_count(block)  # one row per line: checked by _parse_fast
+        rows = _line_count(block)
+        columns = _parse_fast(block, rows)
+        if columns is not None:  # one row per line: checked by _parse_fast
             numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
         else:
             lines, line_numbers = split_lines(block, first_line)
@@ -86,7 +86,7 @@ def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
         )
 
 
-def _parse_fast(block: bytes) -> dict[str, Any] | None:
+def _parse_fast(block: bytes, lines: int) -> dict[str, Any] | None:
     """Parse a block of lines with Arrow's JSON reader against the canonical types, or None.
 
     Only for clean blocks: a blank line (Arrow skips it, so rows and lines would not match) or
@@ -95,8 +95,6 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
     given as a number) sends the whole block to the line-by-line parser, which names each bad
     line. A column null on every line counts as absent.
     """
-    import io
-
     import pyarrow as pa
     import pyarrow.json as pajson
 
@@ -113,13 +111,13 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
     options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     try:
         table = pajson.read_json(
-            io.BytesIO(block),
-            read_options=pajson.ReadOptions(block_size=1 << 20),
+            pa.BufferReader(block),
+            read_options=pajson.ReadOptions(block_size=4 << 20),
             parse_options=options,
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if table.num_rows != _line_count(block):
+    if table.num_rows != lines:
         return None  # not one object per line
     return {
         name: table.column(name).combine_chunks()
@@ -129,7 +127,7 @@ def _parse_fast(block: bytes) -> dict[str, Any] | None:
 
 
 def _line_count(block: bytes) -> int:
-    return block.removesuffix(b"\n").count(b"\n") + 1
+    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
 
 def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
