@@ -267,3 +267,8 @@ class SimulationResult(FrozenModel):
     outcomes: OutcomeDiff
     quality: Quality | None = Field(description="None when no request carries both labels.")
     verdict: Verdict
+    engine: Literal["numpy", "spark"] = Field(
+        default="numpy",
+        description="The engine that replayed the traffic; every other field is the same "
+        "whichever engine ran (docs/scale.md).",
+    )
