@@ -11,6 +11,7 @@ import typer
 
 from nexusctl.cli._apps import evidence_app
 from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._engine import ConfOpt, EvidenceEngine, EvidenceEngineOpt, MasterOpt
 from nexusctl.errors import UsageError, VerificationError
 
 if TYPE_CHECKING:
@@ -257,12 +258,21 @@ def query(
         list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE for $NAME; repeatable.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",
+    engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
+    master: MasterOpt = None,
+    conf: ConfOpt = None,
 ) -> None:
-    """Run read-only SQL (DuckDB) over the views decisions and counterfactual_decisions."""
-    from nexusctl.evidence.query import parse_params, run_query
+    """Run read-only SQL (DuckDB; Spark SQL with --engine spark) over the evidence views.
+
+    The views are decisions and counterfactual_decisions (docs/evidence.md). Parameters bind
+    $NAME in DuckDB and :NAME in Spark SQL (docs/scale.md).
+    """
+    from nexusctl.evidence.query import parse_params
+    from nexusctl.spark import evidence_query
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", hint="formats: table, csv, json")
+    run_query = evidence_query(engine.value, master, conf)
     result = run_query(store, sql, parse_params(param or []))
     if fmt == "json":
         rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
@@ -304,12 +314,14 @@ def report(
         "markdown"
     ),
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE.")] = None,
+    engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
+    master: MasterOpt = None,
+    conf: ConfOpt = None,
 ) -> None:
     """Who routed what, under which policy, at what cost: decisions by route, deployment,
     region and residency; refusals and escalations; spend by tenant."""
     from nexusctl.evidence.report import (
         ReportFilter,
-        build_report,
         render_html,
         render_json,
         render_markdown,
@@ -321,7 +333,9 @@ def report(
     selection = ReportFilter(
         start.date() if start else None, end.date() if end else None, tenant, app, env
     )
-    text = renderers[fmt](build_report(store, selection))
+    from nexusctl.spark import evidence_report
+
+    text = renderers[fmt](evidence_report(engine.value, master, conf)(store, selection))
     if out is None:
         write_stdout(text)
     else:

@@ -10,6 +10,7 @@ import typer
 
 from nexusctl.cli._apps import app
 from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._engine import ConfOpt, MasterOpt, SimulateEngine, SimulateEngineOpt
 from nexusctl.cli._signing import (
     CertOpt,
     ChainOpt,
@@ -133,6 +134,9 @@ def simulate(
     keyless: KeylessOpt = False,
     trust_config: TrustConfigOpt = None,
     identity_token: TokenOpt = None,
+    engine: SimulateEngineOpt = SimulateEngine.numpy,
+    master: MasterOpt = None,
+    conf: ConfOpt = None,
 ) -> None:
     """Replay recorded traffic under a baseline and a candidate policy; diff and gate them.
 
@@ -166,7 +170,10 @@ def simulate(
     )
     bar = _ProgressBar()
     try:
-        run = run_job(request, gates, on_start=bar.start, progress=bar.advance)
+        from nexusctl.spark import simulate_fold
+
+        fold = simulate_fold(engine.value, master, conf)
+        run = run_job(request, gates, on_start=bar.start, progress=bar.advance, fold=fold)
     finally:
         bar.stop()
     _emit(run.result, report_format, output)
