@@ -17,7 +17,8 @@ from nexusctl.spark.evidence import run_query as run_query_on_spark
 from nexusctl.spark.evidence import spark_sql
 from tests.cli.evidence_helpers import make_store, run
 
-#: The auditor query pack of docs/evidence.md, each as (DuckDB SQL, Spark SQL, parameters).
+#: The auditor query pack of docs/evidence.md, each as (DuckDB SQL, Spark SQL, parameters). The
+#: reasons query unnests in a subquery: DuckDB refuses GROUP BY ALL over an UNNEST.
 AUDITOR_QUERIES = [
     (
         "SELECT environment, policy_name, policy_version, policy_digest, count(*) AS decisions "
@@ -32,10 +33,12 @@ AUDITOR_QUERIES = [
         {},
     ),
     (
-        "SELECT outcome, escalation_target, unnest(reasons) AS reason, count(*) AS n "
-        "FROM decisions WHERE outcome <> 'routed' GROUP BY ALL ORDER BY n DESC, 1, 2, 3",
-        "SELECT outcome, escalation_target, explode(reasons) AS reason, count(*) AS n "
-        "FROM decisions WHERE outcome <> 'routed' GROUP BY ALL ORDER BY n DESC, 1, 2, 3",
+        "SELECT outcome, escalation_target, reason, count(*) AS n FROM (SELECT outcome, "
+        "escalation_target, unnest(reasons) AS reason FROM decisions WHERE outcome <> 'routed') "
+        "GROUP BY ALL ORDER BY n DESC, 1, 2, 3",
+        "SELECT outcome, escalation_target, reason, count(*) AS n FROM (SELECT outcome, "
+        "escalation_target, explode(reasons) AS reason FROM decisions WHERE outcome <> 'routed') "
+        "GROUP BY ALL ORDER BY n DESC, 1, 2, 3",
         {},
     ),
     (

@@ -94,6 +94,7 @@ def shared_data_dir() -> Path:
     return SHARED_DATA
 
 
+@pytest.mark.slow
 def test_azure_trace_same_result(spark: SparkSession, azure_traffic: Path) -> None:
     local, distributed = both_engines(
         spark,
@@ -107,6 +108,7 @@ def test_azure_trace_same_result(spark: SparkSession, azure_traffic: Path) -> No
     assert_same_but_engine(local, distributed)
 
 
+@pytest.mark.slow
 def test_synthetic_split_mid_second_same_result(spark: SparkSession, synth_traffic: Path) -> None:
     times = pq.read_table(synth_traffic, columns=["time"]).column("time").cast("int64")
     seconds = [times[i].as_py() // 1000 for i in range(len(times))]
@@ -133,6 +135,7 @@ def test_synthetic_split_mid_second_same_result(spark: SparkSession, synth_traff
     assert_same_but_engine(local, distributed)
 
 
+@pytest.mark.slow
 def test_repriced_catalog_same_result(spark: SparkSession, synth_traffic: Path) -> None:
     local, distributed = both_engines(
         spark,
