@@ -136,22 +136,35 @@ def start_session(settings: SparkSettings, app_name: str = "nexusctl") -> SparkS
         _runtime_conf(active, settings)
         return active
     require_java()
-    builder = SparkSession.builder.appName(app_name).master(settings.master or "local[*]")
-    for key, value in (*DEFAULT_CONF, *settings.conf):
-        builder = builder.config(key, value)
     try:
-        session = builder.getOrCreate()
+        session = _build(settings, app_name)
     except Exception as exc:  # py4j and pyspark raise many types here; all mean "cannot run"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise EnvironmentError_(
             f"Spark did not start: {first}", hint="check --master and --conf"
         ) from None
     session.sparkContext.setLogLevel("ERROR")
-    _local_workers_use_this_python(session, settings)
     return session
 
 
-def _local_workers_use_this_python(session: SparkSession, settings: SparkSettings) -> None:
+def _build(settings: SparkSettings, app_name: str) -> SparkSession:
+    """Start the gateway, resolve the master, create the session."""
+    from pyspark import SparkConf, SparkContext
+    from pyspark.sql import SparkSession
+
+    # Under spark-submit the JVM is already up and holds --master; start (or join) it first
+    # so that a master set there, or in spark-defaults.conf, wins over the local default.
+    SparkContext._ensure_initialized()
+    master = settings.master or SparkConf().get("spark.master", "local[*]") or "local[*]"
+    builder = SparkSession.builder.appName(app_name).master(master)
+    for key, value in (*DEFAULT_CONF, *settings.conf):
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    _local_workers_use_this_python(session, master)
+    return session
+
+
+def _local_workers_use_this_python(session: SparkSession, master: str) -> None:
     """In local mode, run the Python workers on this interpreter (it has nexusctl).
 
     pyspark's default worker is ``python3`` from PATH (unless PYSPARK_PYTHON names one),
@@ -161,7 +174,7 @@ def _local_workers_use_this_python(session: SparkSession, settings: SparkSetting
     import sys
 
     context = session.sparkContext
-    local = (settings.master or "local[*]").startswith("local")
+    local = master.startswith("local")
     if local and context.pythonExec == "python3":
         context.pythonExec = sys.executable
 
