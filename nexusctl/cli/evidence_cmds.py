@@ -11,6 +11,7 @@ import typer
 
 from nexusctl.cli._apps import evidence_app
 from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._engine import ConfOpt, EvidenceEngine, EvidenceEngineOpt, MasterOpt
 from nexusctl.errors import UsageError, VerificationError
 
 if TYPE_CHECKING:
@@ -257,12 +258,21 @@ def query(
         list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE for $NAME; repeatable.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",
+    engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
+    master: MasterOpt = None,
+    conf: ConfOpt = None,
 ) -> None:
-    """Run read-only SQL (DuckDB) over the views decisions and counterfactual_decisions."""
-    from nexusctl.evidence.query import parse_params, run_query
+    """Run read-only SQL (DuckDB; Spark SQL with --engine spark) over the evidence views.
+
+    The views are decisions and counterfactual_decisions (docs/evidence.md). Parameters bind
+    $NAME in DuckDB and :NAME in Spark SQL (docs/scale.md).
+    """
+    from nexusctl.evidence.query import parse_params
+    from nexusctl.spark import evidence_query
 
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", hint="formats: table, csv, json")
+    run_query = evidence_query(engine.value, master, conf)
     result = run_query(store, sql, parse_params(param or []))
     if fmt == "json":
         rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
@@ -336,6 +346,9 @@ def report(
     policy: PolicyOpt = None,
     default_env: DefaultEnvOpt = None,
     fail_on_deviation: FailOnDeviationOpt = False,
+    engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
+    master: MasterOpt = None,
+    conf: ConfOpt = None,
 ) -> None:
     """Who routed what, under which policy, at what cost: decisions by route, deployment,
     region and residency; refusals and escalations; spend by tenant (vs budget).
@@ -349,7 +362,6 @@ def report(
     from nexusctl.evidence.conformance import policy_selection, require_conformance
     from nexusctl.evidence.report import (
         ReportFilter,
-        build_report,
         render_html,
         render_json,
         render_markdown,
@@ -364,7 +376,9 @@ def report(
         start.date() if start else None, end.date() if end else None, tenant, app, env
     )
     policies = policy_selection(registry, policy, default_env)
-    built = build_report(store, selection, policies)
+    from nexusctl.spark import evidence_report
+
+    built = evidence_report(engine.value, master, conf)(store, selection, policies)
     text = renderers[fmt](built)
     if out is None:
         write_stdout(text)

@@ -11,6 +11,7 @@ import typer
 
 from nexusctl.cli._apps import app
 from nexusctl.cli._common import handle_errors, stderr_console
+from nexusctl.cli._engine import ConfOpt, MasterOpt, SimulateEngine, SimulateEngineOpt
 from nexusctl.cli._signing import (
     CertOpt,
     ChainOpt,
@@ -167,6 +168,9 @@ def simulate(
             metavar="DIR KEY",
         ),
     ] = None,
+    engine: SimulateEngineOpt = SimulateEngine.numpy,
+    master: MasterOpt = None,
+    conf: ConfOpt = None,
 ) -> None:
     """Replay recorded traffic under a baseline and a candidate policy; diff and gate them.
 
@@ -209,7 +213,10 @@ def simulate(
     _check_targets(targets, request)
     bar = _ProgressBar()
     try:
-        run = run_job(request, gates, on_start=bar.start, progress=bar.advance)
+        from nexusctl.spark import simulate_fold
+
+        fold = simulate_fold(engine.value, master, conf)
+        run = run_job(request, gates, on_start=bar.start, progress=bar.advance, fold=fold)
     finally:
         bar.stop()
     if emit_evidence is not None:

@@ -11,6 +11,7 @@ Rendered (``report_render``) as Markdown, a self-contained HTML page with inline
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,15 @@ from nexusctl.evidence.store import KINDS, Log, load_config
 __all__ = [
     "SECTIONS",
     "EvidenceReport",
+    "Figures",
     "PolicySelection",
     "ReportFilter",
     "build_report",
+    "duckdb_figures",
     "render_html",
     "render_json",
     "render_markdown",
+    "report_logs",
 ]
 
 #: (section id, title, SQL select list + group by); every section shares the WHERE clause.
@@ -108,16 +112,17 @@ class ReportFilter:
         return "WHERE " + " AND ".join(clauses), params
 
 
-def build_report(
-    root: Path, selection: ReportFilter, policies: PolicySelection | None = None
-) -> EvidenceReport:
-    """Run every report query over the store; with ``policies``, conformance too, and with a
-    registry among them, the join with its promotion history.
+#: ``figures(root, selection)``: the report's totals and sections. DuckDB's (``duckdb_figures``)
+#: by default; ``nexusctl.spark`` supplies Spark SQL's, equal row for row.
+Figures = Callable[[Path, ReportFilter], tuple[Totals, list[Section]]]
+
+
+def report_logs(root: Path) -> dict[str, LogState]:
+    """Each log's origin, tree size and root hash, from its latest verified checkpoint.
 
     Raises:
-        InputError: not an evidence store (or not a registry).
-        VerificationError: a stored checkpoint (or bundle) does not verify.
-        PolicyLoadError: a policy does not load.
+        InputError: not an evidence store.
+        VerificationError: a stored checkpoint does not verify.
     """
     import base64
 
@@ -130,6 +135,11 @@ def build_report(
             tree_size=checkpoint.size if checkpoint else 0,
             root_hash=base64.b64encode(checkpoint.root).decode() if checkpoint else None,
         )
+    return logs
+
+
+def duckdb_figures(root: Path, selection: ReportFilter) -> tuple[Totals, list[Section]]:
+    """The totals and every section, one parameterised DuckDB query each."""
     where, params = selection.where()
     sections: list[Section] = []
     con = open_store(root)
@@ -143,10 +153,32 @@ def build_report(
             sections.append(Section(id=section, title=title, columns=columns, rows=rows))
     finally:
         con.close()
+    totals = Totals(decisions=total[0], spend_pusd=total[1] or 0, first=total[2], last=total[3])
+    return totals, sections
+
+
+def build_report(
+    root: Path,
+    selection: ReportFilter,
+    policies: PolicySelection | None = None,
+    figures: Figures | None = None,
+) -> EvidenceReport:
+    """Run every report query over the store; with ``policies``, conformance too, and with a
+    registry among them, the join with its promotion history. ``figures`` chooses the engine
+    of the queries (DuckDB by default); conformance always runs on the replay engine.
+
+    Raises:
+        InputError: not an evidence store (or not a registry).
+        VerificationError: a stored checkpoint (or bundle) does not verify.
+        PolicyLoadError: a policy does not load.
+    """
+    logs = report_logs(root)
+    totals, sections = (figures or duckdb_figures)(root, selection)
     conformance = budgets = promotions = None
     if policies is not None:
         from nexusctl.evidence.conformance import check_conformance
 
+        where, params = selection.where()
         conformance = check_conformance(root, policies, where.removeprefix("WHERE "), params)
         budgets = tenant_budgets(policies)
         if policies.registry is not None:
@@ -154,7 +186,7 @@ def build_report(
     return EvidenceReport(
         filter={k: str(v) for k, v in selection.__dict__.items() if v is not None},
         logs=logs,
-        totals=Totals(decisions=total[0], spend_pusd=total[1] or 0, first=total[2], last=total[3]),
+        totals=totals,
         sections=sections,
         budgets=budgets or {},
         promotions=promotions,

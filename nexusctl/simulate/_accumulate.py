@@ -115,6 +115,29 @@ class Accumulator:
         self.sides["candidate"].add(req, cand, c, residency)
         self.quality.add(req, b, c)
 
+    def merge(self, other: Accumulator) -> None:
+        """Add another part's aggregates: the same two policies over other rows.
+
+        Every figure is an exact integer count or pico-USD sum, so merging is addition and
+        the order of the parts does not matter (``SideTotals.merge`` says how the residency
+        examples stay the first by row). A distributed engine folds each partition into its
+        own ``Accumulator`` and merges them; the NumPy engine's single pass is the one-part case.
+        """
+        self.requests += other.requests
+        self.changed += other.changed
+        self.route_changed += other.route_changed
+        self.decode_changed += other.decode_changed
+        self.by_deployment.update(other.by_deployment)
+        self.by_tier.update(other.by_tier)
+        self.by_route.update(other.by_route)
+        self.spend_total.merge(other.spend_total)
+        self.unrepriced += other.unrepriced
+        for name, groups in other.spend.items():
+            self.spend[name].merge(groups)
+        self.quality.merge(other.quality)
+        for side, totals in other.sides.items():
+            self.sides[side].merge(totals)
+
     # -- results -------------------------------------------------------------------------
 
     def decisions(self) -> DecisionChanges:

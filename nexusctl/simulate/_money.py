@@ -91,6 +91,14 @@ class SpendCounts:
     baseline_requests: int = 0
     candidate_requests: int = 0
 
+    def merge(self, other: SpendCounts) -> None:
+        """Add another part's sums and counts (exact: Python integers)."""
+        self.baseline += other.baseline
+        self.candidate += other.candidate
+        self.repriced += other.repriced
+        self.baseline_requests += other.baseline_requests
+        self.candidate_requests += other.candidate_requests
+
 
 @dataclass
 class SpendGroups:
@@ -123,6 +131,11 @@ class SpendGroups:
                 group.candidate += costs[i]
             if again is not None:
                 group.repriced += again[i]
+
+    def merge(self, other: SpendGroups) -> None:
+        """Add another part's groups."""
+        for key, counts in other.groups.items():
+            self.groups[key].merge(counts)
 
     def rows(self) -> list[SpendRow]:
         """One row per label, sorted, in micro-USD with the price / routing split."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,11 @@ class QualityCounts:
         self.candidate_correct += correct[1]
         self.baseline_large += large_share[0]
         self.candidate_large += large_share[1]
+
+    def merge(self, other: QualityCounts) -> None:
+        """Add another part's counts."""
+        for item in fields(self):
+            setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
     def result(self) -> Quality | None:
         """Accuracy and PGR over labelled requests that both policies serve (None: no labels)."""

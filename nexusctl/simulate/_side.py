@@ -113,6 +113,31 @@ class SideTotals:
         self.frontier += int((codes.tier_rank == FRONTIER).sum())
         self._add_residency(req, table, codes, residency)
 
+    def merge(self, other: SideTotals) -> None:
+        """Add another part's aggregates (the same policy over other rows).
+
+        Counts add exactly; the residency examples stay the first ``EXAMPLES`` by row, so
+        parts merged in any order give what one pass over the rows in order gives, provided
+        each part kept its own first examples by row.
+        """
+        for route, counts in other.latency.items():
+            if route in self.latency:
+                self.latency[route] = self.latency[route] + counts
+            else:
+                self.latency[route] = counts.copy()
+        self.requests.update(other.requests)
+        self.served.update(other.served)
+        self.slo_met.update(other.slo_met)
+        if other.histogram is not None:
+            mine = self.histogram
+            self.histogram = other.histogram.copy() if mine is None else mine + other.histogram
+        self.outcomes.update(other.outcomes)
+        self.reasons.update(other.reasons)
+        self.violations += other.violations
+        examples = sorted([*self.examples, *other.examples], key=lambda e: e.row)
+        self.examples = examples[:EXAMPLES]
+        self.frontier += other.frontier
+
     def _add_residency(
         self, req: pa.Table, table: pa.Table, codes: SideCodes, residency: Coded
     ) -> None:

@@ -18,6 +18,7 @@ from nexusctl.errors import EnvironmentError_, GateFailed
 
 if TYPE_CHECKING:
     from nexusctl.signing.signers import Signer
+    from nexusctl.simulate.aggregate import TrafficFold
     from nexusctl.simulate.result import SimulationResult
     from nexusctl.simulate.run import SimulationRequest
 
@@ -72,11 +73,12 @@ def run_job(
     *,
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    fold: TrafficFold | None = None,
 ) -> SimulationRun:
     """Resolve bundle folders and load the ``gates`` file, then simulate (``run.simulate``).
 
     ``request.baseline`` and ``request.candidate`` are as the user gave them: policy files
-    or bundle folders.
+    or bundle folders. ``fold`` chooses another engine (None: the NumPy one).
 
     Raises:
         VerificationError: a bundle does not match its manifest.
@@ -99,7 +101,7 @@ def run_job(
         from nexusctl.files import sha256_file
 
         gates_sha256 = "sha256:" + sha256_file(gates, what="gates file")
-    result = simulate(resolved, on_start=on_start, progress=progress)
+    result = simulate(resolved, on_start=on_start, progress=progress, fold=fold)
     return SimulationRun(result, baseline, candidate, gates_sha256)
 
 

@@ -343,3 +343,8 @@ class SimulationResult(FrozenModel):
         default=None,
         description="Traffic window, spend against monthly budgets, routes to look at.",
     )
+    engine: Literal["numpy", "spark"] = Field(
+        default="numpy",
+        description="The engine that replayed the traffic; every other field is the same "
+        "whichever engine ran (docs/scale.md).",
+    )

@@ -23,6 +23,7 @@ from nexusctl.policy.loader import LoadedPolicy, load_policy
 from nexusctl.replay.engine import ReplayEngine, RouterReplay
 from nexusctl.simulate._accumulate import Accumulator
 from nexusctl.simulate._pairs import check_traffic_schema, stream_pairs
+from nexusctl.simulate.aggregate import FoldJob, TrafficFold, read_columns
 from nexusctl.simulate.gates import SimulationGates, evaluate_gates, resolve_gates
 from nexusctl.simulate.result import PolicyRef, SimulationResult, TrafficRef, Verdict
 
@@ -50,19 +51,27 @@ def simulate(
     engine: ReplayEngine | None = None,
     on_start: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    fold: TrafficFold | None = None,
 ) -> SimulationResult:
     """Replay ``request.traffic`` under both policies and return the diff with its verdict.
 
     ``on_start(total_rows)`` is called once the traffic is opened; ``progress(rows_done)``
-    after each batch. A failed gate is reported in ``result.verdict``, not raised.
+    after each batch. A failed gate is reported in ``result.verdict``, not raised. With
+    ``fold`` (e.g. the Spark engine, ``nexusctl.spark``) that engine replays and aggregates
+    the traffic instead of this process's streamed pass; everything else is shared.
 
     Raises:
         PolicyLoadError: either policy (or its catalog) does not load.
         InputError: the catalogs differ without ``allow_catalog_change``; bad output path.
         TrafficError: the traffic file is unreadable, malformed, or empty without
             ``allow_empty``.
-        UsageError: a malformed ``--gate`` flag.
+        UsageError: a malformed ``--gate`` flag; ``decisions`` with a ``fold``.
+        EnvironmentError_: the ``fold`` engine cannot run.
     """
+    if fold is not None and request.decisions is not None:
+        raise UsageError(
+            f"--decisions is written by the numpy engine only, not by --engine {fold.name}"
+        )
     baseline = load_policy(request.baseline)
     candidate = load_policy(request.candidate)
     settings = resolve_gates(
@@ -83,19 +92,24 @@ def simulate(
     if on_start is not None:
         on_start(rows)
     reprice = candidate.catalog.catalog if changes else None
-    totals = Accumulator(baseline, candidate)
-    with _pairs_path(request.decisions) as pairs:
-        stream_pairs(
-            traffic_file,
-            request.traffic,
-            baseline,
-            candidate,
-            engine or RouterReplay(),
-            reprice,
-            totals,
-            pairs,
-            progress,
-        )
+    if fold is not None and traffic_file is not None:
+        columns = read_columns(traffic_file.schema_arrow.names)
+        job = FoldJob(request.traffic, rows, columns, baseline, candidate, reprice)
+        totals = fold.fold(job, progress)
+    else:
+        totals = Accumulator(baseline, candidate)
+        with _pairs_path(request.decisions) as pairs:
+            stream_pairs(
+                traffic_file,
+                request.traffic,
+                baseline,
+                candidate,
+                engine or RouterReplay(),
+                reprice,
+                totals,
+                pairs,
+                progress,
+            )
     decisions = totals.decisions()
     result = SimulationResult(
         baseline=_policy_ref(baseline, request.baseline),
@@ -116,6 +130,7 @@ def simulate(
         outcomes=totals.outcomes(),
         quality=totals.quality_result(),
         verdict=Verdict(passed=True, gates=[]),
+        engine=fold.name if fold is not None else "numpy",
     )
     from nexusctl.simulate.review import build_review, traffic_window
 
