@@ -23,7 +23,9 @@ from pydantic import ValidationError
 from nexusctl.errors import InputError, VerificationError
 from nexusctl.evidence.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
+from nexusctl.evidence.objectstore import StoreRoot
 from nexusctl.evidence.record import DecisionRecord, record_bytes
+from nexusctl.evidence.retention import dropped_seqs
 from nexusctl.evidence.store import KINDS, Kind, Log, load_config, read_row, read_segment
 from nexusctl.evidence.tiles import DirTiles
 from nexusctl.files import read_bounded
@@ -35,25 +37,29 @@ MAX_PROOF_BYTES = 1 << 20
 def _locate(log: Log, request_id: str, size: int) -> tuple[int, dict[str, Any]] | None:
     import pyarrow.compute as pc
 
+    dropped = dropped_seqs(log)
     for seal in log.seals():
-        if seal.end_index > size:
+        if seal.end_index > size or seal.seq in dropped:
             continue
-        ids = read_segment(log.segment_path(seal), ["nexus.request.id"]).column(0)
+        key = log.segment_key(seal)
+        ids = read_segment(log.blobs, key, ["nexus.request.id"]).column(0)
         hits = pc.indices_nonzero(pc.equal(ids, request_id))
         if len(hits):
             row = hits[0].as_py()
-            return seal.first_index + row, read_row(log.segment_path(seal), row)
+            return seal.first_index + row, read_row(log.blobs, key, row)
     return None
 
 
-def prove(root: Path, request_id: str) -> dict[str, Any]:
+def prove(root: StoreRoot, request_id: str) -> dict[str, Any]:
     """Return the proof document for the record with ``request_id`` (real log first).
 
     Raises:
-        InputError: no sealed record has that request id.
+        InputError: no sealed record has that request id (the message says when retention
+            dropped segments it may have been in).
         VerificationError: the store's checkpoint or tiles do not verify.
     """
     config = load_config(root)
+    dropped = 0
     for kind in KINDS:
         log = Log(root, kind)
         checkpoint = log.latest(config.verifier)
@@ -61,11 +67,18 @@ def prove(root: Path, request_id: str) -> dict[str, Any]:
             continue
         found = _locate(log, request_id, checkpoint.size)
         if found is None:
+            dropped += len(dropped_seqs(log))
             continue
         index, record = found
         path = inclusion_proof(DirTiles(log.tiles, checkpoint.size), index, checkpoint.size)
-        note = read_bounded(log.tiles / "checkpoint", MAX_PROOF_BYTES, what="checkpoint")
+        note = log.read_note(log.tiles.key("checkpoint"))
         return _document(kind, record, index, checkpoint, path, note.decode())
+    if dropped:
+        raise InputError(
+            f"no retained record has request id {request_id!r}; {dropped} segment(s) were "
+            "dropped by retention (tombstones under <kind>/tombstones/), it may have been in one",
+            hint="a dropped record cannot be proven: its content is gone, only its hash remains",
+        )
     raise InputError(f"no sealed record has request id {request_id!r}")
 
 
