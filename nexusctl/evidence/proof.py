@@ -23,30 +23,61 @@ from pydantic import ValidationError
 from nexusctl.errors import InputError, VerificationError
 from nexusctl.evidence.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
-from nexusctl.evidence.objectstore import StoreRoot
+from nexusctl.evidence.objectstore import Blobs, StoreRoot
 from nexusctl.evidence.record import DecisionRecord, record_bytes
 from nexusctl.evidence.retention import dropped_seqs
-from nexusctl.evidence.store import KINDS, Kind, Log, load_config, read_row, read_segment
+from nexusctl.evidence.store import KINDS, Kind, Log, load_config
 from nexusctl.evidence.tiles import DirTiles
 from nexusctl.files import read_bounded
 
 PROOF_FORMAT = "nexusctl-evidence-proof/v1"
+_REQUEST_ID = "nexus.request.id"
 MAX_PROOF_BYTES = 1 << 20
 
 
 def _locate(log: Log, request_id: str, size: int) -> tuple[int, dict[str, Any]] | None:
-    import pyarrow.compute as pc
-
     dropped = dropped_seqs(log)
     for seal in log.seals():
         if seal.end_index > size or seal.seq in dropped:
             continue
-        key = log.segment_key(seal)
-        ids = read_segment(log.blobs, key, ["nexus.request.id"]).column(0)
-        hits = pc.indices_nonzero(pc.equal(ids, request_id))
-        if len(hits):
-            row = hits[0].as_py()
-            return seal.first_index + row, read_row(log.blobs, key, row)
+        found = _find(log.blobs, log.segment_key(seal), request_id)
+        if found is not None:
+            return seal.first_index + found[0], found[1]
+    return None
+
+
+def _find(blobs: Blobs, key: str, request_id: str) -> tuple[int, dict[str, Any]] | None:
+    """Return (row, record) of ``request_id`` in one segment, or ``None``.
+
+    Row groups whose Parquet min/max statistics of the request id exclude it are skipped
+    (time-ordered ids such as UUIDv7 or ULIDs then cost one footer read per segment); the
+    others have only their id column decoded, and the one holding it its row.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    with blobs.open_input(key, "segment") as handle:
+        try:
+            segment = pq.ParquetFile(handle)
+            meta = segment.metadata
+            position = segment.schema_arrow.get_field_index(_REQUEST_ID)
+            first = 0
+            for group in range(meta.num_row_groups):
+                rows = meta.row_group(group).num_rows
+                stats = meta.row_group(group).column(position).statistics
+                if stats is None or not stats.has_min_max or stats.min <= request_id <= stats.max:
+                    ids = segment.read_row_group(group, columns=[_REQUEST_ID]).column(0)
+                    hits = pc.indices_nonzero(pc.equal(ids, request_id))
+                    if len(hits):
+                        row = hits[0].as_py()
+                        record = segment.read_row_group(group).slice(row, 1).to_pylist()[0]
+                        return first + row, dict(record)
+                first += rows
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise InputError(
+                f"{blobs.describe(key)}: not a readable Parquet segment ({exc})"
+            ) from None
     return None
 
 
