@@ -11,6 +11,7 @@ are re-encoded exactly by :func:`nexusctl.evidence.record.record_bytes`.
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -251,6 +252,6 @@ def _hash_chunk(table: pa.Table) -> bytes:
     joined = _joined(table, "\x00")
     offsets = np.frombuffer(joined.buffers()[1], np.int32)
     bounds = offsets[joined.offset : joined.offset + len(joined) + 1].tolist()
-    data = joined.buffers()[2].to_pybytes()
+    data = memoryview(joined.buffers()[2])
     sha = hashlib.sha256
-    return b"".join([sha(data[a:b]).digest() for a, b in zip(bounds, bounds[1:], strict=False)])
+    return b"".join([sha(data[a:b]).digest() for a, b in itertools.pairwise(bounds)])
