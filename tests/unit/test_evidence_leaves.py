@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,3 +49,18 @@ def test_a_column_without_nulls_and_one_with_some_hash_alike() -> None:
     assert leaf_hashes(table) == b"".join(leaf_hash(canonical_bytes(r)) for r in rows)
     assert leaf_hashes(table.slice(0, 1)) == leaf_hash(canonical_bytes(rows[0]))
     assert leaf_hashes(table.slice(0, 0)) == b""
+
+
+def test_a_segment_too_big_for_memory_is_streamed_and_hashed_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexusctl.evidence import verify_leaves
+    from nexusctl.evidence.verify import verify_store
+    from tests.cli.evidence_helpers import make_store
+
+    store, _, _ = make_store(tmp_path, 12)
+    monkeypatch.setattr(verify_leaves, "_IN_MEMORY", 0)
+    streamed = verify_store(store)
+    assert streamed.ok, streamed.findings
+    assert streamed.records["real"] == 12
+    assert not streamed.warnings
