@@ -81,6 +81,13 @@ class Blobs:
         """Whether an object ``key`` exists."""
         raise NotImplementedError
 
+    def read_if_exists(self, key: str, cap: int, what: str) -> bytes | None:
+        """Return at most ``cap + 1`` bytes of an object, or ``None`` if it does not exist."""
+        if not self.exists(key):
+            return None
+        with self.open_input(key, what) as handle:
+            return bytes(handle.read(cap + 1))
+
     def keys(self, prefix: str) -> list[str]:
         """Return the keys of every object under ``prefix`` (recursive), sorted."""
         raise NotImplementedError
@@ -330,6 +337,16 @@ class S3Blobs(Blobs):
         import pyarrow.fs as pafs
 
         return bool(self._info(key).type == pafs.FileType.File)
+
+    def read_if_exists(self, key: str, cap: int, what: str) -> bytes | None:
+        # One GET, no HEAD first: verify reads thousands of tiles.
+        try:
+            with self.fs.open_input_stream(self._path(key)) as stream:
+                return bytes(stream.read(cap + 1))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._fail(key, f"read {what}", exc) from None
 
     def size(self, key: str) -> int:
         import pyarrow.fs as pafs

@@ -156,11 +156,10 @@ class TileObjects:
         Raises:
             FileNotFoundError: no such tile.
         """
-        key = self.key(relative)
-        if not self.blobs.exists(key):
-            raise FileNotFoundError(self.blobs.describe(key))
-        with self.blobs.open_input(key, "tile") as handle:
-            return bytes(handle.read(cap + 1))
+        data = self.blobs.read_if_exists(self.key(relative), cap, "tile")
+        if data is None:
+            raise FileNotFoundError(self.describe(relative))
+        return data
 
     def describe(self, relative: str) -> str:
         """Where a tile lives, for messages."""

@@ -157,7 +157,7 @@ def test_a_missing_segment_object_is_named(tmp_path: Path, s3: Any) -> None:
     assert victim.rsplit("/", 1)[-1] in first["message"]
 
 
-def test_a_truncated_tile_object_is_named(tmp_path: Path, s3: Any) -> None:
+def test_a_truncated_or_missing_tile_object_is_named(tmp_path: Path, s3: Any) -> None:
     _, vkey = _store(tmp_path)
     tile = _keys(s3, "/log/tile/0/000.p/30")[0]  # the tile of the current tree
     body = s3.get_object(Bucket=BUCKET, Key=tile)["Body"].read()
@@ -165,6 +165,10 @@ def test_a_truncated_tile_object_is_named(tmp_path: Path, s3: Any) -> None:
     code, report = _verify(vkey)
     assert code == 5
     assert report["findings"][0]["reason"] == "tile-truncated"
+    s3.delete_object(Bucket=BUCKET, Key=tile)
+    code, report = _verify(vkey)
+    assert code == 5
+    assert report["findings"][0]["reason"] == "tile-missing"
 
 
 def test_a_store_that_is_not_there_is_bad_input(tmp_path: Path, s3: Any) -> None:
