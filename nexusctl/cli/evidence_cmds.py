@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -17,10 +17,38 @@ from nexusctl.errors import UsageError, VerificationError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from nexusctl.evidence.objectstore import StoreRoot
     from nexusctl.evidence.store import Kind
     from nexusctl.evidence.verify import VerifyReport
 
-StoreArg = Annotated[Path, typer.Argument(metavar="DIR", help="The evidence store directory.")]
+StoreArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="STORE",
+        help="The evidence store: a directory, or s3://BUCKET/PREFIX (credentials, region and "
+        "endpoint from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION, "
+        "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).",
+    ),
+]
+
+
+def _store(text: str) -> StoreRoot:
+    """Resolve a store argument; S3 settings come from the standard AWS variables."""
+    import os
+
+    from nexusctl.evidence.objectstore import S3Options, is_url, open_location
+
+    if not is_url(text):
+        return open_location(text, S3Options())
+    env = os.environ
+    options = S3Options(
+        endpoint=env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL"),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"),
+        access_key=env.get("AWS_ACCESS_KEY_ID"),
+        secret_key=env.get("AWS_SECRET_ACCESS_KEY"),
+        session_token=env.get("AWS_SESSION_TOKEN"),
+    )
+    return open_location(text, options)
 
 
 @evidence_app.command("keygen")
@@ -48,7 +76,7 @@ def init(
     from nexusctl.evidence.store import init_store
 
     verifier = load_verifier(key)
-    init_store(store, verifier.name, verifier)
+    init_store(_store(store), verifier.name, verifier)
     write_stdout(f"created evidence store {store} (origin {verifier.name})")
 
 
@@ -115,7 +143,7 @@ def ingest(
     kinds = set(table.column("nexus.record.kind").to_pylist())
     if kinds - {kind}:
         raise UsageError(f"{src}: holds {', '.join(sorted(kinds))} records; expected {kind}")
-    result = run_ingest(store, table, signer, kind, SYSTEM_CLOCK, str(src))
+    result = run_ingest(_store(store), table, signer, kind, SYSTEM_CLOCK, str(src))
     write_stdout(
         f"{result.kind}: appended {result.added} record(s), {result.duplicates} already present; "
         f"{len(result.segments)} segment(s) sealed; tree size {result.tree_size}"
@@ -156,7 +184,7 @@ def verify(
             highlight=False,
         )
     earlier = read_bounded(trusted, 1 << 20, what="checkpoint") if trusted else None
-    report = verify_store(store, verifier, earlier)
+    report = verify_store(_store(store), verifier, earlier)
     write_stdout(_verify_json(report) if fmt == "json" else _verify_text(report))
     if not report.ok:
         first = report.findings[0]
@@ -171,6 +199,7 @@ def _verify_text(report: VerifyReport) -> str:
     lines = [
         f"{kind}: {report.records.get(kind, 0)} record(s), tree size {size}, "
         f"{report.checkpoints.get(kind, 0)} checkpoint(s)"
+        + (f", {report.dropped[kind]} dropped by retention" if report.dropped.get(kind) else "")
         for kind, size in report.tree_size.items()
     ]
     lines += [f"warning: {w}" for w in report.warnings]
@@ -183,6 +212,7 @@ def _verify_json(report: VerifyReport) -> str:
     data: dict[str, Any] = {
         "ok": report.ok,
         "records": report.records,
+        "dropped": report.dropped,
         "tree_size": report.tree_size,
         "checkpoints": report.checkpoints,
         "warnings": report.warnings,
@@ -201,7 +231,7 @@ def prove(
     """Write one record, its inclusion proof and the signed checkpoint to a portable file."""
     from nexusctl.evidence.proof import prove as run_prove
 
-    document = run_prove(store, request_id)
+    document = run_prove(_store(store), request_id)
     out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     write_stdout(
         f"wrote proof of leaf {document['leaf_index']} of {document['tree_size']} to {out}"
@@ -273,7 +303,7 @@ def query(
     if fmt not in ("table", "csv", "json"):
         raise UsageError(f"unknown format {fmt!r}", hint="formats: table, csv, json")
     run_query = evidence_query(engine.value, master, conf)
-    result = run_query(store, sql, parse_params(param or []))
+    result = run_query(cast("Path", _store(store)), sql, parse_params(param or []))
     if fmt == "json":
         rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
         write_stdout(json.dumps(rows, indent=2, default=str))
@@ -378,7 +408,10 @@ def report(
     policies = policy_selection(registry, policy, default_env)
     from nexusctl.spark import evidence_report
 
-    built = evidence_report(engine.value, master, conf)(store, selection, policies)
+    # build_report reads the store only through load_config, Log and open_store, which take a
+    # directory or an object store alike.
+    root = cast("Path", _store(store))
+    built = evidence_report(engine.value, master, conf)(root, selection, policies)
     text = renderers[fmt](built)
     if out is None:
         write_stdout(text)
@@ -424,7 +457,9 @@ def conformance(
     if policies is None:
         raise UsageError("give a policy source: --registry PATH or --policy FILE")
     where, params = ReportFilter(tenant=tenant, environment=env).where()
-    result = check_conformance(store, policies, where.removeprefix("WHERE "), params)
+    result = check_conformance(
+        cast("Path", _store(store)), policies, where.removeprefix("WHERE "), params
+    )
     if fmt == "json":
         write_stdout(json.dumps(result.model_dump(mode="json"), indent=2, sort_keys=True))
     else:
@@ -433,3 +468,31 @@ def conformance(
         write_stdout(conformance_text(result))
     if fail_on_deviation:
         require_conformance(result)
+
+
+@evidence_app.command("retain")
+@handle_errors
+def retain(
+    store: StoreArg,
+    before: Annotated[
+        dt.datetime,
+        typer.Option("--before", formats=["%Y-%m-%d"], help="Drop segments of days before DATE."),
+    ],
+    key: Annotated[Path, typer.Option("--key", help="The store's signer key file.")],
+) -> None:
+    """Drop sealed segments wholly before DATE, leaving a signed tombstone per log.
+
+    The tree hashes and every checkpoint stay: later checkpoints and the proofs of retained
+    records still verify; `evidence verify` accepts the drop only under a tombstone signed by
+    the store's key that covers exactly the dropped segments. Exit 7 if an ingest holds the lock.
+    """
+    from nexusctl.evidence.keys import load_signer
+    from nexusctl.evidence.retention import retain as run_retain
+
+    results = run_retain(_store(store), before.date(), load_signer(key))
+    lines = [
+        f"{r.kind}: dropped {len(r.segments)} segment(s), {r.records} record(s)"
+        + (f"; tombstone {r.tombstone}" if r.tombstone else "")
+        for r in results
+    ]
+    write_stdout("\n".join(lines) or "nothing sealed: nothing to drop")

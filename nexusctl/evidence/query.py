@@ -15,15 +15,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nexusctl.errors import InputError, UsageError
+from nexusctl.evidence.objectstore import LocalBlobs, StoreRoot, as_blobs
 from nexusctl.evidence.record import COLUMNS, arrow_schema
+from nexusctl.evidence.retention import dropped_seqs
 from nexusctl.evidence.store import KINDS, Log, load_config
 
 if TYPE_CHECKING:
     import duckdb
+
+    from nexusctl.evidence.note import NoteVerifier
+    from nexusctl.evidence.store import Kind
 
 VIEWS = {"real": "decisions", "counterfactual": "counterfactual_decisions"}
 _VIEW = "CREATE VIEW {view} AS SELECT *, {extra} FROM (SELECT {select} FROM {source})"
@@ -42,8 +46,27 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def open_store(root: Path) -> duckdb.DuckDBPyConnection:
+def visible_segments(root: StoreRoot, kind: Kind, verifier: NoteVerifier) -> list[str]:
+    """The store keys of ``kind``'s segments that queries see: sealed under the latest
+    verified checkpoint, and not dropped by retention (a tombstone).
+
+    Raises:
+        InputError: a malformed seal.
+        VerificationError: the checkpoint does not verify.
+    """
+    log = Log(as_blobs(root), kind)
+    checkpoint = log.latest(verifier)
+    size = checkpoint.size if checkpoint else 0
+    dropped = dropped_seqs(log) if checkpoint else set()
+    return [log.segment_key(s) for s in log.seals() if s.end_index <= size and s.seq not in dropped]
+
+
+def open_store(root: StoreRoot) -> duckdb.DuckDBPyConnection:
     """Return a read-only, locked-down DuckDB connection with the store's views.
+
+    A local store's segments are read by DuckDB's own Parquet reader; an object store's
+    through a pyarrow dataset over the same S3 file system the store uses (DuckDB scans it
+    with projection and filter pushdown), so no credential is handed to DuckDB.
 
     Raises:
         InputError: not an evidence store.
@@ -52,22 +75,30 @@ def open_store(root: Path) -> duckdb.DuckDBPyConnection:
     import pyarrow as pa
 
     config = load_config(root)
+    blobs = as_blobs(root)
     con = duckdb.connect(":memory:")
     select = ", ".join(f'"{alias}" AS {name}' for name, alias in COLUMNS)
     extra = "make_timestamp(time_unix_us) AS time, CAST(make_timestamp(time_unix_us) AS DATE) AS dt"
     for kind in KINDS:
-        log = Log(root, kind)
-        checkpoint = log.latest(config.verifier)
-        size = checkpoint.size if checkpoint else 0
-        files = [str(log.segment_path(s)) for s in log.seals() if s.end_index <= size]
-        if files:
+        keys = visible_segments(root, kind, config.verifier)
+        filesystem, files = blobs.arrow_files(keys)
+        if files and isinstance(blobs, LocalBlobs):
             source = f"read_parquet([{', '.join(_quote(f) for f in files)}])"
+        elif files:
+            import pyarrow.dataset as pads
+
+            dataset = pads.dataset(
+                files, schema=arrow_schema(), format="parquet", filesystem=filesystem
+            )
+            con.register(f"_segments_{kind}", dataset)
+            source = f"_segments_{kind}"
         else:
             con.register(f"_empty_{kind}", pa.table(arrow_schema().empty_table()))
             source = f"_empty_{kind}"
         # Names and paths come from the schema and the seals, quoted; no user text here.
         con.execute(_VIEW.format(view=VIEWS[kind], extra=extra, select=select, source=source))
-    con.execute(f"SET allowed_directories=[{_quote(str(root.resolve()) + '/')}]")
+    allowed = str(blobs.root.resolve()) + "/" if isinstance(blobs, LocalBlobs) else "/nonexistent/"
+    con.execute(f"SET allowed_directories=[{_quote(allowed)}]")
     con.execute("SET enable_external_access=false")
     con.execute("SET lock_configuration=true")
     return con
@@ -88,7 +119,7 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def run_query(root: Path, sql: str, params: dict[str, Any]) -> QueryResult:
+def run_query(root: StoreRoot, sql: str, params: dict[str, Any]) -> QueryResult:
     """Run one SELECT over the store's views.
 
     Raises:

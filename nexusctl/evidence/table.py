@@ -16,6 +16,7 @@ rules stay the model's JSON Schema, applied to whole columns by ``nexusctl.evide
 from __future__ import annotations
 
 import hashlib
+import itertools
 import types
 import typing
 from collections.abc import Sequence
@@ -99,7 +100,7 @@ def checked_leaf_hashes(table: pa.Table, where: str) -> bytes:
     for start in range(0, table.num_rows, CHUNK_ROWS):
         chunk = table.slice(start, CHUNK_ROWS)
         _name_secret(chunk, start, where)
-        out += _hash_all(_canonical_chunk(chunk))
+        out += _hash_chunk(chunk)
     return bytes(out)
 
 
@@ -135,7 +136,7 @@ def _text(value: str) -> Any:
     return pa.scalar(value, pa.string())
 
 
-def _quoted(values: Any) -> Any:
+def _escaped(values: Any) -> Any:
     import pyarrow.compute as pc
 
     # Escaping is only needed where a quote or backslash occurs (never in a valid record, but
@@ -143,7 +144,13 @@ def _quoted(values: Any) -> Any:
     for special, escaped in (("\\", "\\\\"), ('"', '\\"')):
         if pc.any(pc.match_substring(values, special)).as_py():
             values = pc.replace_substring(values, special, escaped)
-    return pc.binary_join_element_wise(_text('"'), values, _text('"'), _text(""))
+    return values
+
+
+def _quoted(values: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return pc.binary_join_element_wise(_text('"'), _escaped(values), _text('"'), _text(""))
 
 
 def _json_values(column: Any) -> Any:
@@ -161,24 +168,31 @@ def _json_values(column: Any) -> Any:
         text = _quoted(column)
     else:
         text = pc.cast(column, pa.string())
-    return pc.fill_null(text, _text("null"))
+    return pc.fill_null(text, _text("null")) if column.null_count else text
 
 
-def _joined(table: pa.Table) -> Any:
+def _joined(table: pa.Table, prefix: str = "") -> Any:
     """Return the canonical JSON of every row as one Arrow string array (clean rows exact).
 
     Keys, and columns that are null in every row, are literal text: consecutive literals are
-    merged, so only columns that hold values cost a kernel pass.
+    merged, so only columns that hold values cost a kernel pass. ``prefix`` starts every row
+    (the leaf hash's 0x00 byte, so rows can be hashed straight from the Arrow buffer).
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     parts: list[Any] = []
-    literal = ""
+    literal = prefix
     for index, alias in enumerate(sorted(ALIASES)):
         literal += ("{" if index == 0 else ",") + f'"{alias}":'
         column = table.column(alias)
         if column.null_count == len(column):
             literal += "null"
+            continue
+        if column.null_count == 0 and pa.types.is_string(column.type):
+            # No null to spell: the quotes join the literals, saving a pass over the column.
+            parts += [_text(literal + '"'), _escaped(column.combine_chunks())]
+            literal = '"'
             continue
         parts += [_text(literal), _json_values(column)]
         literal = ""
@@ -195,12 +209,33 @@ def _has_control(table: pa.Table) -> Any:
     dirty = pa.array([False] * table.num_rows, pa.bool_())
     for alias in ALIASES:
         column = table.column(alias)
+        if not _may_hold_control(column):
+            continue
         if pa.types.is_list(column.type):
             column = pc.binary_join(column, _text(""))
         if pa.types.is_string(column.type) and column.null_count < len(column):
             found = pc.fill_null(pc.match_substring_regex(column, _CONTROL), False)
             dirty = pc.or_(dirty, found)
     return dirty
+
+
+def _may_hold_control(column: Any) -> bool:
+    """Whether any byte under a string (or list of strings) column is below 0x20.
+
+    One vectorised pass over the value bytes; a chunk's buffer may hold bytes outside a slice,
+    so a hit only sends the column to the exact, per-row regex check.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    for chunk in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+        values = chunk.values if pa.types.is_list(chunk.type) else chunk
+        if not pa.types.is_string(values.type):
+            return False
+        data = values.buffers()[2]
+        if data is not None and data.size and np.frombuffer(data, np.uint8).min() < 0x20:
+            return True
+    return False
 
 
 def canonical_json(table: pa.Table) -> list[bytes]:
@@ -233,5 +268,26 @@ def leaf_hashes(table: pa.Table) -> bytes:
     """Return the concatenated Merkle leaf hashes of every record of the table."""
     out = bytearray()
     for start in range(0, table.num_rows, CHUNK_ROWS):
-        out += _hash_all(_canonical_chunk(table.slice(start, CHUNK_ROWS)))
+        out += _hash_chunk(table.slice(start, CHUNK_ROWS))
     return bytes(out)
+
+
+def _hash_chunk(table: pa.Table) -> bytes:
+    """Hash clean rows straight from the canonical text's Arrow buffer (``0x00`` included).
+
+    No Python string per record is made; a chunk with a control character anywhere takes the
+    exact path through :func:`_canonical_of`.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0:
+        return b""
+    if pc.any(_has_control(table)).as_py():
+        return _hash_all(_canonical_chunk(table))
+    joined = _joined(table, "\x00")
+    offsets = np.frombuffer(joined.buffers()[1], np.int32)
+    bounds = offsets[joined.offset : joined.offset + len(joined) + 1].tolist()
+    data = memoryview(joined.buffers()[2])
+    sha = hashlib.sha256
+    return b"".join([sha(data[a:b]).digest() for a, b in itertools.pairwise(bounds)])

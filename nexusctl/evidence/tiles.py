@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from nexusctl.errors import VerificationError
 from nexusctl.evidence.merkle import HASH_SIZE, TILE_HEIGHT, TILE_WIDTH, fold_perfect
@@ -119,11 +119,35 @@ class MemoryTiles:
             )
 
 
-class DirTiles:
-    """Reads the tiles of a tree of ``size`` leaves from a tlog-tiles directory."""
+class TileSource(Protocol):
+    """Where tiles are read from: a directory, or a log's objects (local or S3)."""
 
-    def __init__(self, root: Path, size: int) -> None:
+    def read_tile(self, relative: str, cap: int) -> bytes:
+        """Return at most ``cap + 1`` bytes of a tile; ``OSError`` if it cannot be read."""
+        ...
+
+    def describe(self, relative: str) -> str:
+        """Where the tile lives, for messages."""
+        ...
+
+
+class _Folder:
+    def __init__(self, root: Path) -> None:
         self.root = root
+
+    def read_tile(self, relative: str, cap: int) -> bytes:
+        with open(self.root / relative, "rb") as handle:
+            return handle.read(cap + 1)
+
+    def describe(self, relative: str) -> str:
+        return str(self.root / relative)
+
+
+class DirTiles:
+    """Reads the tiles of a tree of ``size`` leaves from a tlog-tiles directory or source."""
+
+    def __init__(self, root: Path | TileSource, size: int) -> None:
+        self.source: TileSource = _Folder(root) if isinstance(root, Path) else root
         self.size = size
         self._cache: dict[tuple[int, int], bytes] = {}
 
@@ -134,12 +158,14 @@ class DirTiles:
             width = TILE_WIDTH if index < full else partial
             if index > full or width == 0:
                 raise ValueError(f"tile {level}/{index} is beyond a tree of {self.size} leaves")
-            path = self.root / tile_path(level, index, width)
+            relative = tile_path(level, index, width)
+            path = self.source.describe(relative)
             try:
-                data = path.read_bytes()
+                data = self.source.read_tile(relative, _TILE_BYTES)
             except OSError as exc:
                 raise VerificationError(
-                    f"{path}: tile missing or unreadable ({exc.strerror})", reason="tile-missing"
+                    f"{path}: tile missing or unreadable ({exc.strerror or 'not found'})",
+                    reason="tile-missing",
                 ) from None
             if len(data) != width * HASH_SIZE:
                 raise VerificationError(

@@ -10,10 +10,14 @@ Checks, per log, in the order they run:
    exactly what the signed checkpoints committed to;
 3. successive checkpoints are consistent (RFC 9162 consistency proofs), and so is a
    checkpoint the auditor kept from earlier (``--from``);
-4. every record of every sealed segment is hashed again (RFC 8785 bytes, SHA-256 leaf) and
-   compared with the committed leaves: a record that differs is ``record-modified``, one the
-   tree lacks ``record-inserted``, a committed leaf no record matches ``record-deleted``, a
-   record found at another position ``record-reordered`` -- each with segment, row, request id.
+4. every retention tombstone is signed by the trusted key and covers exactly what it claims
+   (``tombstone-signature``, ``tombstone-malformed``, ``tombstone-mismatch``;
+   :mod:`nexusctl.evidence.retention`); a segment it drops may be absent;
+5. every record of every other sealed segment is hashed again (RFC 8785 bytes, SHA-256 leaf)
+   and compared with the committed leaves: a missing segment is ``segment-missing``, a record
+   that differs ``record-modified``, one the tree lacks ``record-inserted``, a committed leaf
+   no record matches ``record-deleted``, a record found at another position
+   ``record-reordered`` -- each with segment, row, request id.
 
 Nothing here trusts a file before checking it against what the checkpoints signed.
 """
@@ -25,14 +29,15 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nexusctl.errors import InputError, VerificationError
+from nexusctl.errors import VerificationError
 from nexusctl.evidence.merkle import HASH_SIZE, consistency_proof, root_hash, verify_consistency
 from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
-from nexusctl.evidence.record import ALIASES
-from nexusctl.evidence.store import KINDS, Log, Seal, iter_segment, load_config
-from nexusctl.evidence.table import leaf_hashes
+from nexusctl.evidence.objectstore import StoreRoot
+from nexusctl.evidence.retention import check_tombstones
+from nexusctl.evidence.store import KINDS, Log, Seal, load_config
 from nexusctl.evidence.tiles import DirTiles, MemoryTiles
-from nexusctl.files import read_bounded, sha256_file
+from nexusctl.evidence.verify_leaves import hash_segments
+from nexusctl.files import read_bounded
 
 _NOTE_CAP = 1 << 20
 
@@ -54,6 +59,7 @@ class VerifyReport:
     """What verification checked and found."""
 
     records: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int] = field(default_factory=dict)
     checkpoints: dict[str, int] = field(default_factory=dict)
     tree_size: dict[str, int] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
@@ -73,7 +79,7 @@ class _Observed:
 
 
 def verify_store(
-    root: Path, verifier: NoteVerifier | None = None, trusted: bytes | None = None
+    root: StoreRoot, verifier: NoteVerifier | None = None, trusted: bytes | None = None
 ) -> VerifyReport:
     """Verify every log of the store at ``root``; return what was found.
 
@@ -106,27 +112,28 @@ def _checkpoints(
 ) -> list[tuple[int, Checkpoint]]:
     out: list[tuple[int, Checkpoint]] = []
     last_note = b""
-    for seq, path in log.checkpoint_notes():
-        last_note = read_bounded(path, _NOTE_CAP, what="checkpoint")
+    for seq, key_name in log.checkpoint_notes():
+        name = key_name.rsplit("/", 1)[-1]
+        last_note = log.read_note(key_name)
         try:
             checkpoint = parse_checkpoint(open_note(last_note, [key]))
         except VerificationError as exc:
-            report.findings.append(Finding(exc.reason, log.kind, f"{path.name}: {exc}"))
+            report.findings.append(Finding(exc.reason, log.kind, f"{name}: {exc}"))
             continue
         if checkpoint.origin != origin:
-            message = f"{path.name}: origin {checkpoint.origin!r}, expected {origin!r}"
+            message = f"{name}: origin {checkpoint.origin!r}, expected {origin!r}"
             report.findings.append(Finding("checkpoint-origin", log.kind, message))
             continue
         if out and checkpoint.size < out[-1][1].size:
-            message = f"{path.name}: tree shrank from {out[-1][1].size} to {checkpoint.size}"
+            message = f"{name}: tree shrank from {out[-1][1].size} to {checkpoint.size}"
             report.findings.append(Finding("checkpoint-inconsistent", log.kind, message))
             continue
         out.append((seq, checkpoint))
-    latest = log.tiles / "checkpoint"
-    if latest.is_file() and read_bounded(latest, _NOTE_CAP, what="checkpoint") != last_note:
-        pointer = read_bounded(latest, _NOTE_CAP, what="checkpoint")
+    latest = log.tiles.key("checkpoint")
+    if log.blobs.exists(latest) and log.read_note(latest) != last_note:
+        pointer = log.read_note(latest)
         previous = [p for _, p in log.checkpoint_notes()[-2:-1]]
-        if previous and read_bounded(previous[0], _NOTE_CAP, what="checkpoint") == pointer:
+        if previous and log.read_note(previous[0]) == pointer:
             # A seal interrupted between its checkpoint and the pointer: both signed, consistent.
             report.warnings.append(
                 f"{log.kind}: log/checkpoint is one seal behind (interrupted ingest); "
@@ -191,19 +198,27 @@ def _verify_log(
         report.warnings.append(
             f"{log.kind}: a seal beyond the last checkpoint (interrupted ingest)"
         )
+    dropped, problems = check_tombstones(log, key, origin, [c for _, c in checkpoints], tree)
+    report.findings += [Finding(p.reason, log.kind, p.message) for p in problems]
     _warn_orphans(log, seals, report)
-    observed_hashes, segments = _observed(log, seals, report)
-    report.records[log.kind] = len(observed_hashes) // HASH_SIZE
-    if tree is None:
+    committed = bytes(tree.levels[0][: size * HASH_SIZE]) if tree is not None else None
+    observed = hash_segments(log, seals, dropped, committed)
+    report.findings += [
+        Finding(reason, log.kind, message, segment)
+        for reason, message, segment in observed.problems
+    ]
+    report.warnings += [f"{log.kind}: {w}" for w in observed.warnings]
+    report.records[log.kind] = observed.records
+    report.dropped[log.kind] = sum(s.rows for s in seals if s.seq in dropped)
+    if committed is None:
         return
-    committed = bytes(tree.levels[0][: size * HASH_SIZE])
-    if committed != observed_hashes:
-        observed = [
+    if committed != observed.hashes:
+        entries = [
             _Observed(seal, row, request_id)
-            for seal, ids in segments
+            for seal, ids in observed.segments
             for row, request_id in enumerate(ids)
         ]
-        _diff(log, seals, observed, observed_hashes, committed, report)
+        _diff(log, seals, entries, observed.hashes, committed, report)
 
 
 def _check_trusted(
@@ -218,44 +233,13 @@ def _check_trusted(
 
 
 def _warn_orphans(log: Log, seals: list[Seal], report: VerifyReport) -> None:
-    folder = log.root / "segments"
-    sealed = {seal.path for seal in seals}
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*.parquet")):
-            if str(path.relative_to(log.root)) not in sealed:
-                report.warnings.append(
-                    f"{log.kind}: {path.relative_to(log.root)} is not sealed (an interrupted "
-                    "ingest or a planted file); queries never read it, the next ingest removes it"
-                )
-
-
-def _observed(
-    log: Log, seals: list[Seal], report: VerifyReport
-) -> tuple[bytes, list[tuple[Seal, list[str]]]]:
-    """Hash every record of every sealed segment; return the hashes and each segment's ids.
-
-    Segments are read in batches, so memory follows the batch, not the segment.
-    """
-    hashes = bytearray()
-    segments: list[tuple[Seal, list[str]]] = []
-    for seal in seals:
-        path = log.segment_path(seal)
-        if not path.is_file():
-            message = f"{seal.path}: segment file is missing ({seal.rows} records)"
-            report.findings.append(Finding("segment-missing", log.kind, message, seal.path))
-            continue
-        ids: list[str] = []
-        try:
-            for batch in iter_segment(path):
-                hashes += leaf_hashes(batch.select(list(ALIASES)))
-                ids += batch.column("nexus.request.id").to_pylist()
-        except (InputError, KeyError) as exc:
-            report.findings.append(Finding("segment-unreadable", log.kind, str(exc), seal.path))
-            continue
-        if sha256_file(path) != seal.sha256:
-            report.warnings.append(f"{log.kind}: {seal.path} was rewritten since it was sealed")
-        segments.append((seal, ids))
-    return bytes(hashes), segments
+    sealed = {log.segment_key(seal) for seal in seals}
+    for key in log.blobs.keys(log.key("segments")):
+        if key.endswith(".parquet") and key not in sealed:
+            report.warnings.append(
+                f"{log.kind}: {key[len(log.key('')) :]} is not sealed (an interrupted "
+                "ingest or a planted file); queries never read it, the next ingest removes it"
+            )
 
 
 def _at(entry: _Observed, reason: str, kind: str, message: str) -> Finding:

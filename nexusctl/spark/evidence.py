@@ -24,13 +24,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nexusctl.errors import InputError
+from nexusctl.errors import InputError, UsageError
 from nexusctl.evidence.conformance import PolicySelection
-from nexusctl.evidence.query import VIEWS, QueryResult
+from nexusctl.evidence.objectstore import as_blobs
+from nexusctl.evidence.query import VIEWS, QueryResult, visible_segments
 from nexusctl.evidence.record import COLUMNS, arrow_schema
 from nexusctl.evidence.report import SECTIONS, ReportFilter
 from nexusctl.evidence.report_model import EvidenceReport, Section, Totals
-from nexusctl.evidence.store import KINDS, Log, load_config
+from nexusctl.evidence.store import KINDS, load_config
 from nexusctl.spark.errors import translated
 from nexusctl.spark.session import SparkSettings, start_session
 
@@ -63,12 +64,15 @@ def register_views(spark: SparkSession, root: Path) -> None:
         InputError: not an evidence store.
         VerificationError: a stored checkpoint does not verify.
     """
+    if not isinstance(root, Path):
+        raise UsageError(
+            "--engine spark reads a store in a local (or mounted) directory",
+            hint="an s3:// store is queried with the DuckDB engine; docs/scale.md",
+        )
     config = load_config(root)
     for kind in KINDS:
-        log = Log(root, kind)
-        checkpoint = log.latest(config.verifier)
-        size = checkpoint.size if checkpoint else 0
-        files = [str(log.segment_path(s).resolve()) for s in log.seals() if s.end_index <= size]
+        keys = visible_segments(root, kind, config.verifier)
+        files = [str(Path(f).resolve()) for f in as_blobs(root).arrow_files(keys)[1]]
         _view(spark, files).createOrReplaceTempView(VIEWS[kind])
 
 

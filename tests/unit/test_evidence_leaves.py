@@ -1,0 +1,66 @@
+"""Leaf hashes hashed straight from Arrow buffers are exactly SHA-256(0x00 || RFC 8785 bytes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nexusctl.canonical import canonical_bytes
+from nexusctl.evidence.merkle import leaf_hash
+from nexusctl.evidence.record import ALIASES, arrow_schema
+from nexusctl.evidence.table import leaf_hashes
+from tests.unit.test_evidence_record import record
+
+_text = st.text(min_size=0, max_size=12)
+_int = st.none() | st.integers(min_value=0, max_value=2**53 - 1)
+
+
+def _row(**values: object) -> dict[str, object]:
+    row: dict[str, object] = {alias: None for alias in ALIASES}
+    row.update(record())
+    row.update(values)
+    return row
+
+
+@settings(deadline=None, max_examples=60)
+@given(app=st.none() | _text, reasons=st.lists(_text, max_size=3), cost=_int, first=st.booleans())
+def test_buffer_hashing_matches_rfc8785_for_any_string(
+    app: str | None, reasons: list[str], cost: int | None, first: bool
+) -> None:
+    # One hostile row (quotes, backslashes, control characters, non-ASCII) among clean ones,
+    # hashed from a slice so the Arrow offsets do not start at zero.
+    clean = _row(**{"nexus.request.id": "req-clean"})
+    hostile = _row(
+        **{"nexus.app.id": app, "nexus.decision.reasons": reasons, "nexus.cost.pusd": cost}
+    )
+    rows = [clean, hostile, clean] if first else [clean, clean, hostile]
+    table = pa.Table.from_pylist([clean, *rows], schema=arrow_schema()).slice(1)
+    expected = b"".join(leaf_hash(canonical_bytes(r)) for r in rows)
+    assert leaf_hashes(table) == expected
+
+
+def test_a_column_without_nulls_and_one_with_some_hash_alike() -> None:
+    rows = [_row(**{"nexus.app.id": "chat"}), _row(**{"nexus.app.id": None})]
+    table = pa.Table.from_pylist(rows, schema=arrow_schema())
+    assert leaf_hashes(table) == b"".join(leaf_hash(canonical_bytes(r)) for r in rows)
+    assert leaf_hashes(table.slice(0, 1)) == leaf_hash(canonical_bytes(rows[0]))
+    assert leaf_hashes(table.slice(0, 0)) == b""
+
+
+def test_a_segment_too_big_for_memory_is_streamed_and_hashed_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nexusctl.evidence import verify_leaves
+    from nexusctl.evidence.verify import verify_store
+    from tests.cli.evidence_helpers import make_store
+
+    store, _, _ = make_store(tmp_path, 12)
+    monkeypatch.setattr(verify_leaves, "_IN_MEMORY", 0)
+    streamed = verify_store(store)
+    assert streamed.ok, streamed.findings
+    assert streamed.records["real"] == 12
+    assert not streamed.warnings
