@@ -47,7 +47,7 @@ def _event(result: Any, output_format: str) -> None:
     for gate in predicate.gates:
         detail = f" ({gate.detail})" if gate.detail else ""
         lines.append(f"  gate {gate.name}: {gate.verdict}{detail}")
-    stdout_console().print("\n".join(lines), highlight=False, markup=False)
+    write_stdout("\n".join(lines))
 
 
 @registry_app.command("init")
@@ -183,7 +183,7 @@ def status(registry: RepoOpt = Path("."), output_format: FormatOpt = "text") -> 
             lines.append(f"  {name} v{entry['version']} {entry['digest']} since {entry['since']}")
         if not env["live"]:
             lines.append("  (nothing live)")
-    stdout_console().print("\n".join(lines), highlight=False, markup=False)
+    write_stdout("\n".join(lines))
 
 
 @registry_app.command("history")
@@ -206,7 +206,7 @@ def history(
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
         return
-    stdout_console().print("\n".join(_history_lines(doc)), highlight=False, markup=False)
+    write_stdout("\n".join(_history_lines(doc)))
 
 
 def _history_lines(doc: dict[str, Any]) -> list[str]:
@@ -330,9 +330,7 @@ def verify(
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
         return
-    stdout_console().print(
-        f"OK {doc['records']} records verified; head {doc['head']}", highlight=False, markup=False
-    )
+    write_stdout(f"OK {doc['records']} records verified; head {doc['head']}")
 
 
 @registry_app.command("resolve")

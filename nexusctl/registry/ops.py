@@ -87,40 +87,46 @@ def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResul
         VerificationError: the bundle does not verify, or the key may not publish.
         InputError: this name and version (or digest) is already published.
     """
+    with event_session(root, key) as (reg, actor):
+        return publish_in(reg, actor, bundle_dir, clock)
+
+
+def publish_in(reg: Registry, actor: Actor, bundle_dir: Path, clock: Clock) -> EventResult:
+    """``publish`` inside an open session (the lock held, ``reg`` replayed)."""
     from nexusctl.bundle import check_tree
     from nexusctl.signing import verify_bundle
 
-    with event_session(root, key) as (reg, actor):
-        store = reg.store
-        actor.require(reg.cfg.spec.releasers, "publish")
-        now = clock.now()
-        first = reg.cfg.spec.environments[0]
-        # Copy first, then verify the copy: what is stored is exactly what was verified.
-        incoming = store.root / "bundles" / ".incoming"
+    store = reg.store
+    actor.require(reg.cfg.spec.releasers, "publish")
+    now = clock.now()
+    first = reg.cfg.spec.environments[0]
+    # Copy first, then verify the copy: what is stored is exactly what was verified.
+    incoming = store.root / "bundles" / ".incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    if not bundle_dir.is_dir() or bundle_dir.is_symlink():
+        raise InputError(f"{bundle_dir}: not a bundle folder")
+    shutil.copytree(bundle_dir, incoming, symlinks=True)
+    try:
+        verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
+        tree = check_tree(incoming)
+    except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
-        if not bundle_dir.is_dir() or bundle_dir.is_symlink():
-            raise InputError(f"{bundle_dir}: not a bundle folder")
-        shutil.copytree(bundle_dir, incoming, symlinks=True)
-        try:
-            verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
-            tree = check_tree(incoming)
-        except BaseException:
+        raise
+    ref = BundleRef(
+        name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
+    )
+    for digest, other in reg.state.published.items():
+        if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
             shutil.rmtree(incoming, ignore_errors=True)
-            raise
-        ref = BundleRef(
-            name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
-        )
-        for digest, other in reg.state.published.items():
-            if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
-                shutil.rmtree(incoming, ignore_errors=True)
-                raise InputError(
-                    f"{ref.name} v{ref.version} is already published ({digest}); "
-                    "published bundles are never rewritten",
-                    hint="bump metadata.version in the policy and bundle it again",
-                )
-        incoming.rename(store.bundle_dir(ref.digest))
-        predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
-        return commit_record(store, predicate, actor, now, f"publish: {ref.name} v{ref.version}")
+            raise InputError(
+                f"{ref.name} v{ref.version} is already published ({digest}); "
+                "published bundles are never rewritten",
+                hint="bump metadata.version in the policy and bundle it again",
+            )
+    incoming.rename(store.bundle_dir(ref.digest))
+    store.moved_in(f"bundles/{ref.digest.removeprefix('sha256:')}")
+    predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
+    return reg.record(predicate, actor, now, f"publish: {ref.name} v{ref.version}")
 
 
 def approve(
@@ -141,26 +147,42 @@ def approve(
         UsageError: unknown environment or unpublished version, or too long an expiry.
     """
     with event_session(root, key) as (reg, actor):
-        store = reg.store
-        env = reg.cfg.environment(env_name)
-        quorum = env.override_approvers if purpose == "override" else env.approvers
-        actor.require(quorum.keys, f"approve {purpose} in '{env_name}'")
-        now = clock.now()
-        lifetime = expires_in or dt.timedelta(seconds=env.approval_max_age_seconds)
-        if lifetime.total_seconds() > env.approval_max_age_seconds or lifetime.total_seconds() <= 0:
-            raise UsageError(
-                f"an approval in '{env_name}' may last at most {env.approval_max_age_seconds}s"
-            )
-        ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
-        grant = ApprovalGrant.model_validate(
-            {"purpose": purpose, "expires": format_rfc3339(now + lifetime)}
+        return approve_in(
+            reg, actor, name, version, env_name, clock, purpose=purpose, expires_in=expires_in
         )
-        predicate = reg.next_predicate(
-            actor, now, event="approve", environment=env_name, bundle=ref, grant=grant
+
+
+def approve_in(
+    reg: Registry,
+    actor: Actor,
+    name: str,
+    version: int,
+    env_name: str,
+    clock: Clock,
+    *,
+    purpose: str = "promote",
+    expires_in: dt.timedelta | None = None,
+) -> EventResult:
+    """``approve`` inside an open session."""
+    env = reg.cfg.environment(env_name)
+    quorum = env.override_approvers if purpose == "override" else env.approvers
+    actor.require(quorum.keys, f"approve {purpose} in '{env_name}'")
+    now = clock.now()
+    lifetime = expires_in or dt.timedelta(seconds=env.approval_max_age_seconds)
+    if lifetime.total_seconds() > env.approval_max_age_seconds or lifetime.total_seconds() <= 0:
+        raise UsageError(
+            f"an approval in '{env_name}' may last at most {env.approval_max_age_seconds}s"
         )
-        return commit_record(
-            store, predicate, actor, now, f"approve: {name} v{version} for {env_name} ({purpose})"
-        )
+    ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
+    grant = ApprovalGrant.model_validate(
+        {"purpose": purpose, "expires": format_rfc3339(now + lifetime)}
+    )
+    predicate = reg.next_predicate(
+        actor, now, event="approve", environment=env_name, bundle=ref, grant=grant
+    )
+    return reg.record(
+        predicate, actor, now, f"approve: {name} v{version} for {env_name} ({purpose})"
+    )
 
 
 def promote(
@@ -180,7 +202,8 @@ def promote(
         RegistryGateFailed: a gate failed (nothing is written).
         VerificationError: the key may not promote, or the attestation does not verify.
     """
-    return _move(root, name, version, env_name, key, clock, attestation, override, None)
+    with event_session(root, key) as (reg, actor):
+        return move_in(reg, actor, name, version, env_name, clock, attestation, override, None)
 
 
 def rollback(
@@ -194,67 +217,66 @@ def rollback(
     """
     if not reason.strip():
         raise UsageError("a rollback needs a --reason")
-    return _move(root, name, version, env_name, key, clock, None, False, reason)
+    with event_session(root, key) as (reg, actor):
+        return move_in(reg, actor, name, version, env_name, clock, None, False, reason)
 
 
-def _move(
-    root: Path,
+def move_in(
+    reg: Registry,
+    actor: Actor,
     name: str,
     version: int,
     env_name: str,
-    key: Path,
     clock: Clock,
     attestation: Path | None,
     override: bool,
     reason: str | None,
 ) -> EventResult:
-    with event_session(root, key) as (reg, actor):
-        store = reg.store
-        env = reg.cfg.environment(env_name)
-        actor.require(reg.cfg.spec.releasers, "promote or roll back")
-        now = clock.now()
-        ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
-        evidence = None
-        if attestation is not None:
-            evidence = load_attestation(reg, attestation, env.trust_environment, ref, now)
-        previous = reg.state.live_in(env_name, name)
-        gates, approvals, overridden = run_gates(
-            GateInputs(
-                state=reg.state,
-                config=reg.cfg,
-                env=env,
-                bundle=ref,
-                time=now,
-                rollback=reason is not None,
-                override=override,
-                evidence=evidence,
-                check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
-            )
-        )
-        if evidence is not None and any(g.evidence == evidence.digest for g in gates):
-            store.write(_evidence_rel(evidence.digest), evidence.raw)
-        event = "rollback" if reason is not None else "promote"
-        predicate = reg.next_predicate(
-            actor,
-            now,
-            event=event,
-            environment=env_name,
+    """``promote`` (``reason`` None) or ``rollback`` inside an open session."""
+    store = reg.store
+    env = reg.cfg.environment(env_name)
+    actor.require(reg.cfg.spec.releasers, "promote or roll back")
+    now = clock.now()
+    ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
+    evidence = None
+    if attestation is not None:
+        evidence = load_attestation(reg, attestation, env.trust_environment, ref, now)
+    previous = reg.state.live_in(env_name, name)
+    gates, approvals, overridden = run_gates(
+        GateInputs(
+            state=reg.state,
+            config=reg.cfg,
+            env=env,
             bundle=ref,
-            previous_live=previous.digest if previous else None,
-            gates=[g.model_dump() for g in gates],
-            approvals=approvals,
-            override=overridden,
-            reason=reason,
+            time=now,
+            rollback=reason is not None,
+            override=override,
+            evidence=evidence,
+            check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
         )
-        reg.state.apply(predicate, "pending", actor.id)
-        store.write(f"{LIVE}/{env_name}.json", canonical_bytes(reg.state.live_document(env_name)))
-        from nexusctl.registry.distribute import publish_metadata
+    )
+    if evidence is not None and any(g.evidence == evidence.digest for g in gates):
+        store.write(_evidence_rel(evidence.digest), evidence.raw)
+    event = "rollback" if reason is not None else "promote"
+    predicate = reg.next_predicate(
+        actor,
+        now,
+        event=event,
+        environment=env_name,
+        bundle=ref,
+        previous_live=previous.digest if previous else None,
+        gates=[g.model_dump() for g in gates],
+        approvals=approvals,
+        override=overridden,
+        reason=reason,
+    )
+    reg.state.apply(predicate, "pending", actor.id)
+    store.write(f"{LIVE}/{env_name}.json", canonical_bytes(reg.state.live_document(env_name)))
+    from nexusctl.registry.distribute import publish_metadata
 
-        publish_metadata(reg, env, actor, now)
-        verb = "rollback" if reason is not None else "promote"
-        return commit_record(
-            store, predicate, actor, now, f"{verb}: {name} v{version} to {env_name}"
-        )
+    publish_metadata(reg, env, actor, now)
+    verb = "rollback" if reason is not None else "promote"
+    return reg.record(predicate, actor, now, f"{verb}: {name} v{version} to {env_name}")
 
 
 def _evidence_rel(digest: str) -> str:

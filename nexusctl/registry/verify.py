@@ -39,7 +39,7 @@ from nexusctl.registry._store import BUNDLES, CONFIG, LIVE, TUF, Store, config_n
 from nexusctl.registry.config import LoadedConfig, load_config
 from nexusctl.registry.configchange import count_signatures, signature_dir
 from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, run_gates
-from nexusctl.registry.records import verify_record
+from nexusctl.registry.records import MAX_RECORD_BYTES, verify_record
 from nexusctl.statements import PromotionPredicate
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -123,7 +123,7 @@ class _Replay:
                 f"{what}: expected {record_name(index)} (a record is missing or inserted)",
                 reason="sequence-gap",
             )
-        raw = path.read_bytes()
+        raw = _read_record(path, what)
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         version = self.state.config_version or 1
         cfg = self.config(version, what)
@@ -288,6 +288,37 @@ class _Replay:
         self.reg = Registry(self.store, self.state, new)
 
 
+def _read_record(path: Path, what: str) -> bytes:
+    """Read a record file: a regular file (no symlink) of at most ``MAX_RECORD_BYTES``.
+
+    ``nexusctl.files.read_bounded``'s rules with two system calls fewer: this runs 20,000 times
+    in a large registry's verify.
+    """
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise VerificationError(
+            f"{what}: unreadable ({exc.strerror})", reason="malformed-record"
+        ) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise VerificationError(f"{what}: not a regular file", reason="malformed-record")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, MAX_RECORD_BYTES + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_RECORD_BYTES:
+                raise VerificationError(
+                    f"{what}: larger than {MAX_RECORD_BYTES} bytes", reason="malformed-record"
+                )
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def _require(signer: str, allowed: list[str], what: str) -> None:
     if signer not in allowed:
         raise VerificationError(
@@ -330,6 +361,9 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str) -> None:
 
 
 def _check_tuf(store: Store, env: str, state: State) -> None:
+    from nexusctl.registry._tufload import load_tuf
+
+    load_tuf()
     from tuf.api.exceptions import UnsignedMetadataError
     from tuf.api.metadata import Metadata, Root, Targets, Timestamp
     from tuf.api.serialization import DeserializationError
