@@ -297,6 +297,10 @@ class Store:
         """Return True inside a bulk session."""
         return self._bulk is not None
 
+    def bulk_pending(self) -> bool:
+        """Return True when the bulk session has files written since its last commit."""
+        return self._bulk is not None and bool(self._bulk.touched)
+
     def begin_bulk(self) -> None:
         """Stream every later ``commit`` into one ``git fast-import`` (one commit per event).
 
@@ -395,9 +399,18 @@ class _FastImport:
             self.process.stdin.close()
         except OSError as exc:
             raise EnvironmentError_(f"git fast-import failed: {exc.strerror}") from exc
-        if self.process.wait() != 0:
+        code = self.process.wait()
+        self._close()
+        if code != 0:
             raise EnvironmentError_("git fast-import failed")
 
     def abort(self) -> None:
         self.process.kill()
         self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(OSError):  # a killed process's pipe: nothing to flush
+                    pipe.close()

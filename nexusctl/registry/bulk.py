@@ -15,6 +15,7 @@ session is kept), and ``registry verify`` checks a bulk-built registry exactly l
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -53,7 +54,7 @@ class Session:
     ) -> None:
         try:
             self._store.end_bulk(keep=error is None)
-            if error is None:
+            if error is None and self._reg is not None:
                 from nexusctl.registry._index import load_index
 
                 save_cache(self.registry)
@@ -64,7 +65,10 @@ class Session:
     @property
     def registry(self) -> Registry:
         """The open registry with its replayed state."""
-        assert self._reg is not None, "use Session as a context manager"
+        if self._reg is None:
+            from nexusctl.errors import UsageError
+
+            raise UsageError("the bulk session is not open (or ended after a failed event)")
         return self._reg
 
     def actor(self, key: Path) -> Actor:
@@ -73,9 +77,25 @@ class Session:
             self._actors[key] = Actor.from_key(key, self.registry.cfg)
         return self._actors[key]
 
+    def _event(self, run: Callable[[], EventResult]) -> EventResult:
+        """Run one event; one that failed after writing files ends the session (kept: none).
+
+        An event refused before it wrote anything (a failed gate, a bad key) leaves the
+        session usable, as the single-event commands leave the clone.
+        """
+        try:
+            return run()
+        except BaseException:
+            if self._store.bulk_pending():
+                self._store.end_bulk(keep=False)
+                self._reg = None
+            raise
+
     def publish(self, bundle_dir: Path, key: Path) -> EventResult:
         """Publish a bundle (see ``ops.publish``)."""
-        return publish_in(self.registry, self.actor(key), bundle_dir, self.clock)
+        return self._event(
+            lambda: publish_in(self.registry, self.actor(key), bundle_dir, self.clock)
+        )
 
     def approve(
         self,
@@ -88,15 +108,17 @@ class Session:
         expires_in: dt.timedelta | None = None,
     ) -> EventResult:
         """Approve a version for an environment (see ``ops.approve``)."""
-        return approve_in(
-            self.registry,
-            self.actor(key),
-            name,
-            version,
-            env,
-            self.clock,
-            purpose=purpose,
-            expires_in=expires_in,
+        return self._event(
+            lambda: approve_in(
+                self.registry,
+                self.actor(key),
+                name,
+                version,
+                env,
+                self.clock,
+                purpose=purpose,
+                expires_in=expires_in,
+            )
         )
 
     def promote(
@@ -110,10 +132,19 @@ class Session:
         override: bool = False,
     ) -> EventResult:
         """Promote a version into an environment (see ``ops.promote``)."""
-        return move_in(
-            self.registry, self.actor(key), name, version, env, self.clock,
-            attestation, override, None,
-        )  # fmt: skip
+        return self._event(
+            lambda: move_in(
+                self.registry,
+                self.actor(key),
+                name,
+                version,
+                env,
+                self.clock,
+                attestation,
+                override,
+                None,
+            )
+        )
 
     def rollback(self, name: str, env: str, version: int, reason: str, key: Path) -> EventResult:
         """Roll an environment back to an earlier version (see ``ops.rollback``)."""
@@ -121,6 +152,8 @@ class Session:
 
         if not reason.strip():
             raise UsageError("a rollback needs a --reason")
-        return move_in(
-            self.registry, self.actor(key), name, version, env, self.clock, None, False, reason
+        return self._event(
+            lambda: move_in(
+                self.registry, self.actor(key), name, version, env, self.clock, None, False, reason
+            )
         )
