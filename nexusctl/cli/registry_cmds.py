@@ -128,18 +128,42 @@ def promote(
     override: Annotated[
         bool, typer.Option("--override", help="Emergency: promote inside a freeze window.")
     ] = False,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate",
+            help="Run the simulation now (baseline: the bundle live in the target; candidate: "
+            "this one), sign its routing-diff attestation with --key and use it as evidence.",
+        ),
+    ] = False,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(
+            "--traffic",
+            help="With --simulate: a traffic sample the environment registers (default: the "
+            "first registered sample kept in the registry).",
+        ),
+    ] = None,
+    gates: Annotated[
+        Path | None,
+        typer.Option("--gates", help="With --simulate: the environment's configured gates file."),
+    ] = None,
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = "text",
 ) -> None:
     """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails)."""
-    from nexusctl.registry.ops import parse_ref
+    from nexusctl.registry.ops import Simulate, parse_ref
     from nexusctl.registry.ops import promote as run
 
     _check(output_format)
+    if (traffic or gates) and not simulate:
+        raise UsageError("--traffic and --gates go with --simulate")
     name, version = parse_ref(ref)
+    plan = Simulate(traffic, gates) if simulate else None
     result = run(
-        registry, name, version, to, key, _clock(), attestation=attestation, override=override
-    )
+        registry, name, version, to, key, _clock(),
+        attestation=attestation, override=override, simulate=plan,
+    )  # fmt: skip
     _event(result, output_format)
 
 

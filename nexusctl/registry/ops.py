@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexusctl.canonical import canonical_bytes
@@ -24,7 +25,6 @@ from nexusctl.registry._context import (
 )
 from nexusctl.registry._store import (
     CONFIG,
-    EVIDENCE,
     LIVE,
     Store,
     config_name,
@@ -195,15 +195,32 @@ def promote(
     *,
     attestation: Path | None = None,
     override: bool = False,
+    simulate: Simulate | None = None,
 ) -> EventResult:
     """Promote ``name`` v``version`` into ``env_name`` if every gate passes.
+
+    ``simulate`` runs the simulation now (``nexusctl.registry.simulation``) instead of taking
+    an ``attestation`` file.
 
     Raises:
         RegistryGateFailed: a gate failed (nothing is written).
         VerificationError: the key may not promote, or the attestation does not verify.
+        UsageError: both ``attestation`` and ``simulate``.
     """
+    if attestation is not None and simulate is not None:
+        raise UsageError("give --attestation or --simulate, not both")
     with event_session(root, key) as (reg, actor):
-        return move_in(reg, actor, name, version, env_name, clock, attestation, override, None)
+        return move_in(
+            reg, actor, name, version, env_name, clock, attestation, override, None, simulate
+        )
+
+
+@dataclass(frozen=True)
+class Simulate:
+    """``promote --simulate``: the traffic sample and gates file to run with (None: defaults)."""
+
+    traffic: Path | None = None
+    gates: Path | None = None
 
 
 def rollback(
@@ -231,6 +248,7 @@ def move_in(
     attestation: Path | None,
     override: bool,
     reason: str | None,
+    simulate: Simulate | None = None,
 ) -> EventResult:
     """``promote`` (``reason`` None) or ``rollback`` inside an open session."""
     store = reg.store
@@ -241,6 +259,13 @@ def move_in(
     evidence = None
     if attestation is not None:
         evidence = load_attestation(reg, attestation, env.trust_environment, ref, now)
+    elif simulate is not None and "simulation" in env.gates and reason is None:
+        from nexusctl.registry.simulation import simulate_for_promotion
+
+        signed = simulate_for_promotion(reg, actor, env, ref, simulate.traffic, simulate.gates)
+        if signed is not None:
+            shown = f"the simulation of {name} v{version} against {env_name}"
+            evidence = attestation_evidence(reg, signed, shown, env.trust_environment, ref, now)
     previous = reg.state.live_in(env_name, name)
     gates, approvals, overridden = run_gates(
         GateInputs(
@@ -293,18 +318,25 @@ def load_attestation(
             routing-diff statement, or not about this bundle.
     """
     from nexusctl.files import read_bounded
-    from nexusctl.signing.verify import verify_signature_file
-    from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
 
     raw = read_bounded(path, MAX_ATTESTATION_BYTES, what="attestation")
-    # Verify the bytes we keep (a private copy), not a path that could change underneath.
-    copy = reg.store.write(f"{EVIDENCE}/.incoming.json", raw)
-    try:
-        signed = verify_signature_file(
-            copy, reg.trust_environment(trust_env), now=now, what=str(path)
-        )
-    finally:
-        copy.unlink(missing_ok=True)
+    return attestation_evidence(reg, raw, str(path), trust_env, ref, now)
+
+
+def attestation_evidence(
+    reg: Registry, raw: bytes, shown: str, trust_env: str, ref: BundleRef, now: dt.datetime
+) -> Evidence:
+    """Verify routing-diff attestation bytes (see ``load_attestation``); ``shown`` names them.
+
+    Raises:
+        VerificationError: as ``load_attestation``.
+    """
+    from nexusctl.signing.verify import verify_signature_bytes
+    from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
+
+    path = shown
+    # The bytes verified are the bytes kept as evidence (never re-read from a path).
+    signed = verify_signature_bytes(raw, reg.trust_environment(trust_env), now=now, what=shown)
     try:
         statement = parse_statement(signed.payload, RoutingDiffPredicate)
     except StatementError as exc:
@@ -336,6 +368,7 @@ def pull(root: Path) -> str:
 
 __all__ = [
     "EventResult",
+    "Simulate",
     "approve",
     "init_registry",
     "parse_ref",
