@@ -44,6 +44,7 @@ def config_yaml(
     traffic_sha: str = TRAFFIC_SHA,
     gates_sha: str = GATES_SHA,
     traffic_location: str = "",
+    commit_signers: str = "",
 ) -> str:
     """Return a RegistryConfig for dev -> staging -> prod (mallory is never named)."""
     keys = "".join(
@@ -60,7 +61,7 @@ spec:
   keys:
 {keys}  admins: {{keys: [{admin_list}], threshold: {admin_threshold}}}
   releasers: [ci]
-  environments:
+{commit_signers}  environments:
     - name: dev
       trustEnvironment: dev
       gates: [signature]

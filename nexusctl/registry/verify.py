@@ -15,6 +15,9 @@ Checks, record by record in log order (the first failure names the record, exit 
    record's time, on evidence in the repository, with the same verdicts (``gate-<name>``,
    ``gate-mismatch``).
 
+When a config names ``commitSigners``, each record's commit must be SSH-signed by one of the
+signers of the config in effect before it (``commit-unsigned``; see ``commits``).
+
 Then the derived files: every ``live/<env>.json`` equals the replayed live set
 (``live-tampered``), every stored bundle was published (``unrecorded-bundle``), the trust
 policy is the one the last config record names (``trust-policy-changed``), and each
@@ -83,6 +86,10 @@ def verify_registry(
                 reason="history-rewritten",
             )
     state, reg = replay.state, replay.reg
+    if any(c.config.spec.commit_signers for c in replay.configs.values()):
+        from nexusctl.registry.commits import check_commit_signatures
+
+        check_commit_signatures(root, replay.governed)
     if known is not None and known[0] > state.sequence:
         raise VerificationError(
             f"the log has {state.sequence} records; {known[0]} were verified before",
@@ -107,6 +114,8 @@ class _Replay:
         self.state = State()
         self.configs: dict[int, LoadedConfig] = {}
         self.fingerprints: dict[str, dict[str, str]] = {}
+        #: record file name -> (sequence, config in effect before it): whose commit signers.
+        self.governed: dict[str, tuple[int, LoadedConfig]] = {}
         self.reg = Registry(store, self.state, self.config(1, "config v1"))
         self.last_time = ""
 
@@ -140,6 +149,8 @@ class _Replay:
             )
         version = self.state.config_version or 1
         cfg = self.config(version, what)
+        if index > 1:
+            self.governed[path.name] = (index, cfg)
         found = None
         if checked is not None and checked.fingerprint is not None:
             if cfg.digest not in self.fingerprints:
