@@ -2,8 +2,9 @@
 
 Builds (once, cached under the temp folder) a registry through the library: VERSIONS versions
 of retail-chat, each published, promoted dev -> staging -> prod with approvals and a signed
-routing-diff attestation (9 records per version; the issue's size is 2,000 versions / 20,000
-records). Then prints the median wall time of fresh `nexusctl` processes, start-up included:
+routing-diff attestation and an override approval kept at hand (10 records per version: the
+issue's size is 2,000 versions / 20,000 records). Then prints the median wall time of fresh
+`nexusctl` processes, start-up included:
 
     promote  (all gates, simulation attestation supplied)   target <= 2 s
     history --at                                             target <= 1 s
@@ -62,6 +63,8 @@ def build(folder: Path, versions: int) -> None:
             c.advance(SPACING)
             for approver in ("alice", "bob", "carol"):
                 session.approve("retail-chat", version, "prod", keys[approver])
+            # An emergency override approval kept at hand (freeze windows): the 10th record.
+            session.approve("retail-chat", version, "prod", keys["carol"], purpose="override")
             if index == versions - 1:
                 # The last version waits at staging: the benchmark promotes it.
                 attestation = routing_diff(folder, keys["ci"], str(live_prod), published.digest)

@@ -109,10 +109,14 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def record_names(self) -> list[str]:
+        """Return every record file's name, in log order (names sort as sequence numbers)."""
+        return sorted(n for n in os.listdir(self.root / RECORDS) if n.endswith(".json"))
+
     def record_paths(self) -> list[Path]:
         """Return every record file, in log order (names sort as sequence numbers)."""
         folder = self.root / RECORDS
-        return [folder / n for n in sorted(os.listdir(folder)) if n.endswith(".json")]
+        return [folder / n for n in self.record_names()]
 
     def bundle_dir(self, digest: str) -> Path:
         """Return where the bundle with ``digest`` (``sha256:<hex>``) is stored."""
