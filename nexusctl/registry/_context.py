@@ -105,6 +105,7 @@ class Registry:
         store = store or Store(root)
         names = store.record_names()  # names, not Paths: 20,000 Path objects cost ~0.1 s
         state = _cached_state(store, names)
+        replayed = len(names) - state.sequence
         for name in names[state.sequence :]:
             raw = (store.root / RECORDS / name).read_bytes()
             predicate = read_unverified(raw, name)
@@ -112,7 +113,7 @@ class Registry:
         if state.sequence == 0:
             raise InputError(f"{root}: the registry has no records")
         config = load_config(store.root / CONFIG / config_name(state.config_version))
-        if len(names) > 0 and state.sequence == len(names):
+        if replayed > 0 and state.sequence == len(names):  # a current cache is kept as is
             _save_cache(store, state, names, config)
         return cls(store, state, config)
 

@@ -19,9 +19,10 @@ def status(root: Path) -> dict[str, object]:
     cached = cached_status(root)
     if cached is not None:
         return cached
-    from nexusctl.registry._context import Registry
+    from nexusctl.registry._context import Registry, save_cache
 
     reg = Registry.open(root)
+    save_cache(reg)  # the next status answers from it
     return {
         "registry": reg.cfg.metadata.name,
         "config_version": reg.state.config_version,
