@@ -2,8 +2,9 @@
 
 Builds (once, cached under the temp folder) a registry through the library: VERSIONS versions
 of retail-chat, each published, promoted dev -> staging -> prod with approvals and a signed
-routing-diff attestation (9 records per version; the issue's size is 2,000 versions / 20,000
-records). Then prints the median wall time of fresh `nexusctl` processes, start-up included:
+routing-diff attestation and an override approval kept at hand (10 records per version: the
+issue's size is 2,000 versions / 20,000 records). Then prints the median wall time of fresh
+`nexusctl` processes, start-up included:
 
     promote  (all gates, simulation attestation supplied)   target <= 2 s
     history --at                                             target <= 1 s
@@ -34,40 +35,48 @@ SPACING = dt.timedelta(seconds=61)
 
 
 def build(folder: Path, versions: int) -> None:
-    """Build the registry through the library (nexusctl.registry.ops), one commit per event."""
+    """Build the registry through the library: every event checked, signed and committed.
+
+    Events go through ``nexusctl.registry.bulk.Session`` (one lock, one replay, the commits
+    streamed into one ``git fast-import``: still one commit per event); the CLI commits each
+    event with ``git commit``.
+    """
     from nexusctl.clock import FixedClock
-    from nexusctl.registry import ops
+    from nexusctl.registry.bulk import Session
     from tests.registry_kit import new_world, routing_diff, signed_bundle
 
     start = dt.datetime.now(dt.UTC) - SPACING * (2 * versions + 4) - dt.timedelta(minutes=10)
     world = new_world(folder, FixedClock(start), soak=60)
     keys, c, reg = world.keys, world.clock, world.reg
     live_prod: str | None = None
-    for index, version in enumerate(range(3, 3 + versions)):
-        bundle = signed_bundle(folder / "bundles", version, keys["ci"])
-        published = ops.publish(reg, bundle, keys["ci"], c).predicate.bundle
-        assert published is not None
-        shutil.rmtree(bundle.parent)
-        ops.promote(reg, "retail-chat", version, "dev", keys["ci"], c)
-        c.advance(SPACING)
-        for approver in ("alice", "bob"):
-            ops.approve(reg, "retail-chat", version, "staging", keys[approver], c)
-        ops.promote(reg, "retail-chat", version, "staging", keys["ci"], c)
-        c.advance(SPACING)
-        for approver in ("alice", "bob", "carol"):
-            ops.approve(reg, "retail-chat", version, "prod", keys[approver], c)
-        if index == versions - 1:
-            # The last version waits at staging: the benchmark promotes it.
-            attestation = routing_diff(folder, keys["ci"], str(live_prod), published.digest)
-            (folder / "last.txt").write_text(f"{version}\n{attestation}\n")
-            break
-        attestation = None
-        if live_prod is not None:
-            attestation = routing_diff(folder, keys["ci"], live_prod, published.digest)
-        ops.promote(reg, "retail-chat", version, "prod", keys["ci"], c, attestation=attestation)
-        live_prod = published.digest
-        if index % 50 == 0:
-            print(f"  built {index + 1}/{versions} versions", file=sys.stderr, flush=True)
+    with Session(reg, c) as session:
+        for index, version in enumerate(range(3, 3 + versions)):
+            bundle = signed_bundle(folder / "bundles", version, keys["ci"])
+            published = session.publish(bundle, keys["ci"]).predicate.bundle
+            assert published is not None
+            shutil.rmtree(bundle.parent)
+            session.promote("retail-chat", version, "dev", keys["ci"])
+            c.advance(SPACING)
+            for approver in ("alice", "bob"):
+                session.approve("retail-chat", version, "staging", keys[approver])
+            session.promote("retail-chat", version, "staging", keys["ci"])
+            c.advance(SPACING)
+            for approver in ("alice", "bob", "carol"):
+                session.approve("retail-chat", version, "prod", keys[approver])
+            # An emergency override approval kept at hand (freeze windows): the 10th record.
+            session.approve("retail-chat", version, "prod", keys["carol"], purpose="override")
+            if index == versions - 1:
+                # The last version waits at staging: the benchmark promotes it.
+                attestation = routing_diff(folder, keys["ci"], str(live_prod), published.digest)
+                (folder / "last.txt").write_text(f"{version}\n{attestation}\n")
+                break
+            attestation = None
+            if live_prod is not None:
+                attestation = routing_diff(folder, keys["ci"], live_prod, published.digest)
+            session.promote("retail-chat", version, "prod", keys["ci"], attestation=attestation)
+            live_prod = published.digest
+            if index % 50 == 0:
+                print(f"  built {index + 1}/{versions} versions", file=sys.stderr, flush=True)
     (folder / "mid.txt").write_text((start + SPACING * versions).isoformat())
     (folder / "built").write_text("ok\n")
 

@@ -41,6 +41,10 @@ def config_yaml(
     prod_approvals: int = 2,
     soak: int = 3600,
     freeze: str = "",
+    traffic_sha: str = TRAFFIC_SHA,
+    gates_sha: str = GATES_SHA,
+    traffic_location: str = "",
+    commit_signers: str = "",
 ) -> str:
     """Return a RegistryConfig for dev -> staging -> prod (mallory is never named)."""
     keys = "".join(
@@ -57,7 +61,7 @@ spec:
   keys:
 {keys}  admins: {{keys: [{admin_list}], threshold: {admin_threshold}}}
   releasers: [ci]
-  environments:
+{commit_signers}  environments:
     - name: dev
       trustEnvironment: dev
       gates: [signature]
@@ -71,8 +75,8 @@ spec:
       approvers: {{keys: [alice, bob, carol], threshold: {prod_approvals}}}
       overrideApprovers: {{keys: [carol], threshold: 1}}
       soakSeconds: {soak}
-      trafficSamples: [{{name: retail-week, sha256: {TRAFFIC_SHA}}}]
-      gatesSha256: {GATES_SHA}
+      trafficSamples: [{{name: retail-week, sha256: {traffic_sha}{traffic_location}}}]
+      gatesSha256: {gates_sha}
 {freeze}"""
 
 

@@ -47,7 +47,7 @@ def _event(result: Any, output_format: str) -> None:
     for gate in predicate.gates:
         detail = f" ({gate.detail})" if gate.detail else ""
         lines.append(f"  gate {gate.name}: {gate.verdict}{detail}")
-    stdout_console().print("\n".join(lines), highlight=False, markup=False)
+    write_stdout("\n".join(lines))
 
 
 @registry_app.command("init")
@@ -128,18 +128,42 @@ def promote(
     override: Annotated[
         bool, typer.Option("--override", help="Emergency: promote inside a freeze window.")
     ] = False,
+    simulate: Annotated[
+        bool,
+        typer.Option(
+            "--simulate",
+            help="Run the simulation now (baseline: the bundle live in the target; candidate: "
+            "this one), sign its routing-diff attestation with --key and use it as evidence.",
+        ),
+    ] = False,
+    traffic: Annotated[
+        Path | None,
+        typer.Option(
+            "--traffic",
+            help="With --simulate: a traffic sample the environment registers (default: the "
+            "first registered sample kept in the registry).",
+        ),
+    ] = None,
+    gates: Annotated[
+        Path | None,
+        typer.Option("--gates", help="With --simulate: the environment's configured gates file."),
+    ] = None,
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = "text",
 ) -> None:
     """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails)."""
-    from nexusctl.registry.ops import parse_ref
+    from nexusctl.registry.ops import Simulate, parse_ref
     from nexusctl.registry.ops import promote as run
 
     _check(output_format)
+    if (traffic or gates) and not simulate:
+        raise UsageError("--traffic and --gates go with --simulate")
     name, version = parse_ref(ref)
+    plan = Simulate(traffic, gates) if simulate else None
     result = run(
-        registry, name, version, to, key, _clock(), attestation=attestation, override=override
-    )
+        registry, name, version, to, key, _clock(),
+        attestation=attestation, override=override, simulate=plan,
+    )  # fmt: skip
     _event(result, output_format)
 
 
@@ -183,7 +207,7 @@ def status(registry: RepoOpt = Path("."), output_format: FormatOpt = "text") -> 
             lines.append(f"  {name} v{entry['version']} {entry['digest']} since {entry['since']}")
         if not env["live"]:
             lines.append("  (nothing live)")
-    stdout_console().print("\n".join(lines), highlight=False, markup=False)
+    write_stdout("\n".join(lines))
 
 
 @registry_app.command("history")
@@ -206,7 +230,7 @@ def history(
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
         return
-    stdout_console().print("\n".join(_history_lines(doc)), highlight=False, markup=False)
+    write_stdout("\n".join(_history_lines(doc)))
 
 
 def _history_lines(doc: dict[str, Any]) -> list[str]:
@@ -330,9 +354,7 @@ def verify(
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
         return
-    stdout_console().print(
-        f"OK {doc['records']} records verified; head {doc['head']}", highlight=False, markup=False
-    )
+    write_stdout(f"OK {doc['records']} records verified; head {doc['head']}")
 
 
 @registry_app.command("resolve")

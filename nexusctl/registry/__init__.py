@@ -10,6 +10,10 @@ Public names:
   (``resolve``): read-only views; ``resolve`` is a python-tuf client.
 - ``diff_environments``, ``policy_changes`` (``diff``): two environments' live sets compared
   as policies (routes, guardrails, limits... field by field).
+- ``Session`` (``bulk``): many events in one process (one commit per event, streamed through
+  ``git fast-import``), for building or importing large registries; the CLI never uses it.
+- ``Simulate`` (``ops``) with ``simulate_for_promotion`` (``simulation``): ``promote
+  --simulate``. ``check_commit_signatures`` (``commits``): SSH-signed commits.
 
 Heavy libraries (git, cryptography, tuf) are imported inside functions.
 """

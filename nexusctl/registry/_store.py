@@ -15,6 +15,12 @@ Layout (documented in docs/registry.md)::
 A command changes files, then commits them in one commit; if it dies in between, the next
 command under the lock finds the tree dirty and undoes the half-done event (``git reset
 --hard`` + ``git clean``), so nothing half-written is ever committed or pushed.
+
+A bulk session (``nexusctl.registry.bulk``, for building or importing large registries; the
+CLI never uses it) keeps one commit per event but streams the commits into one ``git
+fast-import`` process instead of running ``git add`` + ``git commit`` per event: the same
+files, the same commit messages, authors and dates. The branch moves only when the session
+ends; a session that dies leaves the tree dirty and the next command undoes all of it.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ class Store:
             raise InputError(f"{root}: not a registry (no {RECORDS}/ folder)")
         self.root = root
         self._repo: Repo | None = None
+        self._bulk: _FastImport | None = None
 
     @property
     def repo(self) -> Repo:
@@ -102,10 +109,14 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def record_names(self) -> list[str]:
+        """Return every record file's name, in log order (names sort as sequence numbers)."""
+        return sorted(n for n in os.listdir(self.root / RECORDS) if n.endswith(".json"))
+
     def record_paths(self) -> list[Path]:
         """Return every record file, in log order (names sort as sequence numbers)."""
         folder = self.root / RECORDS
-        return [folder / n for n in sorted(os.listdir(folder)) if n.endswith(".json")]
+        return [folder / n for n in self.record_names()]
 
     def bundle_dir(self, digest: str) -> Path:
         """Return where the bundle with ``digest`` (``sha256:<hex>``) is stored."""
@@ -158,6 +169,8 @@ class Store:
 
     def write(self, rel: str, data: bytes) -> Path:
         """Write ``rel`` atomically (temp file + rename) and return its path."""
+        if self._bulk is not None:
+            self._bulk.touched.add(rel)
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -171,6 +184,14 @@ class Store:
             raise EnvironmentError_(f"cannot write {target}: {exc.strerror}") from exc
         return target
 
+    def moved_in(self, rel: str) -> None:
+        """Note that the folder ``rel`` was moved into the tree (not written with ``write``)."""
+        if self._bulk is not None:
+            folder = self.root / rel
+            self._bulk.touched.update(
+                p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file()
+            )
+
     def commit(self, message: str, actor: str, moment: dt.datetime) -> str:
         """Commit every change as one commit by ``actor``; push if there is a remote.
 
@@ -182,6 +203,8 @@ class Store:
         """
         from git import GitCommandError
 
+        if self._bulk is not None:
+            return self._bulk.commit(message, actor, moment)
         stamp = moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
         env = {
             "GIT_AUTHOR_NAME": actor,
@@ -271,3 +294,127 @@ class Store:
         finally:
             self.repo.close()
         return self.head() or ""
+
+    # -- bulk sessions ---------------------------------------------------------------------
+
+    def in_bulk(self) -> bool:
+        """Return True inside a bulk session."""
+        return self._bulk is not None
+
+    def bulk_pending(self) -> bool:
+        """Return True when the bulk session has files written since its last commit."""
+        return self._bulk is not None and bool(self._bulk.touched)
+
+    def begin_bulk(self) -> None:
+        """Stream every later ``commit`` into one ``git fast-import`` (one commit per event).
+
+        Raises:
+            EnvironmentError_: git could not be started.
+        """
+        branch = str(self.repo.git.symbolic_ref("HEAD"))
+        self._bulk = _FastImport(self.root, branch, self.head())
+
+    def end_bulk(self, *, keep: bool) -> None:
+        """Finish (``keep``) or abandon the bulk session.
+
+        Finishing moves the branch to the last commit, re-reads the index from it and checks
+        that the work tree holds exactly what was committed; then pushes if there is a remote.
+
+        Raises:
+            EnvironmentError_: fast-import failed, or the tree differs from the commits.
+        """
+        bulk, self._bulk = self._bulk, None
+        if bulk is None:
+            return
+        if not keep:
+            bulk.abort()
+            return
+        bulk.finish()
+        if self.head() is not None:
+            self.repo.git.reset("--quiet")  # the index follows the new HEAD; files untouched
+        if self.dirty():
+            raise EnvironmentError_(
+                "bulk session: the work tree differs from what was committed "
+                "(a file was changed without Store.write or Store.moved_in)"
+            )
+        self.push_pending()
+
+
+class _FastImport:
+    """One ``git fast-import`` process receiving one commit per event (see git-fast-import(1))."""
+
+    def __init__(self, root: Path, branch: str, parent: str | None) -> None:
+        import subprocess
+
+        self.root = root
+        self.branch = branch
+        self.parent = parent
+        self.mark = 0
+        self.touched: set[str] = set()
+        try:
+            self.process = subprocess.Popen(
+                ["git", "-C", str(root), "fast-import", "--quiet", "--done", "--date-format=raw"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+        except OSError as exc:
+            raise EnvironmentError_(f"cannot run git fast-import: {exc.strerror}") from exc
+
+    def commit(self, message: str, actor: str, moment: dt.datetime) -> str:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.mark += 1
+        ident = f"{actor} <{actor}@registry.invalid> {int(moment.timestamp())} +0000"
+        text = message.encode() + b"\n"
+        chunks = [
+            f"commit {self.branch}\nmark :{self.mark}\n".encode(),
+            f"author {ident}\ncommitter {ident}\n".encode(),
+            b"data %d\n%s\n" % (len(text), text),
+        ]
+        if self.parent is not None:
+            chunks.append(f"from {self.parent}\n".encode())
+            self.parent = None
+        for rel in sorted(self.touched):
+            path = self.root / rel
+            if not path.is_file():
+                chunks.append(f"D {rel}\n".encode())
+                continue
+            data = path.read_bytes()
+            mode = "100755" if os.stat(path).st_mode & 0o111 else "100644"
+            chunks.append(
+                b"M %s inline %s\ndata %d\n%s\n" % (mode.encode(), rel.encode(), len(data), data)
+            )
+        self.touched.clear()
+        chunks.append(f"\nget-mark :{self.mark}\n".encode())
+        try:
+            self.process.stdin.write(b"".join(chunks))
+            self.process.stdin.flush()
+            line = self.process.stdout.readline().decode().strip()
+        except OSError as exc:
+            raise EnvironmentError_(f"git fast-import failed: {exc.strerror}") from exc
+        if len(line) < 40:
+            raise EnvironmentError_("git fast-import stopped (see its message above)")
+        return line
+
+    def finish(self) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(b"done\n")
+            self.process.stdin.close()
+        except OSError as exc:
+            raise EnvironmentError_(f"git fast-import failed: {exc.strerror}") from exc
+        code = self.process.wait()
+        self._close()
+        if code != 0:
+            raise EnvironmentError_("git fast-import failed")
+
+    def abort(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self._close()
+
+    def _close(self) -> None:
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(OSError):  # a killed process's pipe: nothing to flush
+                    pipe.close()

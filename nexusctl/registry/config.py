@@ -118,6 +118,23 @@ class RegistryEnvironment(Model):
     )
 
 
+class CommitSigner(Model):
+    """An SSH key allowed to sign the registry's git commits (git's allowed-signers file)."""
+
+    principal: str = Field(
+        pattern=r"^[A-Za-z0-9._@+-]+$", description="Name the signature is checked under."
+    )
+    key: str = Field(
+        pattern=r"^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa|"
+        r"sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+=*$",
+        description="OpenSSH public key: its type and base64 body (no comment).",
+    )
+
+    def allowed_signers_line(self) -> str:
+        """Return this signer as a line of git's ``gpg.ssh.allowedSignersFile``."""
+        return f'{self.principal} namespaces="git" {self.key}'
+
+
 class RegistrySpec(Model):
     """The body of a RegistryConfig."""
 
@@ -130,6 +147,12 @@ class RegistrySpec(Model):
         min_length=1, description="Keys that may publish, promote and roll back."
     )
     environments: list[RegistryEnvironment] = Field(min_length=1)
+    commit_signers: list[CommitSigner] = Field(
+        default_factory=list,
+        description="When set, every commit recording an event under this config must be "
+        "SSH-signed (git gpg.format=ssh) by one of these keys; `registry verify` checks it "
+        "with git's allowed-signers mechanism.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> RegistrySpec:

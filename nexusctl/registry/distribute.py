@@ -52,6 +52,9 @@ def write_roots(
     store: Store, config: RegistryConfig, admins: list[ec.EllipticCurvePrivateKey], now: dt.datetime
 ) -> None:
     """Write ``1.root.json`` for every environment, signed by the given admin keys."""
+    from nexusctl.registry._tufload import load_tuf
+
+    load_tuf()
     from securesystemslib.signer import CryptoSigner
     from tuf.api.metadata import Metadata, Role, Root
 
@@ -83,6 +86,9 @@ def publish_metadata(
     Called after the live set changed and before the commit; a crash before the commit is
     undone by the next command, so a half-written set is never committed.
     """
+    from nexusctl.registry._tufload import load_tuf
+
+    load_tuf()
     from securesystemslib.signer import CryptoSigner
     from tuf.api.metadata import Metadata, MetaFile, Snapshot, TargetFile, Targets, Timestamp
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexusctl.canonical import canonical_bytes
@@ -24,7 +25,6 @@ from nexusctl.registry._context import (
 )
 from nexusctl.registry._store import (
     CONFIG,
-    EVIDENCE,
     LIVE,
     Store,
     config_name,
@@ -87,40 +87,46 @@ def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResul
         VerificationError: the bundle does not verify, or the key may not publish.
         InputError: this name and version (or digest) is already published.
     """
+    with event_session(root, key) as (reg, actor):
+        return publish_in(reg, actor, bundle_dir, clock)
+
+
+def publish_in(reg: Registry, actor: Actor, bundle_dir: Path, clock: Clock) -> EventResult:
+    """``publish`` inside an open session (the lock held, ``reg`` replayed)."""
     from nexusctl.bundle import check_tree
     from nexusctl.signing import verify_bundle
 
-    with event_session(root, key) as (reg, actor):
-        store = reg.store
-        actor.require(reg.cfg.spec.releasers, "publish")
-        now = clock.now()
-        first = reg.cfg.spec.environments[0]
-        # Copy first, then verify the copy: what is stored is exactly what was verified.
-        incoming = store.root / "bundles" / ".incoming"
+    store = reg.store
+    actor.require(reg.cfg.spec.releasers, "publish")
+    now = clock.now()
+    first = reg.cfg.spec.environments[0]
+    # Copy first, then verify the copy: what is stored is exactly what was verified.
+    incoming = store.root / "bundles" / ".incoming"
+    shutil.rmtree(incoming, ignore_errors=True)
+    if not bundle_dir.is_dir() or bundle_dir.is_symlink():
+        raise InputError(f"{bundle_dir}: not a bundle folder")
+    shutil.copytree(bundle_dir, incoming, symlinks=True)
+    try:
+        verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
+        tree = check_tree(incoming)
+    except BaseException:
         shutil.rmtree(incoming, ignore_errors=True)
-        if not bundle_dir.is_dir() or bundle_dir.is_symlink():
-            raise InputError(f"{bundle_dir}: not a bundle folder")
-        shutil.copytree(bundle_dir, incoming, symlinks=True)
-        try:
-            verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
-            tree = check_tree(incoming)
-        except BaseException:
+        raise
+    ref = BundleRef(
+        name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
+    )
+    for digest, other in reg.state.published.items():
+        if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
             shutil.rmtree(incoming, ignore_errors=True)
-            raise
-        ref = BundleRef(
-            name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
-        )
-        for digest, other in reg.state.published.items():
-            if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
-                shutil.rmtree(incoming, ignore_errors=True)
-                raise InputError(
-                    f"{ref.name} v{ref.version} is already published ({digest}); "
-                    "published bundles are never rewritten",
-                    hint="bump metadata.version in the policy and bundle it again",
-                )
-        incoming.rename(store.bundle_dir(ref.digest))
-        predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
-        return commit_record(store, predicate, actor, now, f"publish: {ref.name} v{ref.version}")
+            raise InputError(
+                f"{ref.name} v{ref.version} is already published ({digest}); "
+                "published bundles are never rewritten",
+                hint="bump metadata.version in the policy and bundle it again",
+            )
+    incoming.rename(store.bundle_dir(ref.digest))
+    store.moved_in(f"bundles/{ref.digest.removeprefix('sha256:')}")
+    predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
+    return reg.record(predicate, actor, now, f"publish: {ref.name} v{ref.version}")
 
 
 def approve(
@@ -141,26 +147,42 @@ def approve(
         UsageError: unknown environment or unpublished version, or too long an expiry.
     """
     with event_session(root, key) as (reg, actor):
-        store = reg.store
-        env = reg.cfg.environment(env_name)
-        quorum = env.override_approvers if purpose == "override" else env.approvers
-        actor.require(quorum.keys, f"approve {purpose} in '{env_name}'")
-        now = clock.now()
-        lifetime = expires_in or dt.timedelta(seconds=env.approval_max_age_seconds)
-        if lifetime.total_seconds() > env.approval_max_age_seconds or lifetime.total_seconds() <= 0:
-            raise UsageError(
-                f"an approval in '{env_name}' may last at most {env.approval_max_age_seconds}s"
-            )
-        ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
-        grant = ApprovalGrant.model_validate(
-            {"purpose": purpose, "expires": format_rfc3339(now + lifetime)}
+        return approve_in(
+            reg, actor, name, version, env_name, clock, purpose=purpose, expires_in=expires_in
         )
-        predicate = reg.next_predicate(
-            actor, now, event="approve", environment=env_name, bundle=ref, grant=grant
+
+
+def approve_in(
+    reg: Registry,
+    actor: Actor,
+    name: str,
+    version: int,
+    env_name: str,
+    clock: Clock,
+    *,
+    purpose: str = "promote",
+    expires_in: dt.timedelta | None = None,
+) -> EventResult:
+    """``approve`` inside an open session."""
+    env = reg.cfg.environment(env_name)
+    quorum = env.override_approvers if purpose == "override" else env.approvers
+    actor.require(quorum.keys, f"approve {purpose} in '{env_name}'")
+    now = clock.now()
+    lifetime = expires_in or dt.timedelta(seconds=env.approval_max_age_seconds)
+    if lifetime.total_seconds() > env.approval_max_age_seconds or lifetime.total_seconds() <= 0:
+        raise UsageError(
+            f"an approval in '{env_name}' may last at most {env.approval_max_age_seconds}s"
         )
-        return commit_record(
-            store, predicate, actor, now, f"approve: {name} v{version} for {env_name} ({purpose})"
-        )
+    ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
+    grant = ApprovalGrant.model_validate(
+        {"purpose": purpose, "expires": format_rfc3339(now + lifetime)}
+    )
+    predicate = reg.next_predicate(
+        actor, now, event="approve", environment=env_name, bundle=ref, grant=grant
+    )
+    return reg.record(
+        predicate, actor, now, f"approve: {name} v{version} for {env_name} ({purpose})"
+    )
 
 
 def promote(
@@ -173,14 +195,32 @@ def promote(
     *,
     attestation: Path | None = None,
     override: bool = False,
+    simulate: Simulate | None = None,
 ) -> EventResult:
     """Promote ``name`` v``version`` into ``env_name`` if every gate passes.
+
+    ``simulate`` runs the simulation now (``nexusctl.registry.simulation``) instead of taking
+    an ``attestation`` file.
 
     Raises:
         RegistryGateFailed: a gate failed (nothing is written).
         VerificationError: the key may not promote, or the attestation does not verify.
+        UsageError: both ``attestation`` and ``simulate``.
     """
-    return _move(root, name, version, env_name, key, clock, attestation, override, None)
+    if attestation is not None and simulate is not None:
+        raise UsageError("give --attestation or --simulate, not both")
+    with event_session(root, key) as (reg, actor):
+        return move_in(
+            reg, actor, name, version, env_name, clock, attestation, override, None, simulate
+        )
+
+
+@dataclass(frozen=True)
+class Simulate:
+    """``promote --simulate``: the traffic sample and gates file to run with (None: defaults)."""
+
+    traffic: Path | None = None
+    gates: Path | None = None
 
 
 def rollback(
@@ -194,67 +234,74 @@ def rollback(
     """
     if not reason.strip():
         raise UsageError("a rollback needs a --reason")
-    return _move(root, name, version, env_name, key, clock, None, False, reason)
+    with event_session(root, key) as (reg, actor):
+        return move_in(reg, actor, name, version, env_name, clock, None, False, reason)
 
 
-def _move(
-    root: Path,
+def move_in(
+    reg: Registry,
+    actor: Actor,
     name: str,
     version: int,
     env_name: str,
-    key: Path,
     clock: Clock,
     attestation: Path | None,
     override: bool,
     reason: str | None,
+    simulate: Simulate | None = None,
 ) -> EventResult:
-    with event_session(root, key) as (reg, actor):
-        store = reg.store
-        env = reg.cfg.environment(env_name)
-        actor.require(reg.cfg.spec.releasers, "promote or roll back")
-        now = clock.now()
-        ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
-        evidence = None
-        if attestation is not None:
-            evidence = load_attestation(reg, attestation, env.trust_environment, ref, now)
-        previous = reg.state.live_in(env_name, name)
-        gates, approvals, overridden = run_gates(
-            GateInputs(
-                state=reg.state,
-                config=reg.cfg,
-                env=env,
-                bundle=ref,
-                time=now,
-                rollback=reason is not None,
-                override=override,
-                evidence=evidence,
-                check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
-            )
-        )
-        if evidence is not None and any(g.evidence == evidence.digest for g in gates):
-            store.write(_evidence_rel(evidence.digest), evidence.raw)
-        event = "rollback" if reason is not None else "promote"
-        predicate = reg.next_predicate(
-            actor,
-            now,
-            event=event,
-            environment=env_name,
-            bundle=ref,
-            previous_live=previous.digest if previous else None,
-            gates=[g.model_dump() for g in gates],
-            approvals=approvals,
-            override=overridden,
-            reason=reason,
-        )
-        reg.state.apply(predicate, "pending", actor.id)
-        store.write(f"{LIVE}/{env_name}.json", canonical_bytes(reg.state.live_document(env_name)))
-        from nexusctl.registry.distribute import publish_metadata
+    """``promote`` (``reason`` None) or ``rollback`` inside an open session."""
+    store = reg.store
+    env = reg.cfg.environment(env_name)
+    actor.require(reg.cfg.spec.releasers, "promote or roll back")
+    now = clock.now()
+    ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
+    evidence = None
+    if attestation is not None:
+        evidence = load_attestation(reg, attestation, env.trust_environment, ref, now)
+    elif simulate is not None and "simulation" in env.gates and reason is None:
+        from nexusctl.registry.simulation import simulate_for_promotion
 
-        publish_metadata(reg, env, actor, now)
-        verb = "rollback" if reason is not None else "promote"
-        return commit_record(
-            store, predicate, actor, now, f"{verb}: {name} v{version} to {env_name}"
+        signed = simulate_for_promotion(reg, actor, env, ref, simulate.traffic, simulate.gates)
+        if signed is not None:
+            shown = f"the simulation of {name} v{version} against {env_name}"
+            evidence = attestation_evidence(reg, signed, shown, env.trust_environment, ref, now)
+    previous = reg.state.live_in(env_name, name)
+    gates, approvals, overridden = run_gates(
+        GateInputs(
+            state=reg.state,
+            config=reg.cfg,
+            env=env,
+            bundle=ref,
+            time=now,
+            rollback=reason is not None,
+            override=override,
+            evidence=evidence,
+            check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
         )
+    )
+    if evidence is not None and any(g.evidence == evidence.digest for g in gates):
+        store.write(_evidence_rel(evidence.digest), evidence.raw)
+    event = "rollback" if reason is not None else "promote"
+    predicate = reg.next_predicate(
+        actor,
+        now,
+        event=event,
+        environment=env_name,
+        bundle=ref,
+        previous_live=previous.digest if previous else None,
+        gates=[g.model_dump() for g in gates],
+        approvals=approvals,
+        override=overridden,
+        reason=reason,
+    )
+    reg.state.apply(predicate, "pending", actor.id)
+    store.write(f"{LIVE}/{env_name}.json", canonical_bytes(reg.state.live_document(env_name)))
+    from nexusctl.registry.distribute import publish_metadata
+
+    publish_metadata(reg, env, actor, now)
+    verb = "rollback" if reason is not None else "promote"
+    return reg.record(predicate, actor, now, f"{verb}: {name} v{version} to {env_name}")
 
 
 def _evidence_rel(digest: str) -> str:
@@ -271,18 +318,25 @@ def load_attestation(
             routing-diff statement, or not about this bundle.
     """
     from nexusctl.files import read_bounded
-    from nexusctl.signing.verify import verify_signature_file
-    from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
 
     raw = read_bounded(path, MAX_ATTESTATION_BYTES, what="attestation")
-    # Verify the bytes we keep (a private copy), not a path that could change underneath.
-    copy = reg.store.write(f"{EVIDENCE}/.incoming.json", raw)
-    try:
-        signed = verify_signature_file(
-            copy, reg.trust_environment(trust_env), now=now, what=str(path)
-        )
-    finally:
-        copy.unlink(missing_ok=True)
+    return attestation_evidence(reg, raw, str(path), trust_env, ref, now)
+
+
+def attestation_evidence(
+    reg: Registry, raw: bytes, shown: str, trust_env: str, ref: BundleRef, now: dt.datetime
+) -> Evidence:
+    """Verify routing-diff attestation bytes (see ``load_attestation``); ``shown`` names them.
+
+    Raises:
+        VerificationError: as ``load_attestation``.
+    """
+    from nexusctl.signing.verify import verify_signature_bytes
+    from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
+
+    path = shown
+    # The bytes verified are the bytes kept as evidence (never re-read from a path).
+    signed = verify_signature_bytes(raw, reg.trust_environment(trust_env), now=now, what=shown)
     try:
         statement = parse_statement(signed.payload, RoutingDiffPredicate)
     except StatementError as exc:
@@ -314,6 +368,7 @@ def pull(root: Path) -> str:
 
 __all__ = [
     "EventResult",
+    "Simulate",
     "approve",
     "init_registry",
     "parse_ref",

@@ -6,18 +6,23 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from nexusctl.clock import parse_rfc3339
-from nexusctl.registry._context import Registry
-from nexusctl.registry._state import State
-from nexusctl.registry._store import Store
-from nexusctl.registry.records import read_unverified
-from nexusctl.statements import PromotionPredicate
+if TYPE_CHECKING:
+    from nexusctl.statements import PromotionPredicate
 
 
 def status(root: Path) -> dict[str, object]:
     """Return every environment's live bundles (from the record log)."""
+    from nexusctl.registry._snapshot import cached_status
+
+    cached = cached_status(root)
+    if cached is not None:
+        return cached
+    from nexusctl.registry._context import Registry, save_cache
+
     reg = Registry.open(root)
+    save_cache(reg)  # the next status answers from it
     return {
         "registry": reg.cfg.metadata.name,
         "config_version": reg.state.config_version,
@@ -49,49 +54,23 @@ def history(
     With ``at``: for each matching environment and name, the record that made the bundle live
     there at that time: who promoted it, on which gates and approvals.
     """
-    store = Store(root)
-    state = State()
+    from nexusctl.registry._store import Store
+
+    store = Store(root)  # refuses a folder that is not a registry
+    if at is not None:
+        from nexusctl.clock import format_rfc3339
+        from nexusctl.registry._index import live_at
+
+        return {"at": format_rfc3339(at), "live": live_at(root, at, env, name)}
+    from nexusctl.registry.records import read_unverified
+
     entries: list[HistoryEntry] = []
-    actors: dict[str, str] = {}  # record digest -> who signed it (names the approvers)
     for path in store.record_paths():
         raw = path.read_bytes()
         predicate = read_unverified(raw, path.name)
-        if at is not None and parse_rfc3339(predicate.time) > at:
-            break
-        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        state.apply(predicate, digest, predicate.actor)
-        actors[digest] = predicate.actor
         if env is not None and predicate.environment != env:
             continue
         if name is not None and (predicate.bundle is None or predicate.bundle.name != name):
             continue
-        entries.append(HistoryEntry(digest, predicate))
-    if at is None:
-        return {"records": [e.to_json() for e in entries]}
-    by_sequence = {e.predicate.sequence: e for e in entries}
-    live = []
-    for env_name in sorted(state.live):
-        if env is not None and env_name != env:
-            continue
-        for bundle_name, entry in sorted(state.live[env_name].items()):
-            if name is not None and bundle_name != name:
-                continue
-            record = by_sequence.get(entry.sequence)
-            live.append(
-                {
-                    "environment": env_name,
-                    "name": bundle_name,
-                    **entry.to_json(),
-                    "promoted_by": record.predicate.actor if record else None,
-                    "event": record.predicate.event if record else None,
-                    "gates": [g.model_dump() for g in record.predicate.gates] if record else [],
-                    "approvals": record.predicate.approvals if record else [],
-                    "approved_by": [actors.get(d) for d in record.predicate.approvals]
-                    if record
-                    else [],
-                    "reason": record.predicate.reason if record else None,
-                }
-            )
-    from nexusctl.clock import format_rfc3339
-
-    return {"at": format_rfc3339(at), "live": live}
+        entries.append(HistoryEntry("sha256:" + hashlib.sha256(raw).hexdigest(), predicate))
+    return {"records": [e.to_json() for e in entries]}

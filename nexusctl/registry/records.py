@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,11 +55,11 @@ def verify_record(
     Raises:
         VerificationError: bad or untrusted signature, or not a promotion statement.
     """
-    from nexusctl.signing.verify import verify_signature_file
+    from nexusctl.signing.verify import verify_signature_bytes
     from nexusctl.statements import StatementError, parse_statement
 
-    ordered = _hinted_first(path.read_bytes() if raw is None else raw, signers)
-    signed = verify_signature_file(path, ordered, what=what)
+    raw = path.read_bytes() if raw is None else raw
+    signed = verify_signature_bytes(raw, _hinted_first(raw, signers), what=what)
     try:
         statement = parse_statement(signed.payload, PromotionPredicate)
     except StatementError as exc:
@@ -118,27 +119,34 @@ class _RecordStatement(FrozenModel):
 
 
 _HINTS: dict[int, str] = {}
+#: (id of an environment, hint) -> (that environment, its keys in hinted order).
+_ORDERED: dict[tuple[int, str], tuple[ResolvedEnvironment, ResolvedEnvironment]] = {}
+_HINT = re.compile(rb'"hint"\s*:\s*"([0-9a-f]{64})"')
 
 
 def _hinted_first(raw: bytes, signers: ResolvedEnvironment) -> ResolvedEnvironment:
     """Order ``signers`` so the key the record's hint names is tried first.
 
     Only the order changes: acceptance still needs a signature that verifies under a key of
-    ``signers``, so a lying hint costs time, never trust.
+    ``signers``, so a lying (or mis-found) hint costs time, never trust. That is also why a
+    byte search is enough to find it: the bundle is parsed strictly when it is verified.
     """
     import dataclasses
 
     from nexusctl.signing.keys import key_hint
 
-    try:
-        hint = json.loads(raw)["verificationMaterial"]["publicKey"]["hint"]
-    except (ValueError, KeyError, TypeError):
+    found = _HINT.search(raw)
+    if found is None:
         return signers
+    hint = found.group(1).decode()
+    known = _ORDERED.get((id(signers), hint))
+    if known is not None and known[0] is signers:
+        return known[1]
     for _, key in signers.keys:
         if id(key) not in _HINTS:
             _HINTS[id(key)] = key_hint(key)
     first = [entry for entry in signers.keys if _HINTS[id(entry[1])] == hint]
-    if not first:
-        return signers
     rest = [entry for entry in signers.keys if entry not in first]
-    return dataclasses.replace(signers, keys=tuple(first + rest))
+    ordered = dataclasses.replace(signers, keys=tuple(first + rest)) if first else signers
+    _ORDERED[(id(signers), hint)] = (signers, ordered)
+    return ordered

@@ -77,6 +77,9 @@ def resolve(
         EnvironmentError_: the source could not be reached.
         InputError: no trusted root to start from.
     """
+    from nexusctl.registry._tufload import load_tuf
+
+    load_tuf()
     from tuf.api import exceptions
     from tuf.ngclient import Updater
 

@@ -15,6 +15,9 @@ Checks, record by record in log order (the first failure names the record, exit 
    record's time, on evidence in the repository, with the same verdicts (``gate-<name>``,
    ``gate-mismatch``).
 
+When a config names ``commitSigners``, each record's commit must be SSH-signed by one of the
+signers of the config in effect before it (``commit-unsigned``; see ``commits``).
+
 Then the derived files: every ``live/<env>.json`` equals the replayed live set
 (``live-tampered``), every stored bundle was published (``unrecorded-bundle``), the trust
 policy is the one the last config record names (``trust-policy-changed``), and each
@@ -34,6 +37,7 @@ from nexusctl.canonical import canonical_bytes, sha256_hex
 from nexusctl.clock import SYSTEM_CLOCK, Clock, format_rfc3339, parse_rfc3339
 from nexusctl.errors import InputError, VerificationError
 from nexusctl.registry._context import Registry
+from nexusctl.registry._prefetch import Prefetched, fingerprints, prefetch, read_record
 from nexusctl.registry._state import State
 from nexusctl.registry._store import BUNDLES, CONFIG, LIVE, TUF, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, load_config
@@ -71,8 +75,9 @@ def verify_registry(
         raise VerificationError(f"{root}: no records", reason="sequence-gap")
     replay = _Replay(store, format_rfc3339(clock.now() + CLOCK_SKEW))
     trust_digest = ""
+    checked = prefetch(paths, replay.all_configs())
     for index, path in enumerate(paths, 1):
-        predicate, digest = replay.record(index, path)
+        predicate, digest = replay.record(index, path, next(checked))
         if predicate.trust_policy_digest is not None:
             trust_digest = predicate.trust_policy_digest
         if known is not None and known[0] == index and known[1] != digest:
@@ -81,6 +86,10 @@ def verify_registry(
                 reason="history-rewritten",
             )
     state, reg = replay.state, replay.reg
+    if any(c.config.spec.commit_signers for c in replay.configs.values()):
+        from nexusctl.registry.commits import check_commit_signatures
+
+        check_commit_signatures(root, replay.governed)
     if known is not None and known[0] > state.sequence:
         raise VerificationError(
             f"the log has {state.sequence} records; {known[0]} were verified before",
@@ -104,6 +113,9 @@ class _Replay:
         self.latest = latest
         self.state = State()
         self.configs: dict[int, LoadedConfig] = {}
+        self.fingerprints: dict[str, dict[str, str]] = {}
+        #: record file name -> (sequence, config in effect before it): whose commit signers.
+        self.governed: dict[str, tuple[int, LoadedConfig]] = {}
         self.reg = Registry(store, self.state, self.config(1, "config v1"))
         self.last_time = ""
 
@@ -116,18 +128,42 @@ class _Replay:
                 raise VerificationError(f"{what}: {exc}", reason="config-mismatch") from None
         return self.configs[version]
 
-    def record(self, index: int, path: Path) -> tuple[PromotionPredicate, str]:
+    def all_configs(self) -> list[LoadedConfig]:
+        """Every config version in the repository that loads (for the signature workers)."""
+        out = []
+        for path in self.store.config_paths():
+            try:
+                out.append(load_config(path))
+            except InputError:
+                continue  # the replay names it when a record relies on it
+        return out
+
+    def record(
+        self, index: int, path: Path, checked: Prefetched | None = None
+    ) -> tuple[PromotionPredicate, str]:
         what = f"record {index} ({path.name})"
         if path.name != record_name(index):
             raise VerificationError(
                 f"{what}: expected {record_name(index)} (a record is missing or inserted)",
                 reason="sequence-gap",
             )
-        raw = path.read_bytes()
-        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
         version = self.state.config_version or 1
         cfg = self.config(version, what)
-        signer, predicate = verify_record(path, cfg.signers(), what, raw)
+        if index > 1:
+            self.governed[path.name] = (index, cfg)
+        found = None
+        if checked is not None and checked.fingerprint is not None:
+            if cfg.digest not in self.fingerprints:
+                self.fingerprints[cfg.digest] = fingerprints(cfg)
+            signer_id = self.fingerprints[cfg.digest].get(checked.fingerprint)
+            if signer_id is not None and checked.predicate is not None:
+                found = (checked.digest, signer_id, checked.predicate)
+        if found is not None:
+            digest, signer, predicate = found
+        else:  # checked here, in order (and named exactly, when it fails)
+            raw = read_record(path, what)
+            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+            signer, predicate = verify_record(path, cfg.signers(), what, raw)
         if predicate.actor != signer:
             raise VerificationError(
                 f"{what}: names actor '{predicate.actor}' but was signed by '{signer}'",
@@ -330,6 +366,9 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str) -> None:
 
 
 def _check_tuf(store: Store, env: str, state: State) -> None:
+    from nexusctl.registry._tufload import load_tuf
+
+    load_tuf()
     from tuf.api.exceptions import UnsignedMetadataError
     from tuf.api.metadata import Metadata, Root, Targets, Timestamp
     from tuf.api.serialization import DeserializationError

@@ -169,7 +169,25 @@ def verify_signature_file(
         VerificationError: ``signature-missing``, ``malformed-signature``, ``bad-signature``,
             ``untrusted-signer``, ``identity-mismatch`` or ``issuer-mismatch``.
     """
-    raw = _read_signature(path, what)
+    return verify_signature_bytes(_read_signature(path, what), env, now=now, what=what)
+
+
+def verify_signature_bytes(
+    raw: bytes,
+    env: ResolvedEnvironment,
+    *,
+    now: dt.datetime | None = None,
+    what: str = SIGNATURE_NAME,
+) -> SignedPayload:
+    """``verify_signature_file`` for a Sigstore bundle the caller has already read (bounded).
+
+    Raises:
+        VerificationError: as ``verify_signature_file``.
+    """
+    if len(raw) > MAX_SIGNATURE_BYTES:
+        raise VerificationError(
+            f"{what}: larger than {MAX_SIGNATURE_BYTES} bytes", reason=Reason.MALFORMED_SIGNATURE
+        )
     bundle = _parse_bundle(raw, what)
     if bundle.certificate_chain:
         signer = _verify_with_ca(bundle, env, what, now)

@@ -297,3 +297,48 @@ def test_records_with_a_wrong_clock_are_refused(world: World, when: str, reason:
     error = failure(world)
     assert error.reason == reason
     assert f"record {len(records(world))} " in str(error)
+
+
+@pytest.fixture
+def workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Check record signatures in worker processes even for a small log."""
+    from nexusctl.registry import _prefetch
+
+    monkeypatch.setattr(_prefetch, "MIN_RECORDS", 1)
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERS))
+def test_tampering_is_named_the_same_with_signature_workers(
+    world: World, workers: None, case: str
+) -> None:
+    tamper, reason, sequence = TAMPERS[case]
+    assert verify(world)["ok"] is True
+    tamper(world)
+    error = failure(world)
+    assert error.reason == reason, str(error)
+    if sequence is not None:
+        assert f"record {sequence} " in str(error)
+
+
+def test_workers_accept_only_keys_of_the_config_in_effect(
+    world: World, workers: None, tmp_path: Path
+) -> None:
+    """A key that only an unapplied config names verifies in a worker, yet is refused."""
+    from nexusctl.signing.keys import generate_key_pair
+
+    generate_key_pair(tmp_path / "dave.pem")
+    text = config_yaml(world.tmp, version=2)
+    dave = (tmp_path / "dave.pub").read_text().replace("\n", "\n        ")
+    text = text.replace("  admins:", f"    - id: dave\n      pem: |\n        {dave}\n  admins:", 1)
+    (world.reg / "config" / "v000002.yaml").write_text(text)
+    world.keys["dave"] = tmp_path / "dave.pem"
+    forge(world, "dave", reason="not yet a key")
+    from nexusctl.registry._prefetch import prefetch
+    from nexusctl.registry.config import load_config
+
+    configs = [load_config(p) for p in sorted((world.reg / "config").glob("v*.yaml"))]
+    checked = list(prefetch(records(world), configs))
+    assert all(c is not None and c.fingerprint for c in checked)  # dave's verified, too
+    error = failure(world)
+    assert error.reason == "untrusted-signer", str(error)
+    assert f"record {len(records(world))} " in str(error)
