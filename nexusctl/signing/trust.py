@@ -42,11 +42,26 @@ class TrustedKey(Model):
 
 
 class KeylessIdentity(Model):
-    """A Sigstore keyless identity: the certificate's SAN and the OIDC issuer that vouched."""
+    """A Sigstore keyless identity: the certificate's SAN and the OIDC issuer that vouched.
+
+    With a reusable CI workflow the SAN names the *called* workflow, the same for every
+    repository that calls it at that ref; ``sourceRepository`` (and ``sourceRef``) pin the
+    repository whose run signed, from the certificate's Fulcio extensions.
+    """
 
     san: str = Field(description="Exact subject alternative name (email or URI).")
     issuer: str = Field(
         description="Exact OIDC issuer URL (Fulcio extension 1.3.6.1.4.1.57264.1.1)."
+    )
+    source_repository: str | None = Field(
+        default=None,
+        description="Exact Source Repository URI the certificate must carry (Fulcio extension "
+        "1.3.6.1.4.1.57264.1.12), e.g. https://github.com/OWNER/REPO; unset: any.",
+    )
+    source_ref: str | None = Field(
+        default=None,
+        description="Exact Source Repository Ref the certificate must carry (Fulcio extension "
+        "1.3.6.1.4.1.57264.1.14), e.g. refs/heads/main; unset: any.",
     )
 
 

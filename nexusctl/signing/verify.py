@@ -49,7 +49,7 @@ from nexusctl.statements import (
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from nexusctl.signing.trust import ResolvedEnvironment
+    from nexusctl.signing.trust import KeylessIdentity, ResolvedEnvironment
 
 MAX_SIGNATURE_BYTES = 8 * 1024 * 1024
 MAX_TRUSTED_ROOT_BYTES = 4 * 1024 * 1024
@@ -337,15 +337,26 @@ class _IdentityJudge:
     def verify(self, cert: x509.Certificate) -> None:
         from sigstore.errors import VerificationError as SigstoreVerificationError
 
+        wrong_source: list[str] = []
         for ident in self._env.identities:
             try:
                 self._policy.Identity(identity=ident.san, issuer=ident.issuer).verify(cert)
             except SigstoreVerificationError:
                 continue
+            mismatch = _source_mismatch(cert, ident)
+            if mismatch is not None:
+                wrong_source.append(mismatch)
+                continue
             self.accepted = f"keyless:{ident.san} ({ident.issuer})"
             return
         names = san_values(cert)
-        if any(ident.san in names for ident in self._env.identities):
+        if wrong_source:
+            self.reason = Reason.SOURCE_MISMATCH
+            self.message = (
+                f"keyless identity {sorted(names)} signed from {wrong_source[0]}, which "
+                f"'{self._env.name}' does not allow for it"
+            )
+        elif any(ident.san in names for ident in self._env.identities):
             self.reason = Reason.ISSUER_MISMATCH
             self.message = (
                 f"identity {sorted(names)} is allowed only with another OIDC issuer "
@@ -357,6 +368,52 @@ class _IdentityJudge:
                 f"keyless identity {sorted(names)} is not allowed to sign for '{self._env.name}'"
             )
         raise SigstoreVerificationError(self.message)
+
+
+#: Fulcio certificate extensions (sigstore/fulcio docs/oid-info.md), DER UTF8String values.
+OID_SOURCE_REPOSITORY_URI = "1.3.6.1.4.1.57264.1.12"
+OID_SOURCE_REPOSITORY_REF = "1.3.6.1.4.1.57264.1.14"
+
+
+def _source_mismatch(cert: x509.Certificate, ident: KeylessIdentity) -> str | None:
+    """Say how ``cert``'s source repository (and ref) differ from what ``ident`` pins, or None."""
+    pins = (
+        ("source repository", OID_SOURCE_REPOSITORY_URI, ident.source_repository),
+        ("source ref", OID_SOURCE_REPOSITORY_REF, ident.source_ref),
+    )
+    for what, oid, wanted in pins:
+        if wanted is None:
+            continue
+        actual = fulcio_string(cert, oid)
+        if actual != wanted:
+            return f"{what} {actual!r}" if actual is not None else f"no {what}"
+    return None
+
+
+def fulcio_string(cert: x509.Certificate, oid: str) -> str | None:
+    """Return a Fulcio v2 extension's value (a DER UTF8String), or None if absent/malformed."""
+    from cryptography import x509 as _x509
+
+    try:
+        ext = cert.extensions.get_extension_for_oid(_x509.ObjectIdentifier(oid))
+    except _x509.ExtensionNotFound:
+        return None
+    value = ext.value
+    raw = value.value if isinstance(value, _x509.UnrecognizedExtension) else b""
+    if len(raw) < 2 or raw[0] != 0x0C:  # UTF8String
+        return None
+    length, offset = raw[1], 2
+    if length & 0x80:  # long form: the next (length & 0x7F) bytes
+        count = length & 0x7F
+        if count == 0 or count > 4 or len(raw) < 2 + count:
+            return None
+        length, offset = int.from_bytes(raw[2 : 2 + count], "big"), 2 + count
+    if len(raw) != offset + length:
+        return None
+    try:
+        return raw[offset:].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _check_bundle_statement(tree: BundleTree, statement: Statement[ModelSigningPredicate]) -> None:

@@ -30,6 +30,7 @@ class Reason(StrEnum):
     UNTRUSTED_SIGNER = "untrusted-signer"
     IDENTITY_MISMATCH = "identity-mismatch"
     ISSUER_MISMATCH = "issuer-mismatch"
+    SOURCE_MISMATCH = "source-mismatch"
     # The signed statement.
     MALFORMED_STATEMENT = "malformed-statement"
     WRONG_PREDICATE = "wrong-predicate"

@@ -5,8 +5,10 @@ It does what the real services do for a client, with keys made on start-up:
 - ``POST /api/v2/signingCert`` (Fulcio): checks the bearer JWT as Fulcio does (signature by
   a key it trusts for the token's issuer, audience ``sigstore``, lifetime), checks the CSR's
   proof of possession, and issues a short-lived code-signing leaf with the SAN Fulcio derives
-  from the token (GitHub Actions: the ``job_workflow_ref`` URI), the Fulcio issuer extensions
-  and an embedded RFC 6962 SCT.
+  from the token (GitHub Actions: the ``job_workflow_ref`` URI), the Fulcio issuer extensions,
+  for GitHub tokens the source-repository extensions Fulcio derives from the ``repository``,
+  ``sha`` and ``ref`` claims (sigstore/fulcio docs/oid-info.md: ``.1.12`` Source Repository
+  URI = server URL + repository, ``.1.13`` digest, ``.1.14`` ref), and an embedded RFC 6962 SCT.
 - ``POST /api/v1/log/entries`` (Rekor v1): turns a ``dsse`` or ``hashedrekord`` proposal into
   an entry, signs its Signed Entry Timestamp and a checkpoint (C2SP signed note) for a
   one-leaf tree, and returns the inclusion proof.
@@ -41,6 +43,9 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 TOKEN_SECRET = "fake-oidc-secret-" + "k" * 32
 OID_ISSUER_V1 = ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
+OID_SOURCE_REPOSITORY_URI = ObjectIdentifier("1.3.6.1.4.1.57264.1.12")
+OID_SOURCE_REPOSITORY_DIGEST = ObjectIdentifier("1.3.6.1.4.1.57264.1.13")
+OID_SOURCE_REPOSITORY_REF = ObjectIdentifier("1.3.6.1.4.1.57264.1.14")
 OID_SCT_LIST = ObjectIdentifier("1.3.6.1.4.1.11129.2.4.2")
 VALID_FROM = "2020-01-01T00:00:00Z"
 
@@ -84,8 +89,12 @@ def _der_octet_string(data: bytes) -> bytes:
 
 def _der_utf8(text: str) -> bytes:
     data = text.encode()
-    assert len(data) < 0x80
-    return bytes([0x0C, len(data)]) + data
+    assert len(data) < 0x10000
+    if len(data) < 0x80:
+        return bytes([0x0C, len(data)]) + data
+    if len(data) < 0x100:
+        return bytes([0x0C, 0x81, len(data)]) + data
+    return bytes([0x0C, 0x82]) + struct.pack(">H", len(data)) + data
 
 
 class FakeSigstore:
@@ -307,9 +316,16 @@ class FakeSigstore:
         public = csr.public_key()
         assert isinstance(public, ec.EllipticCurvePublicKey)
         issuer = str(claims["iss"])
+        source: list[tuple[ObjectIdentifier, str]] = []
         if issuer == GITHUB_ISSUER:
-            # Fulcio's GitHub Actions identity: the workflow that ran, as a URI SAN.
+            # Fulcio's GitHub Actions identity: the workflow that ran, as a URI SAN; the
+            # repository whose run it was, in the source-repository extensions.
             identity = f"https://github.com/{claims['job_workflow_ref']}"
+            source = [
+                (OID_SOURCE_REPOSITORY_URI, f"https://github.com/{claims['repository']}"),
+                (OID_SOURCE_REPOSITORY_DIGEST, str(claims["sha"])),
+                (OID_SOURCE_REPOSITORY_REF, str(claims["ref"])),
+            ]
         else:
             identity = str(claims.get("email") or claims["sub"])
         serial = x509.random_serial_number()
@@ -321,7 +337,7 @@ class FakeSigstore:
                 san = x509.RFC822Name(identity)
             else:
                 san = x509.UniformResourceIdentifier(identity)
-            return (
+            builder = (
                 x509.CertificateBuilder()
                 .subject_name(x509.Name([]))
                 .issuer_name(self.root.subject)
@@ -362,8 +378,12 @@ class FakeSigstore:
                     x509.UnrecognizedExtension(OID_SCT_LIST, _der_octet_string(sct_list)),
                     critical=False,
                 )
-                .sign(self.ca_key, hashes.SHA256())
             )
+            for oid, value in source:
+                builder = builder.add_extension(
+                    x509.UnrecognizedExtension(oid, _der_utf8(value)), critical=False
+                )
+            return builder.sign(self.ca_key, hashes.SHA256())
 
         draft = build(self._sct_list(b"\x00" * 72, 0))
         tbs = draft.tbs_precertificate_bytes

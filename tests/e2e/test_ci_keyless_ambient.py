@@ -65,13 +65,14 @@ def bundle(tmp_path: Path) -> Path:
     return path
 
 
-def trust_policy(folder: Path, fake: FakeSigstore, san: str) -> Path:
+def trust_policy(folder: Path, fake: FakeSigstore, san: str, pins: str = "") -> Path:
+    """A trust policy allowing the keyless identity ``san`` (``pins``: more identity fields)."""
     (folder / "trusted_root.json").write_text(json.dumps(fake.trusted_root()))
     trust = folder / "trust.yaml"
     trust.write_text(
         "apiVersion: nexuscore.io/v1\nkind: TrustPolicy\nmetadata: {name: ci, version: 1}\n"
         "spec:\n  environments:\n    prod:\n"
-        f"      identities: [{{san: '{san}', issuer: '{GITHUB_ISSUER}'}}]\n"
+        f"      identities: [{{san: '{san}', issuer: '{GITHUB_ISSUER}'{pins}}}]\n"
         "      trustedRoot: trusted_root.json\n      requiredAttestations: [provenance]\n"
     )
     return trust
@@ -148,6 +149,50 @@ def test_a_trust_policy_naming_another_workflow_rejects_it(
     )
     assert proc.returncode == 5
     assert json.loads(proc.stdout)["reason"] == "identity-mismatch"
+
+
+def test_a_trust_policy_can_pin_the_repository_that_called_the_reusable_workflow(
+    tmp_path: Path, sigstore: tuple[FakeSigstore, Path], bundle: Path
+) -> None:
+    """Every repository calling the reusable workflow at one ref gets the same SAN; the
+    certificate's Source Repository URI / Ref extensions tell them apart."""
+    fake, config = sigstore
+    pins = ", sourceRepository: 'https://github.com/nebula/policies', sourceRef: refs/heads/main"
+    pinned = trust_policy(tmp_path, fake, WorkflowRun().san, pins)
+
+    def verify(trust: Path) -> subprocess.CompletedProcess[str]:
+        return nexusctl(
+            "policy", "verify", str(bundle), "--trust", str(trust), "--format", "json", env={}
+        )
+
+    with FakeActionsOidc() as oidc:  # the policy repository's own run
+        oidc.trust(fake)
+        sign_and_attest(bundle, config, oidc.env())
+    proc = verify(pinned)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    # Another repository calls the same reusable workflow at the same ref: same SAN.
+    intruder = WorkflowRun(repository="mallory/fork", ref="refs/heads/main")
+    assert intruder.san == WorkflowRun().san
+    with FakeActionsOidc(run=intruder) as oidc:
+        oidc.trust(fake)
+        sign_and_attest(bundle, config, oidc.env())
+    (tmp_path / "unpinned").mkdir()
+    unpinned = trust_policy(tmp_path / "unpinned", fake, intruder.san)
+    assert verify(unpinned).returncode == 0  # the SAN alone cannot tell them apart
+    proc = verify(pinned)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    refused = json.loads(proc.stdout)
+    assert refused["reason"] == "source-mismatch"
+    assert "source repository 'https://github.com/mallory/fork'" in refused["message"]
+
+    # The right repository from another branch, when the policy pins the ref.
+    with FakeActionsOidc(run=WorkflowRun(ref="refs/heads/experiment")) as oidc:
+        oidc.trust(fake)
+        sign_and_attest(bundle, config, oidc.env())
+    proc = verify(pinned)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "source ref 'refs/heads/experiment'" in json.loads(proc.stdout)["message"]
 
 
 def test_a_wrong_request_token_is_refused_and_not_printed(

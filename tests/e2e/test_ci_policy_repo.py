@@ -78,7 +78,7 @@ def _run(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def _config(keys: Path, traffic_sha: str, gates_sha: str) -> str:
+def _config(keys: Path, traffic_sha: str, gates_sha: str, location: str = "") -> str:
     def pem(who: str) -> str:
         return "".join(
             f"        {line}\n" for line in (keys / f"{who}.pub").read_text().splitlines()
@@ -93,7 +93,7 @@ def _config(keys: Path, traffic_sha: str, gates_sha: str) -> str:
         "    - name: dev\n      trustEnvironment: dev\n      gates: [signature]\n"
         "    - name: staging\n      trustEnvironment: staging\n"
         "      gates: [order, signature, simulation]\n"
-        f"      trafficSamples: [{{name: sample, sha256: {traffic_sha}}}]\n"
+        f"      trafficSamples: [{{name: sample, sha256: {traffic_sha}{location}}}]\n"
         f"      gatesSha256: {gates_sha}\n"
     )
 
@@ -147,8 +147,10 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
     keys.mkdir()
     for who in ("admin", "release"):
         _nexusctl("key", "generate", "--out", str(keys / f"{who}.pem"))
+    # staging registers the sample by digest and keeps it in the registry.
+    kept = ", location: traffic/sample.parquet"
     (keys / "registry.yaml").write_text(
-        _config(keys, _sha256(traffic), _sha256(root / "gates.yaml"))
+        _config(keys, _sha256(traffic), _sha256(root / "gates.yaml"), kept)
     )
     (keys / "trust.yaml").write_text(TRUST)
     origin = tmp_path / "registry"
@@ -164,6 +166,10 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
         str(keys / "admin.pem"),
     )
     _git(origin, "config", "receive.denyCurrentBranch", "updateInstead")
+    (origin / "traffic").mkdir()
+    shutil.copy(traffic, origin / "traffic" / "sample.parquet")
+    _git(origin, "add", "traffic")
+    _git(origin, "commit", "-qm", "staging's registered traffic sample")
     clone = tmp_path / "runner" / "registry"
     _git(tmp_path, "clone", "-q", str(origin), str(clone))
     shutil.copy(
@@ -177,7 +183,6 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
         "REGISTRY": str(clone),
         "REGISTRY_KEY": str(keys / "release.pem"),
         "ENVIRONMENT": "dev staging",
-        "TRAFFIC": "traffic/sample.parquet",
         "GATES": "gates.yaml",
     }
 
@@ -192,9 +197,9 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
     assert live["dev"]["retail-chat"]["version"] == 3
     assert live["staging"]["retail-chat"]["version"] == 3
 
+    # No TRAFFIC: pull requests replay the sample staging registers, taken from the registry.
     pr_env = {
         "POLICIES": "policies",
-        "TRAFFIC": "traffic/sample.parquet",
         "GATES": "gates.yaml",
         "BASE_REF": first,
         "REGISTRY_URL": str(origin),
@@ -226,6 +231,10 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
             "baseline for policies/retail-chat.yaml: retail-chat live in staging, from the "
             "registry" in failed.stdout
         )
+        sample = (origin / "traffic" / "sample.parquet").resolve()
+        assert f"traffic: the sample registered for staging, digest checked ({sample})" in (
+            failed.stdout
+        )
         first_report = (out / "reports" / "retail-chat.md").read_text(encoding="utf-8")
         assert first_report.startswith("## ❌ Policy simulation: retail-chat v3 → retail-chat v4")
         sarif = json.loads((out / "lint.sarif").read_text(encoding="utf-8"))
@@ -244,6 +253,20 @@ def test_the_example_repository_through_pull_requests_and_merges(tmp_path: Path)
         assert report.startswith("## ✅ Policy simulation: retail-chat v3 → retail-chat v4")
         bodies = forge.bodies()
         posts = forge.calls("POST")
+
+        # -- a sample changed after it was registered is refused, before any simulation ----
+        original = sample.read_bytes()
+        sample.write_bytes(original + b"\0")
+        try:
+            refused = _run("pr-gate.sh", root, OUT=str(tmp_path / "out-x"), **pr_env)
+        finally:
+            sample.write_bytes(original)
+        assert refused.returncode == 5, refused.stdout[-2000:] + refused.stderr[-3000:]
+        assert f"is not the sample 'sample' registered for 'staging' ({_sha256(traffic)})" in (
+            refused.stderr
+        )
+        assert not (tmp_path / "out-x" / "reports" / "retail-chat.md").exists()
+        assert forge.calls("POST") == posts  # nothing posted
     # One sticky comment: created by the failing run, updated in place by the passing one.
     assert len(posts) == 1
     assert bodies == [marker("retail-chat") + "\n" + report]

@@ -8,7 +8,11 @@
 #
 # Environment (all plain strings; nothing here is evaluated by a shell):
 #   POLICIES        policy files/folders, space-separated (default: policies)
-#   TRAFFIC         recorded traffic (Parquet) to replay            (required)
+#   TRAFFIC         recorded traffic (Parquet) to replay; empty: the target environment's
+#                   registered sample kept in the registry (`nexusctl registry sample`, its
+#                   SHA-256 checked against the registry config; a changed file is refused)
+#   REGISTRY        a registry clone to take that sample from (default: REGISTRY_URL when it
+#                   is a folder)
 #   GATES           a SimulationGates file                           (optional)
 #   BASE_REF        the commit the change is compared with           (required)
 #   REGISTRY_URL    the registry to read what is live from: a registry folder or the HTTP
@@ -29,7 +33,6 @@
 set -euo pipefail
 policies="${POLICIES:-policies}"
 out="${OUT:-nexusctl-out}"
-: "${TRAFFIC:?TRAFFIC (the traffic sample to replay) is required}"
 : "${BASE_REF:?BASE_REF (the base commit) is required}"
 mkdir -p "$out/reports"
 read -r -a policy_paths <<< "$policies"
@@ -64,6 +67,29 @@ if [ "${#changed[@]}" -gt 0 ] && [ -z "${REGISTRY_URL:-}" ]; then
 fi
 read -r -a environments <<< "${ENVIRONMENT:-prod}"
 target_env="${environments[${#environments[@]}-1]}"
+
+# The traffic to replay: TRAFFIC, or (looked up once, when a simulation is due) the target
+# environment's registered sample, kept in the registry and checked against its SHA-256.
+traffic="${TRAFFIC:-}"
+find_traffic() {
+  local samples="${REGISTRY:-}" sample rc=0
+  [ -n "$traffic" ] && return 0
+  [ -z "$samples" ] && [ -d "${REGISTRY_URL:-}" ] && samples="$REGISTRY_URL"
+  if [ -z "$samples" ]; then
+    echo "TRAFFIC is required: no registry folder (REGISTRY) to take the sample registered" \
+      "for $target_env from" >&2
+    exit 2
+  fi
+  sample="$(nexusctl registry sample "$target_env" --registry "$samples" --format json)" \
+    || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "no usable traffic sample registered for $target_env (exit $rc)" >&2
+    exit "$rc"
+  fi
+  traffic="$(printf '%s' "$sample" | python3 -c 'import json, sys
+print(json.load(sys.stdin)["path"])')"
+  echo "traffic: the sample registered for $target_env, digest checked ($traffic)"
+}
 
 # Set `baseline` to what the change is compared with, or to "" when there is none.
 find_baseline() {
@@ -116,10 +142,11 @@ for policy in "${changed[@]}"; do
     printf '## New policy `%s`\n\nNo version %s to compare with.\n' "$policy" "$where" \
       > "$report"
   else
+    find_traffic
     gate_args=()
     [ -n "${GATES:-}" ] && gate_args=(--gates "$GATES")
     rc=0
-    nexusctl simulate --baseline "$baseline" --candidate "$policy" --traffic "$TRAFFIC" \
+    nexusctl simulate --baseline "$baseline" --candidate "$policy" --traffic "$traffic" \
       "${gate_args[@]}" --allow-catalog-change --format markdown --output "$report" || rc=$?
     case "$rc" in
       0) ;;

@@ -18,7 +18,9 @@
 #   REGISTRY_KEY the releaser's registry key file (PEM, mode 600), required with REGISTRY
 #   ENVIRONMENT  environments to promote through, space-separated, in order (e.g. "dev
 #                staging"); empty: publish only
-#   TRAFFIC      the registered traffic sample (Parquet) for the routing-diff attestation
+#   TRAFFIC      the registered traffic sample (Parquet) for the routing-diff attestation;
+#                empty: each environment's sample kept in the registry (`nexusctl registry
+#                sample`, digest checked), when it keeps one
 #   GATES        the registered SimulationGates file (optional)
 set -euo pipefail
 policies="${POLICIES:-policies}"
@@ -42,15 +44,26 @@ sys.exit(0 if name in live else 1)' "$1" "$2"
 
 # Promote bundle $2 (NAME@VERSION $1) to environment $3; return 1 when a gate refused it.
 promote() {
-  local ref=$1 bundle=$2 env=$3 name=${1%@*} rc=0 live attestation=()
-  if [ -n "${TRAFFIC:-}" ] && is_live "$env" "$name"; then
+  local ref=$1 bundle=$2 env=$3 name=${1%@*} rc=0 live attestation=() traffic=${TRAFFIC:-}
+  if [ -z "$traffic" ] && is_live "$env" "$name"; then
+    traffic="$(nexusctl registry sample "$env" --registry "$REGISTRY" --format json \
+      2> "$out/sample.err")" || rc=$?
+    case "$rc" in
+      0) traffic="$(printf '%s' "$traffic" | python3 -c 'import json, sys
+print(json.load(sys.stdin)["path"])')" ;;
+      2) traffic="" ;;  # none kept in the registry: the promotion's own gates decide
+      *) cat "$out/sample.err" >&2; exit "$rc" ;;
+    esac
+    rc=0
+  fi
+  if [ -n "$traffic" ] && is_live "$env" "$name"; then
     # What is live there, fetched and checked by the registry's TUF client.
     live="$(nexusctl registry resolve "$env" "$name" --from "$REGISTRY" \
       --state "$out/tuf-client/$env" --format json | python3 -c 'import json, sys
 print(json.load(sys.stdin)["path"])')"
     gate_args=()
     [ -n "${GATES:-}" ] && gate_args=(--gates "$GATES")
-    nexusctl simulate --baseline "$live" --candidate "$bundle" --traffic "$TRAFFIC" \
+    nexusctl simulate --baseline "$live" --candidate "$bundle" --traffic "$traffic" \
       "${gate_args[@]}" --format markdown --output "$out/bundles/$name.$env.md" \
       --attest "$out/bundles/$name.$env.routing-diff.sigstore.json" "${sign_args[@]}" || rc=$?
     [ "$rc" -eq 0 ] || [ "$rc" -eq 6 ] || exit "$rc"
