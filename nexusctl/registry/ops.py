@@ -11,6 +11,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexusctl.canonical import canonical_bytes
 from nexusctl.clock import Clock, format_rfc3339
@@ -32,6 +33,9 @@ from nexusctl.registry._store import (
 from nexusctl.registry.config import load_config
 from nexusctl.registry.gates import Evidence, GateInputs, run_gates
 from nexusctl.statements import ApprovalGrant, BundleRef, PromotionPredicate
+
+if TYPE_CHECKING:
+    from nexusctl.signing.signers import Signer
 
 MAX_ATTESTATION_BYTES = 8 * 1024 * 1024
 
@@ -60,7 +64,9 @@ def init_registry(
             signed = admin_signatures(store, loaded, actors, loaded.config, 1)
             from nexusctl.registry.distribute import write_roots
 
-            write_roots(store, loaded.config, [a.private for a in actors], now)
+            write_roots(
+                store, loaded.config, [a.private for a in actors if a.private is not None], now
+            )
             predicate = PromotionPredicate(
                 sequence=1,
                 event="init",
@@ -80,14 +86,14 @@ def init_registry(
         raise
 
 
-def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResult:
+def publish(root: Path, bundle_dir: Path, key: Path | Signer, clock: Clock) -> EventResult:
     """Verify a bundle under the first environment's trust policy and store it.
 
     Raises:
         VerificationError: the bundle does not verify, or the key may not publish.
         InputError: this name and version (or digest) is already published.
     """
-    with event_session(root, key) as (reg, actor):
+    with event_session(root, key, clock.now()) as (reg, actor):
         return publish_in(reg, actor, bundle_dir, clock)
 
 
@@ -134,7 +140,7 @@ def approve(
     name: str,
     version: int,
     env_name: str,
-    key: Path,
+    key: Path | Signer,
     clock: Clock,
     *,
     purpose: str = "promote",
@@ -146,7 +152,7 @@ def approve(
         VerificationError: the key is not an approver for that environment.
         UsageError: unknown environment or unpublished version, or too long an expiry.
     """
-    with event_session(root, key) as (reg, actor):
+    with event_session(root, key, clock.now()) as (reg, actor):
         return approve_in(
             reg, actor, name, version, env_name, clock, purpose=purpose, expires_in=expires_in
         )
@@ -278,6 +284,7 @@ def move_in(
             override=override,
             evidence=evidence,
             check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
+            approval_signer=reg.approval_signer,
         )
     )
     if evidence is not None and any(g.evidence == evidence.digest for g in gates):
