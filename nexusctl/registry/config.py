@@ -180,7 +180,13 @@ class RegistrySpec(Model):
     trusted_root: str | None = Field(
         default=None,
         description="Sigstore trusted_root.json, relative to the repository, for keyless "
-        "identities (Fulcio CAs and Rekor keys; verification stays offline).",
+        "identities (Fulcio CAs and Rekor keys; verification stays offline). `registry init` "
+        "copies it from beside the config file.",
+    )
+    trusted_root_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the trusted root file: the signed config pins its bytes.",
     )
     admins: Quorum = Field(description="Who may change this config, and how many must sign.")
     releasers: list[Identifier] = Field(
@@ -201,6 +207,8 @@ class RegistrySpec(Model):
             raise ValueError("key and identity ids must be unique")
         if any(i.issuer for i in self.identities) and self.trusted_root is None:
             raise ValueError("keyless identities need 'trustedRoot'")
+        if (self.trusted_root is None) != (self.trusted_root_sha256 is None):
+            raise ValueError("'trustedRoot' and 'trustedRootSha256' go together")
         if self.admins.threshold < 1:
             raise ValueError("admins.threshold must be at least 1")
         names = [e.name for e in self.environments]

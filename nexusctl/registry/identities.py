@@ -71,6 +71,7 @@ def identity_signers(loaded: LoadedConfig, root: Path) -> ResolvedEnvironment:
 
         where = Location(f"registry config ({root})")
         trusted_root = resolve_inside(root, root, spec.trusted_root, where)
+        _check_pinned(trusted_root, spec.trusted_root_sha256)
     env = dataclasses.replace(
         base, identities=keyless, trusted_root=trusted_root, authorities=tuple(authorities)
     )
@@ -124,3 +125,37 @@ def verify_signed_record(
         reason = "wrong-predicate" if exc.kind == "predicate-type" else "malformed-record"
         raise VerificationError(f"{what}: not a promotion record ({exc})", reason=reason) from None
     return signer_id(loaded.config, signed.signer), statement.predicate
+
+
+def _check_pinned(path: Path, sha256: str | None) -> None:
+    import hashlib
+
+    from nexusctl.files import read_bounded
+
+    data = read_bounded(path, 4 * 1024 * 1024, what="Sigstore trusted root")
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise VerificationError(
+            f"{path.name}: the trusted root is not the one the config pins (trustedRootSha256)",
+            reason="config-mismatch",
+        )
+
+
+def copy_trusted_root(config: RegistryConfig, config_path: Path) -> tuple[str, bytes] | None:
+    """Return (path in the registry, bytes) of the trusted root the config names, read from
+    beside ``config_path`` and checked against its pin; None when it names none.
+
+    Raises:
+        InputError: unreadable or outside the config's folder.
+        VerificationError: ``config-mismatch``, the bytes are not the pinned ones.
+    """
+    from nexusctl.document import resolve_inside
+    from nexusctl.errors import Location
+    from nexusctl.files import read_bounded
+
+    rel = config.spec.trusted_root
+    if rel is None:
+        return None
+    base = config_path.parent
+    source = resolve_inside(base, base, rel, Location(str(config_path)))
+    _check_pinned(source, config.spec.trusted_root_sha256)
+    return rel, read_bounded(source, 4 * 1024 * 1024, what="Sigstore trusted root")

@@ -61,6 +61,11 @@ def init_registry(
             now = clock.now()
             store.write(f"{CONFIG}/{config_name(1)}", loaded.raw)
             trust_digest = copy_trust_policy(store, trust_path, loaded.config.spec.trust_policy)
+            from nexusctl.registry.identities import copy_trusted_root
+
+            pinned = copy_trusted_root(loaded.config, config_path)
+            if pinned is not None:
+                store.write(*pinned)
             signed = admin_signatures(store, loaded, actors, loaded.config, 1)
             from nexusctl.registry.distribute import write_roots
 
