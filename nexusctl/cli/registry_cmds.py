@@ -85,13 +85,22 @@ def init(
     key: Annotated[
         list[Path], typer.Option("--key", help="Admin private key; repeat up to the threshold.")
     ],
+    releaser_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--releaser-key",
+            help="A releaser's private key: also publish every environment's empty TUF "
+            "metadata, so `resolve` answers 'not live' (exit 5) before the first promotion.",
+        ),
+    ] = None,
     output_format: FormatOpt = "text",
 ) -> None:
     """Create a registry: a git repository holding the admin-signed config and trust policy."""
     from nexusctl.registry.ops import init_registry
 
     _check(output_format)
-    _event(init_registry(path, config, trust, key, _clock()), output_format)
+    result = init_registry(path, config, trust, key, _clock(), releaser_key=releaser_key)
+    _event(result, output_format)
 
 
 @registry_app.command("publish")

@@ -30,7 +30,7 @@ from nexusctl.registry._store import (
     Store,
     config_name,
 )
-from nexusctl.registry.config import load_config
+from nexusctl.registry.config import LoadedConfig, load_config
 from nexusctl.registry.gates import Evidence, GateInputs, run_gates
 from nexusctl.statements import ApprovalGrant, BundleRef, PromotionPredicate
 
@@ -41,9 +41,18 @@ MAX_ATTESTATION_BYTES = 8 * 1024 * 1024
 
 
 def init_registry(
-    root: Path, config_path: Path, trust_path: Path, keys: list[Path], clock: Clock
+    root: Path,
+    config_path: Path,
+    trust_path: Path,
+    keys: list[Path],
+    clock: Clock,
+    releaser_key: Path | None = None,
 ) -> EventResult:
     """Create a registry: config v1 signed by a threshold of its own admins, the trust policy.
+
+    With ``releaser_key`` (a releaser's key: they sign TUF targets, snapshot and timestamp),
+    every environment also gets empty TUF metadata, so a gateway resolving in an environment
+    where nothing was promoted yet is told "not live" instead of finding no metadata.
 
     Raises:
         InputError: ``root`` not empty, bad config/trust policy/keys, or config version not 1.
@@ -72,6 +81,8 @@ def init_registry(
             write_roots(
                 store, loaded.config, [a.private for a in actors if a.private is not None], now
             )
+            if releaser_key is not None:
+                _publish_empty(store, loaded, releaser_key, now)
             predicate = PromotionPredicate(
                 sequence=1,
                 event="init",
@@ -89,6 +100,18 @@ def init_registry(
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
+
+
+def _publish_empty(store: Store, loaded: LoadedConfig, key: Path, now: dt.datetime) -> None:
+    """Write each environment's first (empty) targets, snapshot and timestamp."""
+    from nexusctl.registry._state import State
+    from nexusctl.registry.distribute import publish_metadata
+
+    releaser = Actor.from_key(key, loaded.config)
+    releaser.require(loaded.config.spec.releasers, "sign TUF metadata (--releaser-key)")
+    reg = Registry(store, State(), loaded)
+    for env in loaded.config.spec.environments:
+        publish_metadata(reg, env, releaser, now)
 
 
 def publish(root: Path, bundle_dir: Path, key: Path | Signer, clock: Clock) -> EventResult:
