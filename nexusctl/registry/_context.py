@@ -30,7 +30,7 @@ class Actor:
     """A registry key or identity holder: the signer and the id the config gives it.
 
     ``private`` is the key for TUF metadata (key actors only); a certificate or keyless actor
-    has none, and every record it signs is verified against the config before it is written.
+    has none, so it may approve and publish but not promote or roll back.
     """
 
     id: str
