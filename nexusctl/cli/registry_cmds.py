@@ -11,6 +11,7 @@ import typer
 
 from nexusctl.cli._apps import registry_app, registry_config_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.cli._signing import CertOpt, ChainOpt, KeylessOpt, TokenOpt, TrustConfigOpt
 from nexusctl.errors import UsageError
 
 if TYPE_CHECKING:
@@ -20,6 +21,13 @@ RepoOpt = Annotated[
     Path, typer.Option("--registry", "-r", help="The registry clone (a git work tree).")
 ]
 KeyOpt = Annotated[Path, typer.Option("--key", help="Your PEM ECDSA private key.")]
+SignKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--key",
+        help="Your PEM ECDSA private key (a registry key), or the key of --certificate.",
+    ),
+]
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
 RefArg = Annotated[str, typer.Argument(help="NAME@VERSION, e.g. retail-chat@3.")]
 
@@ -33,6 +41,22 @@ def _clock() -> Any:
 def _check(output_format: str) -> None:
     if output_format not in ("text", "json"):
         raise UsageError(f"--format must be text or json, not '{output_format}'")
+
+
+def _actor(
+    key: Path | None,
+    certificate: Path | None,
+    chain: Path | None,
+    keyless: bool,
+    trust_config: Path | None,
+    identity_token: str | None,
+) -> Any:
+    """A registry key path, or a certificate/keyless signer built like `policy sign`'s."""
+    from nexusctl.cli._signing import make_signer
+
+    if key is not None and certificate is None and chain is None and not keyless:
+        return key
+    return make_signer(key, certificate, chain, keyless, trust_config, identity_token)
 
 
 def _event(result: Any, output_format: str) -> None:
@@ -61,13 +85,22 @@ def init(
     key: Annotated[
         list[Path], typer.Option("--key", help="Admin private key; repeat up to the threshold.")
     ],
+    releaser_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--releaser-key",
+            help="A releaser's private key: also publish every environment's empty TUF "
+            "metadata, so `resolve` answers 'not live' (exit 5) before the first promotion.",
+        ),
+    ] = None,
     output_format: FormatOpt = "text",
 ) -> None:
     """Create a registry: a git repository holding the admin-signed config and trust policy."""
     from nexusctl.registry.ops import init_registry
 
     _check(output_format)
-    _event(init_registry(path, config, trust, key, _clock()), output_format)
+    result = init_registry(path, config, trust, key, _clock(), releaser_key=releaser_key)
+    _event(result, output_format)
 
 
 @registry_app.command("publish")
@@ -76,15 +109,25 @@ def publish(
     bundle: Annotated[
         Path, typer.Argument(help="Signed bundle folder (`policy bundle` + `sign`).")
     ],
-    key: KeyOpt,
+    key: SignKeyOpt = None,
+    certificate: CertOpt = None,
+    chain: ChainOpt = None,
+    keyless: KeylessOpt = False,
+    trust_config: TrustConfigOpt = None,
+    identity_token: TokenOpt = None,
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = "text",
 ) -> None:
-    """Verify a bundle under the first environment's trust policy and store it by digest."""
+    """Verify a bundle under the first environment's trust policy and store it by digest.
+
+    Sign as a registry key (--key), or as a certificate identity of the config's releasers
+    (--key with --certificate/--chain, or --keyless), exactly like `policy sign`.
+    """
     from nexusctl.registry.ops import publish as run
 
     _check(output_format)
-    _event(run(registry, bundle, key, _clock()), output_format)
+    actor = _actor(key, certificate, chain, keyless, trust_config, identity_token)
+    _event(run(registry, bundle, actor, _clock()), output_format)
 
 
 @registry_app.command("approve")
@@ -92,7 +135,12 @@ def publish(
 def approve(
     ref: RefArg,
     env: Annotated[str, typer.Option("--env", help="Environment the approval is for.")],
-    key: KeyOpt,
+    key: SignKeyOpt = None,
+    certificate: CertOpt = None,
+    chain: ChainOpt = None,
+    keyless: KeylessOpt = False,
+    trust_config: TrustConfigOpt = None,
+    identity_token: TokenOpt = None,
     purpose: Annotated[
         str, typer.Option("--purpose", help="promote, rollback or override (a freeze window).")
     ] = "promote",
@@ -102,7 +150,12 @@ def approve(
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = "text",
 ) -> None:
-    """Record your signed approval of NAME@VERSION for one environment (with an expiry)."""
+    """Record your signed approval of NAME@VERSION for one environment (with an expiry).
+
+    Sign with a registry key (--key), a private-PKI certificate (--key --certificate
+    [--chain]) or Sigstore keyless (--keyless [--trust-config] [--identity-token]), exactly
+    like `policy sign`; the config's approvers name the key or the certificate identity.
+    """
     from nexusctl.registry.ops import approve as run
     from nexusctl.registry.ops import parse_ref
 
@@ -111,7 +164,10 @@ def approve(
         raise UsageError("--purpose must be promote, rollback or override")
     name, version = parse_ref(ref)
     lifetime = dt.timedelta(seconds=expires_in) if expires_in is not None else None
-    result = run(registry, name, version, env, key, _clock(), purpose=purpose, expires_in=lifetime)
+    actor = _actor(key, certificate, chain, keyless, trust_config, identity_token)
+    result = run(
+        registry, name, version, env, actor, _clock(), purpose=purpose, expires_in=lifetime
+    )
     _event(result, output_format)
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from nexusctl.errors import InputError, UsageError
 from nexusctl.registry._snapshot import CACHE_NAME
-from nexusctl.registry._state import State
+from nexusctl.registry._state import Approval, State
 from nexusctl.registry._store import CONFIG, RECORDS, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
 from nexusctl.registry.records import read_unverified, sign_record
@@ -21,17 +21,58 @@ from nexusctl.statements import PromotionPredicate
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from nexusctl.signing.signers import KeySigner
+    from nexusctl.signing.signers import Signer
     from nexusctl.signing.trust import ResolvedEnvironment, TrustPolicy
 
 
 @dataclass(frozen=True)
 class Actor:
-    """A registry key holder: the signer and the id the config gives its public key."""
+    """A registry key or identity holder: the signer and the id the config gives it.
+
+    ``private`` is the key for TUF metadata (key actors only); a certificate or keyless actor
+    has none, so it may approve and publish but not promote or roll back.
+    """
 
     id: str
-    signer: KeySigner
-    private: ec.EllipticCurvePrivateKey
+    signer: Signer
+    private: ec.EllipticCurvePrivateKey | None
+
+    @classmethod
+    def from_signer(
+        cls, signer: Signer, loaded: LoadedConfig, root: Path, now: dt.datetime
+    ) -> Actor:
+        """Identify a certificate or keyless signer among the config's identities.
+
+        The signer signs a probe statement (offline for a certificate; a keyless signer goes
+        through Fulcio and Rekor) that is verified like a record, by ``policy verify``'s code.
+
+        Raises:
+            VerificationError: no identity of the config matches.
+        """
+        from nexusctl.clock import format_rfc3339
+        from nexusctl.errors import VerificationError
+        from nexusctl.registry.identities import verify_signed_record
+
+        cfg = loaded.config
+        probe = PromotionPredicate.model_validate(
+            {
+                "sequence": 1,
+                "time": format_rfc3339(now),
+                "actor": "probe",
+                "previous_record": None,
+                "event": "init",
+                "config_version": 1,
+                "config_digest": loaded.digest,
+            }
+        )
+        raw = sign_record(probe, signer)
+        signer_id, _ = verify_signed_record(raw, loaded, root, "the signing certificate")
+        if signer_id not in {i.id for i in cfg.spec.identities} | {k.id for k in cfg.spec.keys}:
+            raise VerificationError(
+                f"the signing certificate ({signer_id}) is not named in the registry config",
+                reason="untrusted-signer",
+            )
+        return cls(signer_id, signer, None)
 
     @classmethod
     def from_key(cls, key_path: Path, config: RegistryConfig) -> Actor:
@@ -90,6 +131,7 @@ class Registry:
     config: LoadedConfig
     _trust: dict[str, tuple[ResolvedEnvironment, str]] = field(default_factory=dict)
     _verified: dict[tuple[str, str], str] = field(default_factory=dict)
+    _configs: dict[int, LoadedConfig] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, *, store: Store | None = None) -> Registry:
@@ -161,6 +203,30 @@ class Registry:
                 )
             self._verified[key] = report.signer
         return self._verified[key]
+
+    def approval_signer(self, approval: Approval) -> str:
+        """Return who really signed an approve record (verified; "" when it does not verify).
+
+        The gate counts this, never the record's own ``actor`` claim.
+        """
+        from nexusctl.errors import NexusError
+        from nexusctl.registry.identities import verify_signed_record
+
+        name = record_name(approval.predicate.sequence)
+        try:
+            raw = (self.store.root / RECORDS / name).read_bytes()
+            if "sha256:" + hashlib.sha256(raw).hexdigest() != approval.digest:
+                return ""
+            version = approval.predicate.config_version
+            if version not in self._configs:
+                self._configs[version] = load_config(
+                    self.store.root / CONFIG / config_name(version)
+                )
+            loaded = self._configs[version]
+            signer, predicate = verify_signed_record(raw, loaded, self.store.root, name)
+        except (OSError, NexusError):
+            return ""
+        return signer if predicate == approval.predicate else ""
 
     def find_bundle(self, name: str, version: int) -> str:
         """Return the digest of published ``name`` v``version``.
@@ -243,7 +309,9 @@ def commit_record(
 
 
 @contextlib.contextmanager
-def event_session(root: Path, key: Path) -> Iterator[tuple[Registry, Actor]]:
+def event_session(
+    root: Path, key: Path | Signer, now: dt.datetime | None = None
+) -> Iterator[tuple[Registry, Actor]]:
     """Hold the clone's lock, replay the log, and identify the actor by ``key``.
 
     Raises:
@@ -253,7 +321,12 @@ def event_session(root: Path, key: Path) -> Iterator[tuple[Registry, Actor]]:
     store = Store(root)
     with store.locked():
         reg = Registry.open(root, store=store)
-        yield reg, Actor.from_key(key, reg.cfg)
+        if isinstance(key, Path):
+            actor = Actor.from_key(key, reg.cfg)
+        else:
+            moment = now or dt.datetime.now(dt.UTC)
+            actor = Actor.from_signer(key, reg.config, store.root, moment)
+        yield reg, actor
         if not store.in_bulk():
             save_cache(reg)  # the next query starts from this event's state
 

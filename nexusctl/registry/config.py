@@ -42,10 +42,40 @@ class RegistryKey(Model):
     pem: str = Field(description="PEM SubjectPublicKeyInfo public key.")
 
 
+class RegistryIdentity(Model):
+    """A certificate holder that may act on the registry, named by its certificate identity.
+
+    Either a private-PKI identity (``ca``: the root certificate(s) its leaf must chain to) or a
+    Sigstore keyless one (``issuer``: the OIDC issuer Fulcio recorded), each with the exact
+    subject alternative name of the leaf, as a trust policy's certificate authorities and
+    keyless identities describe them. Approvals signed with such a certificate are checked
+    against this entry offline; the record's own ``actor`` field is never trusted.
+    """
+
+    id: Identifier = Field(description="Name recorded as the actor when this identity signs.")
+    san: str = Field(description="Exact subject alternative name of the leaf (email/URI/DNS).")
+    issuer: str | None = Field(
+        default=None,
+        description="Keyless: exact OIDC issuer URL (Fulcio extension 1.3.6.1.4.1.57264.1.1).",
+    )
+    ca: str | None = Field(
+        default=None, description="Private PKI: inline PEM root certificate(s) the leaf chains to."
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RegistryIdentity:
+        if (self.issuer is None) == (self.ca is None):
+            raise ValueError("give exactly one of 'issuer' (keyless) or 'ca' (private PKI)")
+        return self
+
+
 class Quorum(Model):
     """A set of keys (by id) and how many distinct ones must sign."""
 
-    keys: list[Identifier] = Field(default_factory=list, description="Key ids from spec.keys.")
+    keys: list[Identifier] = Field(
+        default_factory=list,
+        description="Key ids from spec.keys or identity ids from spec.identities.",
+    )
     threshold: int = Field(default=0, ge=0, description="Distinct signatures required.")
 
     @model_validator(mode="after")
@@ -142,6 +172,22 @@ class RegistrySpec(Model):
         default="trust/trust.yaml", description="Trust policy file, relative to the repository."
     )
     keys: list[RegistryKey] = Field(min_length=1)
+    identities: list[RegistryIdentity] = Field(
+        default_factory=list,
+        description="Certificate (private-PKI or keyless) identities that may act like keys: "
+        "name them in approvers, overrideApprovers or releasers.",
+    )
+    trusted_root: str | None = Field(
+        default=None,
+        description="Sigstore trusted_root.json, relative to the repository, for keyless "
+        "identities (Fulcio CAs and Rekor keys; verification stays offline). `registry init` "
+        "copies it from beside the config file.",
+    )
+    trusted_root_sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the trusted root file: the signed config pins its bytes.",
+    )
     admins: Quorum = Field(description="Who may change this config, and how many must sign.")
     releasers: list[Identifier] = Field(
         min_length=1, description="Keys that may publish, promote and roll back."
@@ -156,9 +202,13 @@ class RegistrySpec(Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> RegistrySpec:
-        known = {k.id for k in self.keys}
-        if len(known) != len(self.keys):
-            raise ValueError("key ids must be unique")
+        known = {k.id for k in self.keys} | {i.id for i in self.identities}
+        if len(known) != len(self.keys) + len(self.identities):
+            raise ValueError("key and identity ids must be unique")
+        if any(i.issuer for i in self.identities) and self.trusted_root is None:
+            raise ValueError("keyless identities need 'trustedRoot'")
+        if (self.trusted_root is None) != (self.trusted_root_sha256 is None):
+            raise ValueError("'trustedRoot' and 'trustedRootSha256' go together")
         if self.admins.threshold < 1:
             raise ValueError("admins.threshold must be at least 1")
         names = [e.name for e in self.environments]
@@ -168,6 +218,8 @@ class RegistrySpec(Model):
         for env in self.environments:
             quorums += [(f"{env.name}.approvers", env.approvers.keys)]
             quorums += [(f"{env.name}.overrideApprovers", env.override_approvers.keys)]
+        if set(self.admins.keys) & {i.id for i in self.identities}:
+            raise ValueError("admins must be keys (config changes are signed with keys)")
         for where, ids in quorums:
             unknown = sorted(set(ids) - known)
             if unknown:

@@ -96,6 +96,7 @@ def publish_metadata(
     folder = reg.store.root / base / "metadata"
     expires = now + dt.timedelta(seconds=env.pointer_expiry_seconds)
     version = _current_version(folder, "timestamp") + 1
+    assert actor.private is not None, "promote and rollback take a key actor"
     signer = CryptoSigner(actor.private)
     targets = Targets(version=version, expires=expires)
     for name, entry in sorted(reg.state.live.get(env.name, {}).items()):

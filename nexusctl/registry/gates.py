@@ -57,6 +57,9 @@ class GateInputs:
     evidence: Evidence | None
     #: Verifies the stored bundle under a trust-policy environment; returns the signer.
     check_signature: Callable[[str, str], str]
+    #: Who really signed an approve record ("" if nobody the config allows); None: the
+    #: replay already verified every record (``registry verify``), so its signer stands.
+    approval_signer: Callable[[Approval], str] | None = None
 
 
 def run_gates(inputs: GateInputs) -> tuple[list[GateRecord], list[str], bool]:
@@ -189,8 +192,12 @@ def _approvals(
 ) -> list[str]:
     valid: dict[str, Approval] = {}
     for approval in inputs.state.approvals_for(inputs.env.name, inputs.bundle):
-        if approval.signer in keys and _grants(approval, inputs, purpose):
-            valid.setdefault(approval.signer, approval)
+        if not _grants(approval, inputs, purpose):
+            continue
+        check = inputs.approval_signer
+        signer = approval.signer if check is None else check(approval)
+        if signer in keys:
+            valid.setdefault(signer, approval)
     if len(valid) < threshold:
         raise RegistryGateFailed(
             gate,

@@ -11,6 +11,7 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nexusctl.canonical import canonical_bytes
 from nexusctl.clock import Clock, format_rfc3339
@@ -29,17 +30,29 @@ from nexusctl.registry._store import (
     Store,
     config_name,
 )
-from nexusctl.registry.config import load_config
+from nexusctl.registry.config import LoadedConfig, load_config
 from nexusctl.registry.gates import Evidence, GateInputs, run_gates
 from nexusctl.statements import ApprovalGrant, BundleRef, PromotionPredicate
+
+if TYPE_CHECKING:
+    from nexusctl.signing.signers import Signer
 
 MAX_ATTESTATION_BYTES = 8 * 1024 * 1024
 
 
 def init_registry(
-    root: Path, config_path: Path, trust_path: Path, keys: list[Path], clock: Clock
+    root: Path,
+    config_path: Path,
+    trust_path: Path,
+    keys: list[Path],
+    clock: Clock,
+    releaser_key: Path | None = None,
 ) -> EventResult:
     """Create a registry: config v1 signed by a threshold of its own admins, the trust policy.
+
+    With ``releaser_key`` (a releaser's key: they sign TUF targets, snapshot and timestamp),
+    every environment also gets empty TUF metadata, so a gateway resolving in an environment
+    where nothing was promoted yet is told "not live" instead of finding no metadata.
 
     Raises:
         InputError: ``root`` not empty, bad config/trust policy/keys, or config version not 1.
@@ -57,10 +70,19 @@ def init_registry(
             now = clock.now()
             store.write(f"{CONFIG}/{config_name(1)}", loaded.raw)
             trust_digest = copy_trust_policy(store, trust_path, loaded.config.spec.trust_policy)
+            from nexusctl.registry.identities import copy_trusted_root
+
+            pinned = copy_trusted_root(loaded.config, config_path)
+            if pinned is not None:
+                store.write(*pinned)
             signed = admin_signatures(store, loaded, actors, loaded.config, 1)
             from nexusctl.registry.distribute import write_roots
 
-            write_roots(store, loaded.config, [a.private for a in actors], now)
+            write_roots(
+                store, loaded.config, [a.private for a in actors if a.private is not None], now
+            )
+            if releaser_key is not None:
+                _publish_empty(store, loaded, releaser_key, now)
             predicate = PromotionPredicate(
                 sequence=1,
                 event="init",
@@ -80,14 +102,26 @@ def init_registry(
         raise
 
 
-def publish(root: Path, bundle_dir: Path, key: Path, clock: Clock) -> EventResult:
+def _publish_empty(store: Store, loaded: LoadedConfig, key: Path, now: dt.datetime) -> None:
+    """Write each environment's first (empty) targets, snapshot and timestamp."""
+    from nexusctl.registry._state import State
+    from nexusctl.registry.distribute import publish_metadata
+
+    releaser = Actor.from_key(key, loaded.config)
+    releaser.require(loaded.config.spec.releasers, "sign TUF metadata (--releaser-key)")
+    reg = Registry(store, State(), loaded)
+    for env in loaded.config.spec.environments:
+        publish_metadata(reg, env, releaser, now)
+
+
+def publish(root: Path, bundle_dir: Path, key: Path | Signer, clock: Clock) -> EventResult:
     """Verify a bundle under the first environment's trust policy and store it.
 
     Raises:
         VerificationError: the bundle does not verify, or the key may not publish.
         InputError: this name and version (or digest) is already published.
     """
-    with event_session(root, key) as (reg, actor):
+    with event_session(root, key, clock.now()) as (reg, actor):
         return publish_in(reg, actor, bundle_dir, clock)
 
 
@@ -134,7 +168,7 @@ def approve(
     name: str,
     version: int,
     env_name: str,
-    key: Path,
+    key: Path | Signer,
     clock: Clock,
     *,
     purpose: str = "promote",
@@ -146,7 +180,7 @@ def approve(
         VerificationError: the key is not an approver for that environment.
         UsageError: unknown environment or unpublished version, or too long an expiry.
     """
-    with event_session(root, key) as (reg, actor):
+    with event_session(root, key, clock.now()) as (reg, actor):
         return approve_in(
             reg, actor, name, version, env_name, clock, purpose=purpose, expires_in=expires_in
         )
@@ -278,6 +312,7 @@ def move_in(
             override=override,
             evidence=evidence,
             check_signature=lambda digest, trust: reg.check_signature(digest, trust, now),
+            approval_signer=reg.approval_signer,
         )
     )
     if evidence is not None and any(g.evidence == evidence.digest for g in gates):

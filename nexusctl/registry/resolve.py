@@ -106,7 +106,11 @@ def resolve(
         updater.refresh()
         info = updater.get_targetinfo(f"{name}.tar")
         if info is None:
-            raise VerificationError(f"{name} is not live in '{env}'", reason="not-live")
+            raise VerificationError(
+                f"{name} is not live in '{env}': its signed, current TUF targets do not list it",
+                reason="not-live",
+                hint=f"nothing is live until `registry promote {name}@VERSION --to {env}`",
+            )
         path = updater.find_cached_target(info) or updater.download_target(info)
     except exceptions.DownloadError as exc:
         raise EnvironmentError_(f"cannot fetch from {source}: {exc}") from None

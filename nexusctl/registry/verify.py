@@ -43,6 +43,7 @@ from nexusctl.registry._store import BUNDLES, CONFIG, LIVE, TUF, Store, config_n
 from nexusctl.registry.config import LoadedConfig, load_config
 from nexusctl.registry.configchange import count_signatures, signature_dir
 from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, run_gates
+from nexusctl.registry.identities import verify_signed_record
 from nexusctl.registry.records import verify_record
 from nexusctl.statements import PromotionPredicate
 
@@ -163,7 +164,10 @@ class _Replay:
         else:  # checked here, in order (and named exactly, when it fails)
             raw = read_record(path, what)
             digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-            signer, predicate = verify_record(path, cfg.signers(), what, raw)
+            if cfg.config.spec.identities:
+                signer, predicate = verify_signed_record(raw, cfg, self.store.root, what)
+            else:
+                signer, predicate = verify_record(path, cfg.signers(), what, raw)
         if predicate.actor != signer:
             raise VerificationError(
                 f"{what}: names actor '{predicate.actor}' but was signed by '{signer}'",
