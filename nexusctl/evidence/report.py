@@ -139,15 +139,24 @@ def report_logs(root: Path) -> dict[str, LogState]:
 
 
 def duckdb_figures(root: Path, selection: ReportFilter) -> tuple[Totals, list[Section]]:
-    """The totals and every section, one parameterised DuckDB query each."""
+    """The totals and every section, from one scan of the store.
+
+    The selected decisions (only the columns the sections read) are copied once into a
+    temporary table that shadows the ``decisions`` view on this connection; the totals and
+    every section (the same SQL Spark runs) then read it instead of the Parquet segments. A
+    date range also bounds ``time_unix_us``, which the segments' row-group statistics can
+    prune (``dt`` is derived from it, so the rows selected are the same).
+    """
     where, params = selection.where()
+    where, params = _time_bounds(selection, where, params)
     sections: list[Section] = []
     con = open_store(root)
     try:
-        total = con.execute(_TOTALS.format(where=where), params or None).fetchone()
+        con.execute(_SELECTION.format(where=where), params or None)
+        total = con.execute(_TOTALS.format(where=_ALL)).fetchone()
         total = total or (0, None, None, None)
         for section, title, sql in SECTIONS:
-            cursor = con.execute(sql.format(where=where), params or None)
+            cursor = con.execute(sql.format(where=_ALL))
             columns = [d[0] for d in cursor.description or []]
             rows = [[_plain(v) for v in row] for row in cursor.fetchall()]
             sections.append(Section(id=section, title=title, columns=columns, rows=rows))
@@ -155,6 +164,33 @@ def duckdb_figures(root: Path, selection: ReportFilter) -> tuple[Totals, list[Se
         con.close()
     totals = Totals(decisions=total[0], spend_pusd=total[1] or 0, first=total[2], last=total[3])
     return totals, sections
+
+
+#: The selected decisions, with only the columns the totals and the sections read
+#: (``test_evidence_report_scan`` checks every section against the same SQL over the view).
+_SELECTION = (
+    "CREATE TEMP TABLE decisions AS SELECT time, tenant, environment, policy_name, "
+    "policy_version, policy_digest, route_id, outcome, escalation_target, reasons, "
+    "deployment_id, region, residency_class, cost_pusd, input_tokens, output_tokens "
+    "FROM main.decisions {where}"
+)
+_ALL = "WHERE TRUE"
+_DAY_US = 86_400_000_000
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _time_bounds(
+    selection: ReportFilter, where: str, params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """Add ``time_unix_us`` bounds equivalent to the date range (UTC days)."""
+    params = dict(params)
+    if selection.start is not None:
+        where += " AND time_unix_us >= $start_us"
+        params["start_us"] = (selection.start - _EPOCH).days * _DAY_US
+    if selection.end is not None:
+        where += " AND time_unix_us < $end_us"
+        params["end_us"] = ((selection.end - _EPOCH).days + 1) * _DAY_US
+    return where, params
 
 
 def build_report(
