@@ -46,6 +46,16 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _empty_source() -> str:
+    """An empty relation in the segment schema, in SQL: registering an Arrow table instead
+    makes DuckDB import pandas (about a second of start-up)."""
+    import pyarrow as pa
+
+    types = {pa.string(): "VARCHAR", pa.int64(): "BIGINT", pa.list_(pa.string()): "VARCHAR[]"}
+    columns = ", ".join(f'CAST(NULL AS {types[f.type]}) AS "{f.name}"' for f in arrow_schema())
+    return f"(SELECT {columns} WHERE FALSE)"
+
+
 def visible_segments(root: StoreRoot, kind: Kind, verifier: NoteVerifier) -> list[str]:
     """The store keys of ``kind``'s segments that queries see: sealed under the latest
     verified checkpoint, and not dropped by retention (a tombstone).
@@ -72,11 +82,11 @@ def open_store(root: StoreRoot) -> duckdb.DuckDBPyConnection:
         InputError: not an evidence store.
     """
     import duckdb
-    import pyarrow as pa
 
     config = load_config(root)
     blobs = as_blobs(root)
     con = duckdb.connect(":memory:")
+    empty = _empty_source()
     select = ", ".join(f'"{alias}" AS {name}' for name, alias in COLUMNS)
     extra = "make_timestamp(time_unix_us) AS time, CAST(make_timestamp(time_unix_us) AS DATE) AS dt"
     for kind in KINDS:
@@ -93,8 +103,7 @@ def open_store(root: StoreRoot) -> duckdb.DuckDBPyConnection:
             con.register(f"_segments_{kind}", dataset)
             source = f"_segments_{kind}"
         else:
-            con.register(f"_empty_{kind}", pa.table(arrow_schema().empty_table()))
-            source = f"_empty_{kind}"
+            source = empty
         # Names and paths come from the schema and the seals, quoted; no user text here.
         con.execute(_VIEW.format(view=VIEWS[kind], extra=extra, select=select, source=source))
     allowed = str(blobs.root.resolve()) + "/" if isinstance(blobs, LocalBlobs) else "/nonexistent/"

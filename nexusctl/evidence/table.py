@@ -140,11 +140,26 @@ def _escaped(values: Any) -> Any:
     import pyarrow.compute as pc
 
     # Escaping is only needed where a quote or backslash occurs (never in a valid record, but
-    # a tampered file may hold one): a literal search is cheaper than a rewrite.
+    # a tampered file may hold one): one scan of the value bytes rules both out, else a
+    # literal search per character, cheaper than a rewrite.
+    if not _has_byte(values, b'"\\'):
+        return values
     for special, escaped in (("\\", "\\\\"), ('"', '\\"')):
         if pc.any(pc.match_substring(values, special)).as_py():
             values = pc.replace_substring(values, special, escaped)
     return values
+
+
+def _has_byte(values: Any, wanted: bytes) -> bool:
+    """Whether any of ``wanted``'s bytes occurs under a string array (buffers scanned whole:
+    a slice's buffer may hold bytes outside it, so a hit only means "look closer")."""
+    import numpy as np
+
+    data = values.buffers()[2]
+    if data is None or not data.size:
+        return False
+    view = np.frombuffer(data, np.uint8)
+    return any(bool((view == byte).any()) for byte in wanted)
 
 
 def _quoted(values: Any) -> Any:
