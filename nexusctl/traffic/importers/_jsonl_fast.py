@@ -218,7 +218,7 @@ def _typed(kind: str, text: Any) -> Any:
     if kind == "float64":
         return text.cast(pa.float64()) if _all(pc.match_substring_regex(text, _FLOAT)) else None
     if kind == "bool":
-        if not _all(pc.is_in(text, pa.array(["true", "false"]))):
+        if not _all(pc.match_substring_regex(text, "^(true|false)$")):
             return None
         return pc.equal(text, "true")
     if kind == "list<string>":
