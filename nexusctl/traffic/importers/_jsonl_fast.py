@@ -89,7 +89,7 @@ class DuckLines:
         self.close()
 
     def columns(self, block: bytes, rows: int) -> dict[str, Any] | None:
-        """The canonical columns of ``block`` (``rows`` lines, none blank), or None: read it exactly."""
+        """The canonical columns of ``block`` (``rows`` lines), or None: read it exactly."""
         import numpy as np
 
         if self.broken:
