@@ -50,6 +50,7 @@ class DuckLines:
         import duckdb
 
         self._con = duckdb.connect()
+        self._con.execute("SET enable_progress_bar = false")  # it would write to stdout
         columns = {c.name: "JSON" for c in TRAFFIC.columns}
         self._reader = self._con.sql(
             "SELECT * FROM read_json(?, format = 'newline_delimited', columns = ?, "
