@@ -16,7 +16,6 @@ from typing import Any
 
 from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
-from nexusctl.traffic.importers._jsonl_fast import DuckLines
 from nexusctl.traffic.importers._raw import (
     CHUNK_ROWS,
     RawTraffic,
@@ -72,23 +71,59 @@ def _check_names(path: Path, names: list[str]) -> None:
 def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
     import numpy as np
 
-    fast = DuckLines(path)
+    for block, first_line in iter_line_blocks(path):
+        errors: dict[int, str] = {}
+        rows = _line_count(block)
+        columns = _parse_fast(block, rows)
+        if columns is not None:  # one row per line: checked by _parse_fast
+            numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
+        else:
+            lines, line_numbers = split_lines(block, first_line)
+            columns, errors = _parse_each(path, lines)
+            numbers = np.array(line_numbers, dtype=np.int64)
+        yield RawTraffic(
+            columns, len(numbers), numbers, dict(IMPORT_DEFAULTS), {"format": "jsonl"}, errors
+        )
+
+
+def _parse_fast(block: bytes, lines: int) -> dict[str, Any] | None:
+    """Parse a block of lines with Arrow's JSON reader against the canonical types, or None.
+
+    Only for clean blocks: a blank line (Arrow skips it, so rows and lines would not match) or
+    any line Arrow cannot read as one object of canonical fields with canonical types (a
+    string where a number belongs, an unknown key, a repeated key, NaN, deep nesting, a time
+    given as a number) sends the whole block to the line-by-line parser, which names each bad
+    line. A column null on every line counts as absent.
+    """
+    import pyarrow as pa
+    import pyarrow.json as pajson
+
+    from nexusctl.tables import arrow_type
+
+    if b"NaN" in block or b"Infinity" in block:
+        return None  # Arrow accepts these non-JSON literals; the strict parser refuses them
+    schema = pa.schema(
+        [
+            pa.field(c.name, pa.string() if c.kind == "timestamp" else arrow_type(c.kind))
+            for c in TRAFFIC.columns
+        ]
+    )
+    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     try:
-        for block, first_line in iter_line_blocks(path):
-            errors: dict[int, str] = {}
-            rows = _line_count(block)
-            columns = fast.columns(block, rows)
-            if columns is not None:  # one row per line: checked by the fast path
-                numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
-            else:
-                lines, line_numbers = split_lines(block, first_line)
-                columns, errors = _parse_each(path, lines)
-                numbers = np.array(line_numbers, dtype=np.int64)
-            yield RawTraffic(
-                columns, len(numbers), numbers, dict(IMPORT_DEFAULTS), {"format": "jsonl"}, errors
-            )
-    finally:
-        fast.close()
+        table = pajson.read_json(
+            pa.BufferReader(block),
+            read_options=pajson.ReadOptions(block_size=4 << 20),
+            parse_options=options,
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if table.num_rows != lines:
+        return None  # not one object per line
+    return {
+        name: table.column(name).combine_chunks()
+        for name in table.column_names
+        if table.column(name).null_count < table.num_rows
+    }
 
 
 def _line_count(block: bytes) -> int:
