@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import sys
 from typing import Any
@@ -17,7 +16,7 @@ from nexusctl.cli._help import install as install_help
 from nexusctl.cli._signing import install_passphrase_source
 
 
-class _InstallHelpOnLoad(importlib.abc.MetaPathFinder):
+class _InstallHelpOnLoad:
     """Adapt typer's help renderer when typer first imports it, not at start-up.
 
     ``typer.rich_utils`` pulls in rich's markdown, syntax and traceback modules (about a
