@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.machinery
+import sys
+from typing import Any
+
 import typer
 
 from nexusctl import __version__
@@ -11,7 +15,36 @@ from nexusctl.cli._common import set_debug
 from nexusctl.cli._help import install as install_help
 from nexusctl.cli._signing import install_passphrase_source
 
-install_help()
+
+class _InstallHelpOnLoad:
+    """Adapt typer's help renderer when typer first imports it, not at start-up.
+
+    ``typer.rich_utils`` pulls in rich's markdown, syntax and traceback modules (about a
+    quarter of ``policy lint``'s start-up); typer imports it only to render help or an error.
+    """
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name != "typer.rich_utils":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None:
+            return spec
+        load = spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            load(module)
+            sys.modules[name] = module
+            install_help()
+
+        spec.loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "typer.rich_utils" in sys.modules:
+    install_help()
+else:
+    sys.meta_path.insert(0, _InstallHelpOnLoad())
 
 __all__ = ["app", "root"]
 
