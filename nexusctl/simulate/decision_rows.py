@@ -16,25 +16,14 @@ from typing import Any, Literal
 
 from nexusctl.errors import InputError
 from nexusctl.policy.request import RoutingRequest, request_from_mapping
+from nexusctl.simulate._pairs import REQUEST_COLUMNS
 
 Side = Literal["baseline", "candidate"]
 
-#: Request attributes in the file (column name = RoutingRequest field name).
-REQUEST_FIELDS: tuple[str, ...] = (
-    "request_id",
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "capabilities",
-    "complexity",
-    "confidence",
+#: Request attributes in the file: the pairs file's request columns that are RoutingRequest
+#: fields (same names), in the file's order.
+REQUEST_FIELDS: tuple[str, ...] = tuple(
+    c for c in REQUEST_COLUMNS if c in RoutingRequest.model_fields
 )
 #: Decision columns compared with a fresh decision (each prefixed by the side in the file).
 DECISION_FIELDS: tuple[str, ...] = (
