@@ -25,6 +25,7 @@ never part of a message, a ``repr`` or a file.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import hashlib
@@ -59,15 +60,16 @@ class S3Options:
     session_token: str | None = field(default=None, repr=False)
 
 
-class Blobs:
+class Blobs(abc.ABC):
     """The objects of one store, by key. Subclasses implement storage; keys never hold ``..``."""
 
     url: str
 
+    @abc.abstractmethod
     def describe(self, key: str) -> str:
         """Return where ``key`` lives, for messages (a path or an ``s3://`` URL)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def read(self, key: str, cap: int, what: str) -> bytes:
         """Return an object's bytes, refusing more than ``cap``.
 
@@ -75,11 +77,10 @@ class Blobs:
             InputError: missing, not a regular object, or larger than ``cap``.
             EnvironmentError_: the service failed.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def exists(self, key: str) -> bool:
         """Whether an object ``key`` exists."""
-        raise NotImplementedError
 
     def read_if_exists(self, key: str, cap: int, what: str) -> bytes | None:
         """Return at most ``cap + 1`` bytes of an object, or ``None`` if it does not exist."""
@@ -88,17 +89,17 @@ class Blobs:
         with self.open_input(key, what) as handle:
             return bytes(handle.read(cap + 1))
 
+    @abc.abstractmethod
     def keys(self, prefix: str) -> list[str]:
         """Return the keys of every object under ``prefix`` (recursive), sorted."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def size(self, key: str) -> int:
         """Return the size of an object in bytes (-1 when it does not exist)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def put(self, key: str, data: bytes, *, durable: bool = True) -> None:
         """Write an object whole, replacing any; ``durable=False`` may skip a local fsync."""
-        raise NotImplementedError
 
     def put_new(self, key: str, data: bytes) -> None:
         """Write an object that must not exist yet (under the writer lock).
@@ -110,17 +111,17 @@ class Blobs:
             raise ConflictError(f"{self.describe(key)}: exists; sealed objects are never replaced")
         self.put(key, data)
 
+    @abc.abstractmethod
     def delete(self, key: str) -> None:
         """Remove an object; a missing one is not an error."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def open_input(self, key: str, what: str) -> contextlib.AbstractContextManager[Any]:
         """Open an object for random-access reading (Parquet readers need it).
 
         Raises:
             InputError: missing or not a regular object.
         """
-        raise NotImplementedError
 
     def sha256(self, key: str, what: str) -> str:
         """Return the hex SHA-256 of an object."""
@@ -145,17 +146,17 @@ class Blobs:
         self.put_new(key, data)
         return hashlib.sha256(data).hexdigest()
 
+    @abc.abstractmethod
     def lock(self, timeout_s: float) -> contextlib.AbstractContextManager[None]:
         """Hold the store's writer lock for the ``with`` block.
 
         Raises:
             ConflictError: another writer held it for longer than ``timeout_s``.
         """
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def arrow_files(self, keys: list[str]) -> tuple[pafs.FileSystem, list[str]]:
         """Return a pyarrow file system and the paths of ``keys`` in it (for datasets)."""
-        raise NotImplementedError
 
     def is_empty(self) -> bool:
         """Whether the store holds no object at all."""

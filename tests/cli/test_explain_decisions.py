@@ -56,7 +56,7 @@ def test_every_row_explains_to_its_recorded_decision(
     decisions: Path, side: str, policy: Path
 ) -> None:
     loaded = load_policy(policy)
-    rows = iter_decision_rows(decisions, side, 400)  # type: ignore[arg-type]
+    rows = iter_decision_rows(decisions, side, 400)
     assert len(rows) == 400
     # The check is only worth something if the rows vary in what matters.
     assert len({r.recorded["outcome"] for r in rows}) >= 2

@@ -3,7 +3,6 @@ with git's allowed-signers mechanism (ssh-keygen -Y verify under git log)."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from tests.registry_kit import new_world, signed_bundle
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("ssh-keygen") is None, reason="ssh-keygen not installed"),
 ]
 
 

@@ -30,7 +30,7 @@ def git(reg: Path, *args: str) -> str:
 def walk(world: World, session: Session, version: int, live_prod: str | None) -> str:
     keys, c = world.keys, world.clock
     bundle = signed_bundle(world.tmp, version, keys["ci"])
-    digest = session.publish(bundle, keys["ci"]).predicate.bundle.digest  # type: ignore[union-attr]
+    digest = session.publish(bundle, keys["ci"]).predicate.bundle.digest
     session.promote("retail-chat", version, "dev", keys["ci"])
     c.advance(HOUR)
     session.approve("retail-chat", version, "staging", keys["alice"])
@@ -100,7 +100,7 @@ def test_history_at_uses_and_repairs_its_index(tmp_path: Path) -> None:
         walk(world, session, 3, None)
     at = world.clock.now()
     first = history(world.reg, env="prod", at=at)
-    assert first["live"][0]["approved_by"] == ["alice", "bob"]  # type: ignore[index]
+    assert first["live"][0]["approved_by"] == ["alice", "bob"]
     index = world.reg / ".git" / INDEX_NAME
     index.write_text('{"rows": [[1, "x"]]}')  # a stale or broken index is rebuilt
     assert history(world.reg, env="prod", at=at) == first

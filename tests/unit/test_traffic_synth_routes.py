@@ -25,7 +25,7 @@ SHIPPED = sorted(
 def _first_route(routes: list[tuple[str, object]], default: str, row: dict[str, object]) -> str:
     request = SimpleNamespace(**row)
     for route_id, match in routes:
-        if match is None or match.matches(request):  # type: ignore[attr-defined]
+        if match is None or match.matches(request):
             return route_id
     return default
 
