@@ -87,6 +87,9 @@ def _capture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     while len(payloads) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)  # success callbacks may run on LiteLLM's logging thread
     assert len(payloads) == 2
+    # The two success callbacks may arrive in either order (LiteLLM logs on a worker thread):
+    # the Router's call is the one with a model group; put it first.
+    payloads.sort(key=lambda payload: not payload["model_group"])
     return payloads
 
 
