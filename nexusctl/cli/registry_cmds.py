@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nexusctl.cli._apps import registry_app, registry_config_app
+from nexusctl.cli._apps import registry_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
 from nexusctl.cli._signing import CertOpt, ChainOpt, KeylessOpt, TokenOpt, TrustConfigOpt
 from nexusctl.errors import UsageError
@@ -448,39 +448,3 @@ def pull(registry: RepoOpt = Path(".")) -> None:
 
     head = pull_registry(registry)
     write_stdout(f"at {head}")
-
-
-@registry_config_app.command("propose")
-@handle_errors
-def config_propose(
-    config: Annotated[Path, typer.Argument(help="The next RegistryConfig version.")],
-    key: KeyOpt,
-    registry: RepoOpt = Path("."),
-) -> None:
-    """Propose the next config version, signed by you (a current admin)."""
-    from nexusctl.registry.configchange import propose
-
-    version = propose(registry, config, key, _clock())
-    write_stdout(f"proposed config v{version}")
-
-
-@registry_config_app.command("sign")
-@handle_errors
-def config_sign(key: KeyOpt, registry: RepoOpt = Path(".")) -> None:
-    """Add your admin signature to the proposed config."""
-    from nexusctl.registry.configchange import sign_proposal
-
-    signers = sign_proposal(registry, key, _clock())
-    write_stdout("signed by " + ", ".join(signers))
-
-
-@registry_config_app.command("apply")
-@handle_errors
-def config_apply(
-    key: KeyOpt, registry: RepoOpt = Path("."), output_format: FormatOpt = "text"
-) -> None:
-    """Apply the proposed config once a threshold of the current admins signed it."""
-    from nexusctl.registry.configchange import apply
-
-    _check(output_format)
-    _event(apply(registry, key, _clock()), output_format)

@@ -3,12 +3,22 @@ of the admins named in version N (version 1 by a threshold of its own admins).
 
 ``propose`` stores the candidate under ``config/proposed/`` with the proposer's signature,
 ``sign`` adds more admin signatures, ``apply`` checks the threshold against the *previous*
-config, moves the files into place and appends a ``config`` record.
+config, moves the files into place and appends a ``config`` record, all in one commit.
+
+Two things travel with a proposal. **TUF roots**: when the change alters the keys the TUF roles
+trust (admins, their threshold, releasers), each environment's next root is proposed beside
+it and signed by the same ``config sign`` calls; it needs a threshold of the current root's
+keys and of its own (``tufroots``). **A trust policy** (``propose --trust-policy FILE``): it is
+staged under ``config/proposed/vNNNNNN.trust/`` at the path the new config names (a new path:
+records before the change stay judged by the old file), and its digest is a second subject of
+the statement the admins sign, so it counts only with the previous admins' threshold.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexusctl.canonical import sha256_hex
@@ -25,22 +35,38 @@ from nexusctl.registry._context import (
 from nexusctl.registry._store import CONFIG, Store, config_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, keys_as_environment, load_config
 from nexusctl.registry.records import CONFIG_SUBJECT
-from nexusctl.statements import RegistryConfigPredicate
+from nexusctl.registry.tufroots import (
+    RootProposal,
+    check_proposed_roots,
+    install_roots,
+    metadata_dir,
+    propose_roots,
+    proposed_roots,
+    root_summary,
+    sign_roots,
+    stale_environments,
+)
+from nexusctl.statements import PromotionPredicate, RegistryConfigPredicate
 
 PROPOSED = f"{CONFIG}/proposed"
 MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
+#: The statement's second subject when a config change carries a new trust policy.
+TRUST_SUBJECT = "registry-trust-policy"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-def config_statement(loaded: LoadedConfig) -> bytes:
-    """Return the statement an admin signs for a config version (its name, version, digest)."""
+def config_statement(loaded: LoadedConfig, trust_digest: str | None = None) -> bytes:
+    """Return the statement an admin signs for a config version (its name, version, digest),
+    naming the trust policy it brings (``trust_digest``) as a second subject when it has one."""
     from nexusctl.statements import ResourceDescriptor, statement_bytes
 
     meta = loaded.config.metadata
     predicate = RegistryConfigPredicate(name=meta.name, version=meta.version)
+    subjects = [ResourceDescriptor.of(CONFIG_SUBJECT, loaded.digest)]
+    if trust_digest is not None:
+        subjects.append(ResourceDescriptor.of(TRUST_SUBJECT, trust_digest))
     return statement_bytes(
-        [ResourceDescriptor.of(CONFIG_SUBJECT, loaded.digest)],
-        RegistryConfigPredicate.PREDICATE_TYPE,
-        predicate.model_dump(mode="json"),
+        subjects, RegistryConfigPredicate.PREDICATE_TYPE, predicate.model_dump(mode="json")
     )
 
 
@@ -65,8 +91,11 @@ def admin_signatures(
     return count_signatures(store.root / signature_dir(version), loaded, previous)
 
 
-def count_signatures(folder: Path, loaded: LoadedConfig, previous: RegistryConfig) -> list[str]:
-    """Return the distinct admins of ``previous`` whose signatures over ``loaded`` verify.
+def count_signatures(
+    folder: Path, loaded: LoadedConfig, previous: RegistryConfig, trust_digest: str | None = None
+) -> list[str]:
+    """Return the distinct admins of ``previous`` whose signatures over ``loaded`` (and the
+    trust policy ``trust_digest``, when the change brings one) verify.
 
     Raises:
         VerificationError: ``config-threshold`` when fewer than ``previous.admins.threshold``.
@@ -74,7 +103,7 @@ def count_signatures(folder: Path, loaded: LoadedConfig, previous: RegistryConfi
     from nexusctl.signing.verify import verify_signature_file
 
     admins = keys_as_environment(previous, previous.spec.admins.keys, "registry-admins")
-    expected = config_statement(loaded)
+    expected = config_statement(loaded, trust_digest)
     signers: set[str] = set()
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     for path in files:
@@ -86,9 +115,10 @@ def count_signatures(folder: Path, loaded: LoadedConfig, previous: RegistryConfi
             signers.add(signed.signer.removeprefix("key:"))
     threshold = previous.spec.admins.threshold
     if len(signers) < threshold:
+        what = " with its trust policy" if trust_digest is not None else ""
         raise VerificationError(
-            f"config v{loaded.config.metadata.version} has {len(signers)} of the {threshold} "
-            f"admin signatures that v{previous.metadata.version} requires",
+            f"config v{loaded.config.metadata.version}{what} has {len(signers)} of the "
+            f"{threshold} admin signatures that v{previous.metadata.version} requires",
             reason="config-threshold",
             hint="admins: " + ", ".join(previous.spec.admins.keys),
         )
@@ -122,11 +152,28 @@ def copy_trust_policy(store: Store, trust_path: Path, rel: str) -> str:
     return "sha256:" + sha256_hex(raw)
 
 
-def propose(root: Path, new_config: Path, key: Path, clock: Clock) -> int:
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed config: its version, the trust policy it brings, the TUF roots it rotates."""
+
+    version: int
+    trust_digest: str | None
+    roots: list[dict[str, object]]
+
+
+def propose(
+    root: Path, new_config: Path, key: Path, clock: Clock, trust: Path | None = None
+) -> Proposal:
     """Store ``new_config`` as the proposed next version, signed by the proposer (an admin).
 
+    With ``trust``, the change also brings that trust policy (copied, with the key files it
+    names, to the path the new config's ``trustPolicy`` names, which must be new). When the
+    change alters the keys the TUF roles trust, each environment's next root is proposed too,
+    signed by the proposer where it holds a root key.
+
     Raises:
-        InputError: its version is not the current one + 1.
+        InputError: its version is not the current one + 1, or the trust policy is unusable
+            (invalid, lacking a trust environment the config names, at a path in use).
         VerificationError: the key is not a current admin.
     """
     with event_session(root, key) as (reg, actor):
@@ -136,49 +183,108 @@ def propose(root: Path, new_config: Path, key: Path, clock: Clock) -> int:
         if loaded.config.metadata.version != version:
             raise InputError(f"{new_config}: metadata.version must be {version}")
         actor.require(reg.cfg.spec.admins.keys, "propose a config change")
-        shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
-        store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
-        _sign_proposal(store, loaded, actor, version)
+        if trust is None and loaded.config.spec.trust_policy != reg.cfg.spec.trust_policy:
+            raise InputError(
+                f"{new_config}: trustPolicy moves to '{loaded.config.spec.trust_policy}' "
+                "without a new trust policy",
+                hint="give the new trust policy with --trust-policy FILE",
+            )
+        try:  # the lock is held and the tree was clean: a refused proposal leaves nothing
+            shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
+            store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
+            trust_digest = None
+            if trust is not None:
+                trust_digest = _stage_trust(store, reg, loaded, trust, version)
+            propose_roots(store, loaded.config, version, clock.now())
+        except BaseException:
+            store.undo_uncommitted()
+            raise
+        _sign_proposal(store, loaded, actor, version, trust_digest)
+        if actor.private is not None:
+            sign_roots(store, version, actor.private)
         store.commit(f"config propose: v{version} by {actor.id}", actor.id, clock.now())
-        return version
+        return Proposal(version, trust_digest, root_summary(proposed_roots(store, version)))
 
 
-def sign_proposal(root: Path, key: Path, clock: Clock) -> list[str]:
-    """Add this admin's signature to the proposed config; return who has signed so far.
+@dataclass(frozen=True)
+class Signatures:
+    """Who has signed a proposal so far: the config (admin ids) and its TUF roots."""
+
+    config: list[str]
+    roots: list[dict[str, object]]
+
+
+def sign_proposal(root: Path, key: Path, clock: Clock) -> Signatures:
+    """Add this key's signatures to the proposal: over the config when it is a current admin,
+    over each proposed TUF root whose root role (current or next) holds it.
 
     Raises:
         UsageError: nothing is proposed.
-        VerificationError: the key is not a current admin.
+        VerificationError: the key is neither a current admin nor a holder of a proposed
+            root's keys.
     """
-    with event_session(root, key) as (reg, actor):
-        store = reg.store
+    store = Store(root)
+    with store.locked():
+        reg = Registry.open(root, store=store)
         version, loaded = _proposal(store, reg)
-        actor.require(reg.cfg.spec.admins.keys, "sign a config change")
-        _sign_proposal(store, loaded, actor, version)
+        try:
+            actor = Actor.from_key(key, reg.cfg)
+            admin = actor.id in reg.cfg.spec.admins.keys
+        except VerificationError:  # a key only the proposed config names (a new admin)
+            actor, admin = Actor.from_key(key, loaded.config), False
+        if admin:
+            _sign_proposal(store, loaded, actor, version, _staged_trust(store, loaded, version))
+        assert actor.private is not None
+        roots = sign_roots(store, version, actor.private)
+        if not admin and not roots:
+            actor.require(reg.cfg.spec.admins.keys, "sign a config change")
         store.commit(f"config sign: v{version} by {actor.id}", actor.id, clock.now())
         folder = store.root / signature_dir(version, proposed=True)
-        return sorted(p.stem for p in folder.glob("*.json"))
+        return Signatures(
+            sorted(p.stem for p in folder.glob("*.json")),
+            root_summary(proposed_roots(store, version)),
+        )
 
 
-def apply(root: Path, key: Path, clock: Clock) -> EventResult:
+def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None) -> EventResult:
     """Apply the proposed config if a threshold of the current admins signed it.
 
+    Its TUF roots (each signed by a threshold of the current root's keys and of its own) and
+    its trust policy are moved into place in the same commit. An environment whose current
+    targets, snapshot and timestamp the new root no longer trusts (their releaser is removed)
+    has them signed again with ``releaser_key``, a releaser of the new config; with that key,
+    every environment whose root rotates is signed again.
+
     Raises:
-        UsageError: nothing is proposed.
-        VerificationError: ``config-threshold``, or the key is not a current admin.
+        UsageError: nothing is proposed; a releaser key is needed and missing.
+        VerificationError: ``config-threshold``, ``tuf-root-threshold``, or the key is not a
+            current admin (or ``releaser_key`` not a releaser of the new config).
     """
     with event_session(root, key) as (reg, actor):
         store = reg.store
         version, loaded = _proposal(store, reg)
         actor.require(reg.cfg.spec.admins.keys, "apply a config change")
-        signed = count_signatures(store.root / signature_dir(version, True), loaded, reg.cfg)
+        staged = _staged_trust(store, loaded, version)
+        signed = count_signatures(
+            store.root / signature_dir(version, True), loaded, reg.cfg, staged
+        )
+        roots = check_proposed_roots(store, loaded.config, version)
+        resign = _resign(store, roots, loaded, releaser_key)
         (store.root / PROPOSED / config_name(version)).rename(
             store.root / CONFIG / config_name(version)
         )
         (store.root / signature_dir(version, True)).rename(store.root / signature_dir(version))
+        _install_trust(store, version)
+        install_roots(store, roots)
         shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
-        trust = read_bounded(store.root / loaded.config.spec.trust_policy, MAX_TRUST_FILE_BYTES)
         now = clock.now()
+        if resign:
+            from nexusctl.registry.distribute import publish_metadata
+
+            releaser, names = resign
+            for name in names:
+                publish_metadata(reg, loaded.config.environment(name), releaser, now)
+        trust = read_bounded(store.root / loaded.config.spec.trust_policy, MAX_TRUST_FILE_BYTES)
         predicate = reg.next_predicate(
             actor,
             now,
@@ -191,6 +297,124 @@ def apply(root: Path, key: Path, clock: Clock) -> EventResult:
         return commit_record(store, predicate, actor, now, f"config apply: v{version}")
 
 
+def check_config_record(
+    store: Store,
+    predicate: PromotionPredicate,
+    new: LoadedConfig,
+    previous: LoadedConfig,
+    in_force: str | None,
+) -> str:
+    """``registry verify``: check an init/config record's admin threshold and trust policy.
+
+    A config record naming a trust policy other than the one in force (``in_force``) counts
+    only when a threshold of the previous admins signed the config *with* that trust policy;
+    the file at the new config's ``trustPolicy`` must have the recorded digest. Returns the
+    trust policy digest in force after the record.
+
+    Raises:
+        VerificationError: ``config-threshold``, ``trust-policy-changed``.
+    """
+    version = new.config.metadata.version
+    trust = predicate.trust_policy_digest
+    named = trust is not None and _DIGEST.match(trust) is not None
+    changed = version > 1 and named and trust != in_force
+    try:
+        count_signatures(
+            store.root / signature_dir(version), new, previous.config, trust if changed else None
+        )
+    except VerificationError as exc:
+        reason = "trust-policy-changed" if changed else "config-threshold"
+        raise VerificationError(str(exc), reason=reason) from None
+    if trust is None or not named:
+        raise VerificationError("names no trust policy digest", reason="trust-policy-changed")
+    path = store.root / new.config.spec.trust_policy
+    if not path.is_file() or "sha256:" + sha256_hex(path.read_bytes()) != trust:
+        raise VerificationError(
+            f"{new.config.spec.trust_policy} is not the trust policy config v{version} names",
+            reason="trust-policy-changed",
+        )
+    return trust
+
+
+def trust_dir(version: int) -> str:
+    """Return the folder staging the trust policy proposed with config ``version``."""
+    return f"{PROPOSED}/{config_name(version).removesuffix('.yaml')}.trust"
+
+
+def _stage_trust(
+    store: Store, reg: Registry, loaded: LoadedConfig, trust: Path, version: int
+) -> str:
+    from nexusctl.signing import load_trust_policy
+
+    rel = loaded.config.spec.trust_policy
+    parts = Path(rel).parts
+    if Path(rel).is_absolute() or ".." in parts or (store.root / rel).exists():
+        raise InputError(
+            f"config v{version}: trustPolicy '{rel}' must be a new path in the registry",
+            hint="e.g. trust/v2/trust.yaml: records before the change are still verified "
+            "under the trust policy they were made under",
+        )
+    policy = load_trust_policy(trust)
+    missing = sorted(
+        {e.trust_environment for e in loaded.config.spec.environments}
+        - set(policy.spec.environments)
+    )
+    if missing:
+        raise InputError(f"{trust}: no trust environment {', '.join(missing)}")
+    digest = copy_trust_policy(store, trust, f"{trust_dir(version)}/{rel}")
+    staged = store.root / trust_dir(version)
+    for path in sorted(p for p in staged.rglob("*") if p.is_file()):
+        final = store.root / path.relative_to(staged)
+        if final.exists() and final.read_bytes() != path.read_bytes():
+            raise InputError(
+                f"{trust}: would overwrite {path.relative_to(staged)}, which the registry "
+                "already holds; keep the new trust policy's files in a folder of their own"
+            )
+    current = store.root / reg.cfg.spec.trust_policy
+    if current.is_file() and "sha256:" + sha256_hex(current.read_bytes()) == digest:
+        raise InputError(f"{trust}: this is the trust policy in force already")
+    return digest
+
+
+def _staged_trust(store: Store, loaded: LoadedConfig, version: int) -> str | None:
+    path = store.root / trust_dir(version) / loaded.config.spec.trust_policy
+    if not path.is_file():
+        return None
+    return "sha256:" + sha256_hex(read_bounded(path, MAX_TRUST_FILE_BYTES, what="trust policy"))
+
+
+def _install_trust(store: Store, version: int) -> None:
+    staged = store.root / trust_dir(version)
+    if not staged.is_dir():
+        return
+    for path in sorted(p for p in staged.rglob("*") if p.is_file()):
+        store.write(path.relative_to(staged).as_posix(), path.read_bytes())
+
+
+def _resign(
+    store: Store, roots: list[RootProposal], loaded: LoadedConfig, releaser_key: Path | None
+) -> tuple[Actor, list[str]] | None:
+    stale = stale_environments(store, roots)
+    if releaser_key is None:
+        if stale:
+            raise UsageError(
+                f"the new TUF root of {', '.join(stale)} no longer trusts the key that signed "
+                "its current metadata",
+                hint="give --releaser-key (a releaser of the new config) to sign it again in "
+                "the same commit",
+            )
+        return None
+    releaser = Actor.from_key(releaser_key, loaded.config)
+    releaser.require(loaded.config.spec.releasers, "sign TUF metadata (--releaser-key)")
+    rotated = {r.environment for r in roots}
+    names = [
+        env.name
+        for env in loaded.config.spec.environments
+        if env.name in rotated and (metadata_dir(store, env.name) / "timestamp.json").is_file()
+    ]
+    return releaser, names
+
+
 def _proposal(store: Store, reg: Registry) -> tuple[int, LoadedConfig]:
     version = reg.state.config_version + 1
     path = store.root / PROPOSED / config_name(version)
@@ -199,6 +423,8 @@ def _proposal(store: Store, reg: Registry) -> tuple[int, LoadedConfig]:
     return version, load_config(path)
 
 
-def _sign_proposal(store: Store, loaded: LoadedConfig, actor: Actor, version: int) -> None:
-    signed = actor.signer.sign_statement(config_statement(loaded))
+def _sign_proposal(
+    store: Store, loaded: LoadedConfig, actor: Actor, version: int, trust_digest: str | None
+) -> None:
+    signed = actor.signer.sign_statement(config_statement(loaded, trust_digest))
     store.write(f"{signature_dir(version, True)}/{actor.id}.json", signed)
