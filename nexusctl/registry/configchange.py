@@ -174,6 +174,7 @@ def propose(
     Raises:
         InputError: its version is not the current one + 1, or the trust policy is unusable
             (invalid, lacking a trust environment the config names, at a path in use).
+        UsageError: the config moves its trust policy and ``trust`` is not given.
         VerificationError: the key is not a current admin.
     """
     with event_session(root, key) as (reg, actor):
@@ -184,7 +185,7 @@ def propose(
             raise InputError(f"{new_config}: metadata.version must be {version}")
         actor.require(reg.cfg.spec.admins.keys, "propose a config change")
         if trust is None and loaded.config.spec.trust_policy != reg.cfg.spec.trust_policy:
-            raise InputError(
+            raise UsageError(
                 f"{new_config}: trustPolicy moves to '{loaded.config.spec.trust_policy}' "
                 "without a new trust policy",
                 hint="give the new trust policy with --trust-policy FILE",
@@ -275,15 +276,16 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
         )
         (store.root / signature_dir(version, True)).rename(store.root / signature_dir(version))
         _install_trust(store, version)
-        install_roots(store, roots)
-        shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
         now = clock.now()
-        if resign:
+        if resign:  # timestamp last, then the roots: a client reading the folder before the
+            # commit sees the old complete set, or a set it refuses, never a mixed one it trusts
             from nexusctl.registry.distribute import publish_metadata
 
             releaser, names = resign
             for name in names:
                 publish_metadata(reg, loaded.config.environment(name), releaser, now)
+        install_roots(store, roots)
+        shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
         trust = read_bounded(store.root / loaded.config.spec.trust_policy, MAX_TRUST_FILE_BYTES)
         predicate = reg.next_predicate(
             actor,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from nexusctl.errors import InputError, VerificationError
+from nexusctl.errors import InputError, UsageError, VerificationError
 from nexusctl.registry import configchange, ops
 from nexusctl.registry.config import load_config
 from nexusctl.registry.records import read_unverified, sign_record
@@ -200,7 +200,7 @@ def test_a_proposal_names_a_new_trust_policy_path(world: World) -> None:
     same_path = v2(world, trust_policy="trust/trust.yaml")
     with pytest.raises(InputError, match="must be a new path"):
         configchange.propose(world.reg, same_path, keys["admin"], c, new_trust(world))
-    with pytest.raises(InputError, match="without a new trust policy"):
+    with pytest.raises(UsageError, match="without a new trust policy"):
         configchange.propose(world.reg, v2(world), keys["admin"], c)
     lacking = new_trust(world)
     lacking.write_text(NEW_TRUST.replace("    prod: {keys: [{id: bob, path: bob.pub}]}\n", ""))
