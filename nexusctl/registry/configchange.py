@@ -10,8 +10,9 @@ trust (admins, their threshold, releasers), each environment's next root is prop
 it and signed by the same ``config sign`` calls; it needs a threshold of the current root's
 keys and of its own (``tufroots``). **A trust policy** (``propose --trust-policy FILE``): it is
 staged under ``config/proposed/vNNNNNN.trust/`` at the path the new config names (a new path:
-records before the change stay judged by the old file), and its digest is a second subject of
-the statement the admins sign, so it counts only with the previous admins' threshold.
+records before the change stay judged by the old file), and its digest and those of the files
+it names are more subjects of the statement the admins sign (``trustfiles``), so it counts
+only with the previous admins' threshold.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ from nexusctl.registry._context import (
 from nexusctl.registry._store import CONFIG, Store, config_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, keys_as_environment, load_config
 from nexusctl.registry.records import CONFIG_SUBJECT
+from nexusctl.registry.trustfiles import (
+    MAX_TRUST_FILE_BYTES,
+    TRUST_SUBJECT,
+    binding,
+    install_trust,
+    stage_trust,
+    staged_binding,
+)
 from nexusctl.registry.tufroots import (
     RootProposal,
     check_proposed_roots,
@@ -49,22 +58,19 @@ from nexusctl.registry.tufroots import (
 from nexusctl.statements import PromotionPredicate, RegistryConfigPredicate
 
 PROPOSED = f"{CONFIG}/proposed"
-MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
-#: The statement's second subject when a config change carries a new trust policy.
-TRUST_SUBJECT = "registry-trust-policy"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-def config_statement(loaded: LoadedConfig, trust_digest: str | None = None) -> bytes:
+def config_statement(loaded: LoadedConfig, trust: dict[str, str] | None = None) -> bytes:
     """Return the statement an admin signs for a config version (its name, version, digest),
-    naming the trust policy it brings (``trust_digest``) as a second subject when it has one."""
+    with the trust policy it brings (``trust``: ``trustfiles.binding``) as more subjects."""
     from nexusctl.statements import ResourceDescriptor, statement_bytes
 
     meta = loaded.config.metadata
     predicate = RegistryConfigPredicate(name=meta.name, version=meta.version)
     subjects = [ResourceDescriptor.of(CONFIG_SUBJECT, loaded.digest)]
-    if trust_digest is not None:
-        subjects.append(ResourceDescriptor.of(TRUST_SUBJECT, trust_digest))
+    for name, digest in sorted((trust or {}).items()):
+        subjects.append(ResourceDescriptor.of(name, digest))
     return statement_bytes(
         subjects, RegistryConfigPredicate.PREDICATE_TYPE, predicate.model_dump(mode="json")
     )
@@ -77,25 +83,37 @@ def signature_dir(version: int, proposed: bool = False) -> str:
 
 
 def admin_signatures(
-    store: Store, loaded: LoadedConfig, actors: list[Actor], previous: RegistryConfig, version: int
+    store: Store,
+    loaded: LoadedConfig,
+    actors: list[Actor],
+    previous: RegistryConfig,
+    version: int,
+    trust: dict[str, str] | None = None,
 ) -> list[str]:
-    """Sign config ``version`` with each actor, then check the previous admins' threshold.
+    """Sign config ``version`` (with the trust policy ``trust`` pins) with each actor, then
+    check the previous admins' threshold.
 
     Raises:
         VerificationError: an actor is not an admin of ``previous``, or the threshold is unmet.
     """
     for actor in actors:
         actor.require(previous.spec.admins.keys, "sign registry config")
-        signed = actor.signer.sign_statement(config_statement(loaded))
+        signed = actor.signer.sign_statement(config_statement(loaded, trust))
         store.write(f"{signature_dir(version)}/{actor.id}.json", signed)
-    return count_signatures(store.root / signature_dir(version), loaded, previous)
+    return count_signatures(store.root / signature_dir(version), loaded, previous, trust)
 
 
 def count_signatures(
-    folder: Path, loaded: LoadedConfig, previous: RegistryConfig, trust_digest: str | None = None
+    folder: Path,
+    loaded: LoadedConfig,
+    previous: RegistryConfig,
+    trust: dict[str, str] | None = None,
+    *,
+    legacy: bool = False,
 ) -> list[str]:
     """Return the distinct admins of ``previous`` whose signatures over ``loaded`` (and the
-    trust policy ``trust_digest``, when the change brings one) verify.
+    trust policy ``trust`` pins, when there is one) verify. ``legacy`` also counts signatures
+    over the config alone (registries initialised before init pinned the trust policy).
 
     Raises:
         VerificationError: ``config-threshold`` when fewer than ``previous.admins.threshold``.
@@ -103,7 +121,9 @@ def count_signatures(
     from nexusctl.signing.verify import verify_signature_file
 
     admins = keys_as_environment(previous, previous.spec.admins.keys, "registry-admins")
-    expected = config_statement(loaded, trust_digest)
+    expected = {config_statement(loaded, trust)}
+    if legacy:
+        expected.add(config_statement(loaded))
     signers: set[str] = set()
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     for path in files:
@@ -111,11 +131,11 @@ def count_signatures(
             signed = verify_signature_file(path, admins, what=path.name)
         except VerificationError:
             continue
-        if signed.payload == expected:
+        if signed.payload in expected:
             signers.add(signed.signer.removeprefix("key:"))
     threshold = previous.spec.admins.threshold
     if len(signers) < threshold:
-        what = " with its trust policy" if trust_digest is not None else ""
+        what = " with its trust policy" if trust else ""
         raise VerificationError(
             f"config v{loaded.config.metadata.version}{what} has {len(signers)} of the "
             f"{threshold} admin signatures that v{previous.metadata.version} requires",
@@ -123,33 +143,6 @@ def count_signatures(
             hint="admins: " + ", ".join(previous.spec.admins.keys),
         )
     return sorted(signers)
-
-
-def copy_trust_policy(store: Store, trust_path: Path, rel: str) -> str:
-    """Copy the trust policy (and the key/CA/root files it names) into the registry.
-
-    Returns the ``sha256:<hex>`` of the trust policy file.
-
-    Raises:
-        InputError: the trust policy is invalid or names a file outside its folder.
-    """
-    from nexusctl.signing import load_trust_policy
-
-    policy = load_trust_policy(trust_path)
-    raw = read_bounded(trust_path, MAX_TRUST_FILE_BYTES, what="trust policy")
-    target = store.write(rel, raw)
-    names: list[str] = []
-    for env in policy.spec.environments.values():
-        names += [k.path for k in env.keys if k.path is not None]
-        names += [ca.path for ca in env.certificate_authorities]
-        names += [env.trusted_root] if env.trusted_root else []
-    for name in names:
-        parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts:
-            raise InputError(f"{trust_path}: '{name}' is outside the trust policy's folder")
-        data = read_bounded(trust_path.parent / name, MAX_TRUST_FILE_BYTES, what="trust file")
-        store.write(str((target.parent / name).relative_to(store.root)), data)
-    return "sha256:" + sha256_hex(raw)
 
 
 @dataclass(frozen=True)
@@ -193,14 +186,15 @@ def propose(
         try:  # the lock is held and the tree was clean: a refused proposal leaves nothing
             shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
             store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
-            trust_digest = None
+            binding = None
             if trust is not None:
-                trust_digest = _stage_trust(store, reg, loaded, trust, version)
+                binding = stage_trust(store, loaded.config, trust, version)
             propose_roots(store, loaded.config, version, clock.now())
         except BaseException:
             store.undo_uncommitted()
             raise
-        _sign_proposal(store, loaded, actor, version, trust_digest)
+        trust_digest = binding[TRUST_SUBJECT] if binding else None
+        _sign_proposal(store, loaded, actor, version, binding)
         if actor.private is not None:
             sign_roots(store, version, actor.private)
         store.commit(f"config propose: v{version} by {actor.id}", actor.id, clock.now())
@@ -234,7 +228,7 @@ def sign_proposal(root: Path, key: Path, clock: Clock) -> Signatures:
         except VerificationError:  # a key only the proposed config names (a new admin)
             actor, admin = Actor.from_key(key, loaded.config), False
         if admin:
-            _sign_proposal(store, loaded, actor, version, _staged_trust(store, loaded, version))
+            _sign_proposal(store, loaded, actor, version, staged_binding(store, loaded, version))
         assert actor.private is not None
         roots = sign_roots(store, version, actor.private)
         if not admin and not roots:
@@ -265,7 +259,7 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
         store = reg.store
         version, loaded = _proposal(store, reg)
         actor.require(reg.cfg.spec.admins.keys, "apply a config change")
-        staged = _staged_trust(store, loaded, version)
+        staged = staged_binding(store, loaded, version)
         signed = count_signatures(
             store.root / signature_dir(version, True), loaded, reg.cfg, staged
         )
@@ -275,7 +269,7 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
             store.root / CONFIG / config_name(version)
         )
         (store.root / signature_dir(version, True)).rename(store.root / signature_dir(version))
-        _install_trust(store, version)
+        install_trust(store, version)
         now = clock.now()
         if resign:  # timestamp last, then the roots: a client reading the folder before the
             # commit sees the old complete set, or a set it refuses, never a mixed one it trusts
@@ -308,89 +302,66 @@ def check_config_record(
 ) -> str:
     """``registry verify``: check an init/config record's admin threshold and trust policy.
 
-    A config record naming a trust policy other than the one in force (``in_force``) counts
-    only when a threshold of the previous admins signed the config *with* that trust policy;
-    the file at the new config's ``trustPolicy`` must have the recorded digest. Returns the
-    trust policy digest in force after the record.
+    The trust policy at the config's ``trustPolicy`` must have the digest the record names.
+    The init record, and a config record that brings a trust policy (another path or another
+    digest than ``in_force``), count only when a threshold of the previous admins signed the
+    config *with* that trust policy and the files it names, as they are now (``trustfiles``);
+    a registry initialised before init pinned them may show signatures over the config alone
+    at init. Returns the trust policy digest in force after the record.
 
     Raises:
         VerificationError: ``config-threshold``, ``trust-policy-changed``.
     """
-    version = new.config.metadata.version
+    version, rel = new.config.metadata.version, new.config.spec.trust_policy
     trust = predicate.trust_policy_digest
-    named = trust is not None and _DIGEST.match(trust) is not None
-    changed = version > 1 and named and trust != in_force
-    try:
-        count_signatures(
-            store.root / signature_dir(version), new, previous.config, trust if changed else None
-        )
-    except VerificationError as exc:
-        reason = "trust-policy-changed" if changed else "config-threshold"
-        raise VerificationError(str(exc), reason=reason) from None
-    if trust is None or not named:
+    path = store.root / rel
+    folder = store.root / signature_dir(version)
+    if trust is None or not _DIGEST.match(trust):
+        count_signatures(folder, new, previous.config, legacy=True)  # config-threshold first
         raise VerificationError("names no trust policy digest", reason="trust-policy-changed")
-    path = store.root / new.config.spec.trust_policy
     if not path.is_file() or "sha256:" + sha256_hex(path.read_bytes()) != trust:
         raise VerificationError(
-            f"{new.config.spec.trust_policy} is not the trust policy config v{version} names",
+            f"{rel} is not the trust policy config v{version}'s record names",
             reason="trust-policy-changed",
         )
+    brings = version == 1 or rel != previous.config.spec.trust_policy or trust != in_force
+    if not brings:
+        count_signatures(folder, new, previous.config)
+        return trust
+    try:
+        pinned = binding(store.root, rel)
+    except InputError as exc:
+        raise VerificationError(str(exc), reason="trust-policy-changed") from None
+    try:
+        count_signatures(folder, new, previous.config, pinned, legacy=version == 1)
+    except VerificationError as exc:
+        if not _signed_config(folder, new, previous.config):
+            raise VerificationError(str(exc), reason="config-threshold") from None
+        raise VerificationError(
+            f"{exc} (the trust policy or a file it names is not the one they signed)",
+            reason="trust-policy-changed",
+        ) from None
     return trust
 
 
-def trust_dir(version: int) -> str:
-    """Return the folder staging the trust policy proposed with config ``version``."""
-    return f"{PROPOSED}/{config_name(version).removesuffix('.yaml')}.trust"
+def _signed_config(folder: Path, loaded: LoadedConfig, previous: RegistryConfig) -> bool:
+    """Return True when a threshold of ``previous``'s admins signed *some* statement naming
+    ``loaded`` (then what fails is the trust policy they pinned, not the threshold)."""
+    import json
 
+    from nexusctl.signing.verify import verify_signature_file
 
-def _stage_trust(
-    store: Store, reg: Registry, loaded: LoadedConfig, trust: Path, version: int
-) -> str:
-    from nexusctl.signing import load_trust_policy
-
-    rel = loaded.config.spec.trust_policy
-    parts = Path(rel).parts
-    if Path(rel).is_absolute() or ".." in parts or (store.root / rel).exists():
-        raise InputError(
-            f"config v{version}: trustPolicy '{rel}' must be a new path in the registry",
-            hint="e.g. trust/v2/trust.yaml: records before the change are still verified "
-            "under the trust policy they were made under",
-        )
-    policy = load_trust_policy(trust)
-    missing = sorted(
-        {e.trust_environment for e in loaded.config.spec.environments}
-        - set(policy.spec.environments)
-    )
-    if missing:
-        raise InputError(f"{trust}: no trust environment {', '.join(missing)}")
-    digest = copy_trust_policy(store, trust, f"{trust_dir(version)}/{rel}")
-    staged = store.root / trust_dir(version)
-    for path in sorted(p for p in staged.rglob("*") if p.is_file()):
-        final = store.root / path.relative_to(staged)
-        if final.exists() and final.read_bytes() != path.read_bytes():
-            raise InputError(
-                f"{trust}: would overwrite {path.relative_to(staged)}, which the registry "
-                "already holds; keep the new trust policy's files in a folder of their own"
-            )
-    current = store.root / reg.cfg.spec.trust_policy
-    if current.is_file() and "sha256:" + sha256_hex(current.read_bytes()) == digest:
-        raise InputError(f"{trust}: this is the trust policy in force already")
-    return digest
-
-
-def _staged_trust(store: Store, loaded: LoadedConfig, version: int) -> str | None:
-    path = store.root / trust_dir(version) / loaded.config.spec.trust_policy
-    if not path.is_file():
-        return None
-    return "sha256:" + sha256_hex(read_bounded(path, MAX_TRUST_FILE_BYTES, what="trust policy"))
-
-
-def _install_trust(store: Store, version: int) -> None:
-    staged = store.root / trust_dir(version)
-    if not staged.is_dir():
-        return
-    for path in sorted(p for p in staged.rglob("*") if p.is_file()):
-        store.write(path.relative_to(staged).as_posix(), path.read_bytes())
+    admins = keys_as_environment(previous, previous.spec.admins.keys, "registry-admins")
+    subject = {"name": CONFIG_SUBJECT, "digest": {"sha256": loaded.digest.removeprefix("sha256:")}}
+    signers = set()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            signed = verify_signature_file(path, admins, what=path.name)
+            if subject in json.loads(signed.payload).get("subject", []):
+                signers.add(signed.signer)
+        except (VerificationError, ValueError, AttributeError):
+            continue
+    return len(signers) >= previous.spec.admins.threshold
 
 
 def _resign(
@@ -426,7 +397,7 @@ def _proposal(store: Store, reg: Registry) -> tuple[int, LoadedConfig]:
 
 
 def _sign_proposal(
-    store: Store, loaded: LoadedConfig, actor: Actor, version: int, trust_digest: str | None
+    store: Store, loaded: LoadedConfig, actor: Actor, version: int, trust: dict[str, str] | None
 ) -> None:
-    signed = actor.signer.sign_statement(config_statement(loaded, trust_digest))
+    signed = actor.signer.sign_statement(config_statement(loaded, trust))
     store.write(f"{signature_dir(version, True)}/{actor.id}.json", signed)

@@ -58,7 +58,8 @@ def init_registry(
         InputError: ``root`` not empty, bad config/trust policy/keys, or config version not 1.
         VerificationError: fewer admin signatures than the threshold.
     """
-    from nexusctl.registry.configchange import admin_signatures, copy_trust_policy
+    from nexusctl.registry.configchange import admin_signatures
+    from nexusctl.registry.trustfiles import binding, copy_trust_policy
 
     loaded = load_config(config_path, check_keys=True)
     if loaded.config.metadata.version != 1:
@@ -75,7 +76,8 @@ def init_registry(
             pinned = copy_trusted_root(loaded.config, config_path)
             if pinned is not None:
                 store.write(*pinned)
-            signed = admin_signatures(store, loaded, actors, loaded.config, 1)
+            trust_pins = binding(store.root, loaded.config.spec.trust_policy)
+            signed = admin_signatures(store, loaded, actors, loaded.config, 1, trust_pins)
             from nexusctl.registry.distribute import write_roots
 
             write_roots(

@@ -207,3 +207,48 @@ def test_a_proposal_names_a_new_trust_policy_path(world: World) -> None:
     with pytest.raises(InputError, match="no trust environment prod"):
         configchange.propose(world.reg, v2(world), keys["admin"], c, lacking)
     assert verify_registry(world.reg)["config_version"] == 1
+
+
+def _resign_stored_bundles(world: World, key: Path) -> None:
+    from nexusctl.signing import sign_bundle
+
+    for folder in sorted((world.reg / "bundles").iterdir()):
+        (folder / "signature.sigstore.json").unlink()
+        sign_bundle(folder, KeySigner.from_file(key))
+
+
+def test_a_key_file_the_trust_policy_names_swapped_by_hand_is_refused(world: World) -> None:
+    """mallory swaps the key file trust.yaml names and re-signs every stored bundle with her
+    key: every signature check would pass, but the admins pinned the key file at init."""
+    shutil.copy(world.tmp / "mallory.pub", world.reg / "trust" / "ci.pub")
+    _resign_stored_bundles(world, world.keys["mallory"])
+    error = failure(world)
+    assert error.reason == "trust-policy-changed"
+    assert f"({records(world)[0].name})" in str(error)
+    assert "a file it names is not the one they signed" in str(error)
+
+
+def test_a_key_file_of_a_new_trust_policy_swapped_by_hand_is_refused(world: World) -> None:
+    changed(world)
+    shutil.copy(world.tmp / "mallory.pub", world.reg / "trust" / "v2" / "bob.pub")
+    error = failure(world)
+    assert error.reason == "trust-policy-changed"
+    assert f"({records(world)[-1].name})" in str(error)
+
+
+def test_a_registry_initialised_before_init_pinned_the_trust_policy_verifies(
+    world: World,
+) -> None:
+    """Its init signatures cover the config alone; they still count (and nothing else does)."""
+    from nexusctl.registry.configchange import config_statement
+
+    loaded = load_config(world.reg / "config" / "v000001.yaml")
+    for admin in ("admin", "admin2"):
+        signer = KeySigner.from_file(world.keys[admin])
+        path = world.reg / "config" / "v000001.sig" / f"{admin}.json"
+        path.write_bytes(signer.sign_statement(config_statement(loaded)))
+    commit(world.reg)
+    assert verify_registry(world.reg)["records"] == len(records(world))
+    (world.reg / "config" / "v000001.sig" / "admin2.json").unlink()  # threshold 2: one short
+    error = failure(world)
+    assert error.reason == "config-threshold"
