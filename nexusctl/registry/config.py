@@ -169,7 +169,9 @@ class RegistrySpec(Model):
     """The body of a RegistryConfig."""
 
     trust_policy: str = Field(
-        default="trust/trust.yaml", description="Trust policy file, relative to the repository."
+        default="trust/trust.yaml",
+        description="Trust policy file, relative to the repository. A config version that "
+        "brings a new trust policy (`config propose --trust-policy`) names a new path.",
     )
     keys: list[RegistryKey] = Field(min_length=1)
     identities: list[RegistryIdentity] = Field(
