@@ -260,6 +260,11 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
         version, loaded = _proposal(store, reg)
         actor.require(reg.cfg.spec.admins.keys, "apply a config change")
         staged = staged_binding(store, loaded, version)
+        if staged is None and loaded.config.spec.trust_policy != reg.cfg.spec.trust_policy:
+            raise UsageError(
+                f"config v{version} moves trustPolicy but the proposal stages no trust policy",
+                hint="propose it again with --trust-policy FILE",
+            )
         signed = count_signatures(
             store.root / signature_dir(version, True), loaded, reg.cfg, staged
         )
