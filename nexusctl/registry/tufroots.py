@@ -57,6 +57,12 @@ def root_for(config: RegistryConfig, version: int, expires: dt.datetime) -> Root
     return root
 
 
+def expected_root(config: RegistryConfig) -> Root:
+    """Return a root with what ``config`` says the TUF roles trust (version and expiry are
+    placeholders: only ``trusted`` of it is compared)."""
+    return root_for(config, 1, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+
 def trusted(root: Root) -> dict[str, object]:
     """Return what a root trusts, independent of order: its keys and each role's keys."""
     return {
@@ -180,7 +186,7 @@ class RootProposal:
 def needed_roots(store: Store, config: RegistryConfig) -> dict[str, Metadata[Root] | None]:
     """Return the environments of ``config`` whose latest root does not trust what it names,
     each with that latest root (None: the environment has no root yet)."""
-    expected = trusted(root_for(config, 1, dt.datetime(2000, 1, 1, tzinfo=dt.UTC)))
+    expected = trusted(expected_root(config))
     out: dict[str, Metadata[Root] | None] = {}
     for env in config.spec.environments:
         folder = metadata_dir(store, env.name)
@@ -270,7 +276,7 @@ def check_proposed_roots(store: Store, config: RegistryConfig, version: int) -> 
             "the proposal's TUF roots do not match what the config needs",
             hint="propose the config again (`registry config propose`)",
         )
-    expected = root_for(config, 1, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    expected = expected_root(config)
     for proposal in proposals:
         where = f"the proposed {TUF}/{proposal.environment} root v{proposal.version}"
         check_root(proposal.previous, proposal.metadata, expected, where)
@@ -333,7 +339,7 @@ class RootChain:
             VerificationError: ``tuf-mismatch`` (a root missing or trusting other keys),
                 ``tuf-root-threshold`` (not signed by the previous root's and its own).
         """
-        expected = root_for(config, 1, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+        expected = expected_root(config)
         for env in config.spec.environments:
             previous = self.current.get(env.name)
             if previous is not None and trusted(previous.signed) == trusted(expected):
