@@ -6,8 +6,10 @@ justifies every root by the config records."""
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import json
 import subprocess
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from nexusctl.errors import UsageError, VerificationError
 from nexusctl.registry import configchange, ops
 from nexusctl.registry.resolve import resolve
 from nexusctl.registry.verify import verify_registry
+from tests.local_http import serve_local
 from tests.registry_kit import World, config_yaml, new_world, routing_diff, signed_bundle
 
 ENVS = ("dev", "staging", "prod")
@@ -250,3 +253,25 @@ def test_a_root_no_config_record_justifies_fails_verify(world: World) -> None:
         verify_registry(world.reg)
     assert info.value.reason == "tuf-mismatch"
     assert "2.root.json: no config record justifies it" in str(info.value)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_a_gateway_over_http_follows_the_rotation(world: World, tmp_path: Path) -> None:
+    """Pinned to 1.root.json out of band, the client fetches 2.root.json over HTTP itself."""
+    root = tmp_path / "pinned-1.root.json"
+    root.write_bytes((world.reg / "tuf" / "prod" / "metadata" / "1.root.json").read_bytes())
+    client = tmp_path / "gateway"
+    with serve_local(partial(_QuietHandler, directory=str(world.reg))) as url:
+        assert resolve(url, "prod", "retail-chat", client, root=root).version == 3
+        propose(world, change(world, releasers=("carol",)))
+        configchange.apply(world.reg, world.keys["admin"], world.clock, world.keys["carol"])
+        assert resolve(url, "prod", "retail-chat", client).version == 3
+        assert trusted_root_version(client, "prod") == 2
+        _sign_as(world, "prod", "ci")
+        with pytest.raises(VerificationError) as info:
+            resolve(url, "prod", "retail-chat", client)
+        assert info.value.reason == "tuf-refused"
