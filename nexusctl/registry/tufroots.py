@@ -35,9 +35,9 @@ _KEYS: dict[str, SSlibKey] = {}
 
 
 def root_for(config: RegistryConfig, version: int, expires: dt.datetime) -> Root:
-    """Return the root ``config`` implies: admins sign root, releasers' keys the other roles.
-
-    Releasers named by a certificate identity hold no TUF key (they cannot promote).
+    """Return the root ``config`` implies: admins sign root; the releasers' keys and the
+    ``tufKeys`` sign targets, snapshot and timestamp (a releaser named by a certificate or
+    keyless identity holds no TUF key: it promotes with a ``tufKeys`` key).
     """
     from nexusctl.registry._tufload import load_tuf
 
@@ -51,9 +51,9 @@ def root_for(config: RegistryConfig, version: int, expires: dt.datetime) -> Root
         root.add_key(_tuf_key(pems[admin]), "root")
     for role in ROLES:
         root.roles[role] = Role([], 1)
-        for releaser in config.spec.releasers:
-            if releaser in pems:
-                root.add_key(_tuf_key(pems[releaser]), role)
+        for signer in [*config.spec.releasers, *config.spec.tuf_keys]:
+            if signer in pems:
+                root.add_key(_tuf_key(pems[signer]), role)
     return root
 
 
