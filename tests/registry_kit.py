@@ -45,6 +45,9 @@ def config_yaml(
     gates_sha: str = GATES_SHA,
     traffic_location: str = "",
     commit_signers: str = "",
+    releasers: tuple[str, ...] = ("ci",),
+    trust_policy: str = "",
+    extra_environment: str = "",
 ) -> str:
     """Return a RegistryConfig for dev -> staging -> prod (mallory is never named)."""
     keys = "".join(
@@ -54,14 +57,15 @@ def config_yaml(
         if a != "mallory"
     )
     admin_list = ", ".join(admins)
+    trust_line = f"  trustPolicy: {trust_policy}\n" if trust_policy else ""
     return f"""apiVersion: nexuscore.io/v1
 kind: RegistryConfig
 metadata: {{name: nebula, version: {version}}}
 spec:
   keys:
 {keys}  admins: {{keys: [{admin_list}], threshold: {admin_threshold}}}
-  releasers: [ci]
-{commit_signers}  environments:
+  releasers: [{", ".join(releasers)}]
+{trust_line}{commit_signers}  environments:
     - name: dev
       trustEnvironment: dev
       gates: [signature]
@@ -77,7 +81,7 @@ spec:
       soakSeconds: {soak}
       trafficSamples: [{{name: retail-week, sha256: {traffic_sha}{traffic_location}}}]
       gatesSha256: {gates_sha}
-{freeze}"""
+{freeze}{extra_environment}"""
 
 
 TRUST = """apiVersion: nexuscore.io/v1

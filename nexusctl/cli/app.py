@@ -12,6 +12,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     lint_cmds,
     policytest_cmds,
     registry_cmds,
+    registry_config_cmds,
     registry_sample_cmds,
     schema_cmds,
     show_cmds,

@@ -33,7 +33,7 @@ GROUP_MODULES: dict[str, tuple[str, ...]] = {
     "catalog": ("catalog_cmds",),
     "schema": ("schema_cmds",),
     "traffic": ("traffic_cmds",),
-    "registry": ("registry_cmds", "registry_sample_cmds"),
+    "registry": ("registry_cmds", "registry_config_cmds", "registry_sample_cmds"),
     "evidence": ("evidence_cmds",),
     "ci": ("ci_cmds",),
     "simulate": (),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nexusctl.cli._apps import registry_app, registry_config_app
+from nexusctl.cli._apps import registry_app
 from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
 from nexusctl.cli._signing import CertOpt, ChainOpt, KeylessOpt, TokenOpt, TrustConfigOpt
 from nexusctl.errors import UsageError
@@ -29,6 +29,14 @@ SignKeyOpt = Annotated[
     ),
 ]
 FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+TufKeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tuf-key",
+        help="Key that signs the environment's TUF metadata (one of the config's tufKeys): "
+        "needed when you sign with --certificate or --keyless.",
+    ),
+]
 RefArg = Annotated[str, typer.Argument(help="NAME@VERSION, e.g. retail-chat@3.")]
 
 
@@ -176,7 +184,13 @@ def approve(
 def promote(
     ref: RefArg,
     to: Annotated[str, typer.Option("--to", help="Target environment.")],
-    key: KeyOpt,
+    key: SignKeyOpt = None,
+    certificate: CertOpt = None,
+    chain: ChainOpt = None,
+    keyless: KeylessOpt = False,
+    trust_config: TrustConfigOpt = None,
+    identity_token: TokenOpt = None,
+    tuf_key: TufKeyOpt = None,
     attestation: Annotated[
         Path | None,
         typer.Option("--attestation", help="Signed routing-diff attestation (simulate --attest)."),
@@ -207,7 +221,11 @@ def promote(
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = "text",
 ) -> None:
-    """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails)."""
+    """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails).
+
+    Sign as a releaser's key (--key), or as a releaser's certificate identity (--key with
+    --certificate/--chain, or --keyless) with --tuf-key for the TUF metadata.
+    """
     from nexusctl.registry.ops import Simulate, parse_ref
     from nexusctl.registry.ops import promote as run
 
@@ -216,9 +234,10 @@ def promote(
         raise UsageError("--traffic and --gates go with --simulate")
     name, version = parse_ref(ref)
     plan = Simulate(traffic, gates) if simulate else None
+    actor = _actor(key, certificate, chain, keyless, trust_config, identity_token)
     result = run(
-        registry, name, version, to, key, _clock(),
-        attestation=attestation, override=override, simulate=plan,
+        registry, name, version, to, actor, _clock(),
+        attestation=attestation, override=override, simulate=plan, tuf_key=tuf_key,
     )  # fmt: skip
     _event(result, output_format)
 
@@ -230,15 +249,23 @@ def rollback(
     env: Annotated[str, typer.Option("--env", help="Environment to roll back.")],
     to: Annotated[int, typer.Option("--to", help="A version that was live there before.")],
     reason: Annotated[str, typer.Option("--reason", help="Why (recorded).")],
-    key: KeyOpt,
+    key: SignKeyOpt = None,
+    certificate: CertOpt = None,
+    chain: ChainOpt = None,
+    keyless: KeylessOpt = False,
+    trust_config: TrustConfigOpt = None,
+    identity_token: TokenOpt = None,
+    tuf_key: TufKeyOpt = None,
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = "text",
 ) -> None:
-    """Make an earlier version live again: a new forward record, never a rewrite."""
+    """Make an earlier version live again: a new forward record, never a rewrite (signing
+    options as for `promote`)."""
     from nexusctl.registry.ops import rollback as run
 
     _check(output_format)
-    _event(run(registry, name, env, to, reason, key, _clock()), output_format)
+    actor = _actor(key, certificate, chain, keyless, trust_config, identity_token)
+    _event(run(registry, name, env, to, reason, actor, _clock(), tuf_key), output_format)
 
 
 @registry_app.command("status")
@@ -448,39 +475,3 @@ def pull(registry: RepoOpt = Path(".")) -> None:
 
     head = pull_registry(registry)
     write_stdout(f"at {head}")
-
-
-@registry_config_app.command("propose")
-@handle_errors
-def config_propose(
-    config: Annotated[Path, typer.Argument(help="The next RegistryConfig version.")],
-    key: KeyOpt,
-    registry: RepoOpt = Path("."),
-) -> None:
-    """Propose the next config version, signed by you (a current admin)."""
-    from nexusctl.registry.configchange import propose
-
-    version = propose(registry, config, key, _clock())
-    write_stdout(f"proposed config v{version}")
-
-
-@registry_config_app.command("sign")
-@handle_errors
-def config_sign(key: KeyOpt, registry: RepoOpt = Path(".")) -> None:
-    """Add your admin signature to the proposed config."""
-    from nexusctl.registry.configchange import sign_proposal
-
-    signers = sign_proposal(registry, key, _clock())
-    write_stdout("signed by " + ", ".join(signers))
-
-
-@registry_config_app.command("apply")
-@handle_errors
-def config_apply(
-    key: KeyOpt, registry: RepoOpt = Path("."), output_format: FormatOpt = "text"
-) -> None:
-    """Apply the proposed config once a threshold of the current admins signed it."""
-    from nexusctl.registry.configchange import apply
-
-    _check(output_format)
-    _event(apply(registry, key, _clock()), output_format)

@@ -5,7 +5,9 @@ Public names:
 - ``RegistryConfig`` (``config``): the registry's signed configuration, its root of trust.
 - ``PromotionPredicate`` (``records``): the predicate of every signed record in the log.
 - ``init_registry``, ``publish``, ``approve``, ``promote``, ``rollback`` (``ops``): events.
-- ``propose``, ``sign_proposal``, ``apply`` (``configchange``): threshold-signed config changes.
+- ``propose``, ``sign_proposal``, ``apply`` (``configchange``): threshold-signed config changes,
+  which rotate each environment's TUF root (``tufroots``) and may bring a new trust policy,
+  pinned file by file (``trustfiles``).
 - ``status``, ``history`` (``query``), ``verify_registry`` (``verify``), ``resolve``
   (``resolve``): read-only views; ``resolve`` is a python-tuf client.
 - ``diff_environments``, ``policy_changes`` (``diff``): two environments' live sets compared

@@ -169,7 +169,9 @@ class RegistrySpec(Model):
     """The body of a RegistryConfig."""
 
     trust_policy: str = Field(
-        default="trust/trust.yaml", description="Trust policy file, relative to the repository."
+        default="trust/trust.yaml",
+        description="Trust policy file, relative to the repository. A config version that "
+        "brings a new trust policy (`config propose --trust-policy`) names a new path.",
     )
     keys: list[RegistryKey] = Field(min_length=1)
     identities: list[RegistryIdentity] = Field(
@@ -191,6 +193,12 @@ class RegistrySpec(Model):
     admins: Quorum = Field(description="Who may change this config, and how many must sign.")
     releasers: list[Identifier] = Field(
         min_length=1, description="Keys that may publish, promote and roll back."
+    )
+    tuf_keys: list[Identifier] = Field(
+        default_factory=list,
+        description="Keys (from spec.keys) that may sign TUF targets, snapshot and timestamp "
+        "besides the releasers' own keys: a releaser named by a certificate or keyless identity "
+        "promotes and rolls back with one of them (`--tuf-key`).",
     )
     environments: list[RegistryEnvironment] = Field(min_length=1)
     commit_signers: list[CommitSigner] = Field(
@@ -215,11 +223,14 @@ class RegistrySpec(Model):
         if len(set(names)) != len(names):
             raise ValueError("environment names must be unique")
         quorums = [("admins", self.admins.keys), ("releasers", self.releasers)]
+        quorums += [("tufKeys", self.tuf_keys)]
         for env in self.environments:
             quorums += [(f"{env.name}.approvers", env.approvers.keys)]
             quorums += [(f"{env.name}.overrideApprovers", env.override_approvers.keys)]
         if set(self.admins.keys) & {i.id for i in self.identities}:
             raise ValueError("admins must be keys (config changes are signed with keys)")
+        if set(self.tuf_keys) & {i.id for i in self.identities}:
+            raise ValueError("tufKeys must be keys (TUF metadata is signed with keys)")
         for where, ids in quorums:
             unknown = sorted(set(ids) - known)
             if unknown:

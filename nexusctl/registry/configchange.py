@@ -3,12 +3,23 @@ of the admins named in version N (version 1 by a threshold of its own admins).
 
 ``propose`` stores the candidate under ``config/proposed/`` with the proposer's signature,
 ``sign`` adds more admin signatures, ``apply`` checks the threshold against the *previous*
-config, moves the files into place and appends a ``config`` record.
+config, moves the files into place and appends a ``config`` record, all in one commit.
+
+Two things travel with a proposal. **TUF roots**: when the change alters the keys the TUF roles
+trust (admins, their threshold, releasers), each environment's next root is proposed beside
+it and signed by the same ``config sign`` calls; it needs a threshold of the current root's
+keys and of its own (``tufroots``). **A trust policy** (``propose --trust-policy FILE``): it is
+staged under ``config/proposed/vNNNNNN.trust/`` at the path the new config names (a new path:
+records before the change stay judged by the old file), and its digest and those of the files
+it names are more subjects of the statement the admins sign (``trustfiles``), so it counts
+only with the previous admins' threshold.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from nexusctl.canonical import sha256_hex
@@ -25,22 +36,43 @@ from nexusctl.registry._context import (
 from nexusctl.registry._store import CONFIG, Store, config_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, keys_as_environment, load_config
 from nexusctl.registry.records import CONFIG_SUBJECT
-from nexusctl.statements import RegistryConfigPredicate
+from nexusctl.registry.trustfiles import (
+    MAX_TRUST_FILE_BYTES,
+    TRUST_SUBJECT,
+    binding,
+    install_trust,
+    stage_trust,
+    staged_binding,
+)
+from nexusctl.registry.tufroots import (
+    RootProposal,
+    check_proposed_roots,
+    install_roots,
+    metadata_dir,
+    propose_roots,
+    proposed_roots,
+    root_summary,
+    sign_roots,
+    stale_environments,
+)
+from nexusctl.statements import PromotionPredicate, RegistryConfigPredicate
 
 PROPOSED = f"{CONFIG}/proposed"
-MAX_TRUST_FILE_BYTES = 8 * 1024 * 1024
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-def config_statement(loaded: LoadedConfig) -> bytes:
-    """Return the statement an admin signs for a config version (its name, version, digest)."""
+def config_statement(loaded: LoadedConfig, trust: dict[str, str] | None = None) -> bytes:
+    """Return the statement an admin signs for a config version (its name, version, digest),
+    with the trust policy it brings (``trust``: ``trustfiles.binding``) as more subjects."""
     from nexusctl.statements import ResourceDescriptor, statement_bytes
 
     meta = loaded.config.metadata
     predicate = RegistryConfigPredicate(name=meta.name, version=meta.version)
+    subjects = [ResourceDescriptor.of(CONFIG_SUBJECT, loaded.digest)]
+    for name, digest in sorted((trust or {}).items()):
+        subjects.append(ResourceDescriptor.of(name, digest))
     return statement_bytes(
-        [ResourceDescriptor.of(CONFIG_SUBJECT, loaded.digest)],
-        RegistryConfigPredicate.PREDICATE_TYPE,
-        predicate.model_dump(mode="json"),
+        subjects, RegistryConfigPredicate.PREDICATE_TYPE, predicate.model_dump(mode="json")
     )
 
 
@@ -51,22 +83,37 @@ def signature_dir(version: int, proposed: bool = False) -> str:
 
 
 def admin_signatures(
-    store: Store, loaded: LoadedConfig, actors: list[Actor], previous: RegistryConfig, version: int
+    store: Store,
+    loaded: LoadedConfig,
+    actors: list[Actor],
+    previous: RegistryConfig,
+    version: int,
+    trust: dict[str, str] | None = None,
 ) -> list[str]:
-    """Sign config ``version`` with each actor, then check the previous admins' threshold.
+    """Sign config ``version`` (with the trust policy ``trust`` pins) with each actor, then
+    check the previous admins' threshold.
 
     Raises:
         VerificationError: an actor is not an admin of ``previous``, or the threshold is unmet.
     """
     for actor in actors:
         actor.require(previous.spec.admins.keys, "sign registry config")
-        signed = actor.signer.sign_statement(config_statement(loaded))
+        signed = actor.signer.sign_statement(config_statement(loaded, trust))
         store.write(f"{signature_dir(version)}/{actor.id}.json", signed)
-    return count_signatures(store.root / signature_dir(version), loaded, previous)
+    return count_signatures(store.root / signature_dir(version), loaded, previous, trust)
 
 
-def count_signatures(folder: Path, loaded: LoadedConfig, previous: RegistryConfig) -> list[str]:
-    """Return the distinct admins of ``previous`` whose signatures over ``loaded`` verify.
+def count_signatures(
+    folder: Path,
+    loaded: LoadedConfig,
+    previous: RegistryConfig,
+    trust: dict[str, str] | None = None,
+    *,
+    legacy: bool = False,
+) -> list[str]:
+    """Return the distinct admins of ``previous`` whose signatures over ``loaded`` (and the
+    trust policy ``trust`` pins, when there is one) verify. ``legacy`` also counts signatures
+    over the config alone (registries initialised before init pinned the trust policy).
 
     Raises:
         VerificationError: ``config-threshold`` when fewer than ``previous.admins.threshold``.
@@ -74,7 +121,9 @@ def count_signatures(folder: Path, loaded: LoadedConfig, previous: RegistryConfi
     from nexusctl.signing.verify import verify_signature_file
 
     admins = keys_as_environment(previous, previous.spec.admins.keys, "registry-admins")
-    expected = config_statement(loaded)
+    expected = {config_statement(loaded, trust)}
+    if legacy:
+        expected.add(config_statement(loaded))
     signers: set[str] = set()
     files = sorted(folder.glob("*.json")) if folder.is_dir() else []
     for path in files:
@@ -82,51 +131,43 @@ def count_signatures(folder: Path, loaded: LoadedConfig, previous: RegistryConfi
             signed = verify_signature_file(path, admins, what=path.name)
         except VerificationError:
             continue
-        if signed.payload == expected:
+        if signed.payload in expected:
             signers.add(signed.signer.removeprefix("key:"))
     threshold = previous.spec.admins.threshold
     if len(signers) < threshold:
+        what = " with its trust policy" if trust else ""
         raise VerificationError(
-            f"config v{loaded.config.metadata.version} has {len(signers)} of the {threshold} "
-            f"admin signatures that v{previous.metadata.version} requires",
+            f"config v{loaded.config.metadata.version}{what} has {len(signers)} of the "
+            f"{threshold} admin signatures that v{previous.metadata.version} requires",
             reason="config-threshold",
             hint="admins: " + ", ".join(previous.spec.admins.keys),
         )
     return sorted(signers)
 
 
-def copy_trust_policy(store: Store, trust_path: Path, rel: str) -> str:
-    """Copy the trust policy (and the key/CA/root files it names) into the registry.
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed config: its version, the trust policy it brings, the TUF roots it rotates."""
 
-    Returns the ``sha256:<hex>`` of the trust policy file.
-
-    Raises:
-        InputError: the trust policy is invalid or names a file outside its folder.
-    """
-    from nexusctl.signing import load_trust_policy
-
-    policy = load_trust_policy(trust_path)
-    raw = read_bounded(trust_path, MAX_TRUST_FILE_BYTES, what="trust policy")
-    target = store.write(rel, raw)
-    names: list[str] = []
-    for env in policy.spec.environments.values():
-        names += [k.path for k in env.keys if k.path is not None]
-        names += [ca.path for ca in env.certificate_authorities]
-        names += [env.trusted_root] if env.trusted_root else []
-    for name in names:
-        parts = Path(name).parts
-        if Path(name).is_absolute() or ".." in parts:
-            raise InputError(f"{trust_path}: '{name}' is outside the trust policy's folder")
-        data = read_bounded(trust_path.parent / name, MAX_TRUST_FILE_BYTES, what="trust file")
-        store.write(str((target.parent / name).relative_to(store.root)), data)
-    return "sha256:" + sha256_hex(raw)
+    version: int
+    trust_digest: str | None
+    roots: list[dict[str, object]]
 
 
-def propose(root: Path, new_config: Path, key: Path, clock: Clock) -> int:
+def propose(
+    root: Path, new_config: Path, key: Path, clock: Clock, trust: Path | None = None
+) -> Proposal:
     """Store ``new_config`` as the proposed next version, signed by the proposer (an admin).
 
+    With ``trust``, the change also brings that trust policy (copied, with the key files it
+    names, to the path the new config's ``trustPolicy`` names, which must be new). When the
+    change alters the keys the TUF roles trust, each environment's next root is proposed too,
+    signed by the proposer where it holds a root key.
+
     Raises:
-        InputError: its version is not the current one + 1.
+        InputError: its version is not the current one + 1, or the trust policy is unusable
+            (invalid, lacking a trust environment the config names, at a path in use).
+        UsageError: the config moves its trust policy and ``trust`` is not given.
         VerificationError: the key is not a current admin.
     """
     with event_session(root, key) as (reg, actor):
@@ -136,49 +177,115 @@ def propose(root: Path, new_config: Path, key: Path, clock: Clock) -> int:
         if loaded.config.metadata.version != version:
             raise InputError(f"{new_config}: metadata.version must be {version}")
         actor.require(reg.cfg.spec.admins.keys, "propose a config change")
-        shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
-        store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
-        _sign_proposal(store, loaded, actor, version)
+        if trust is None and loaded.config.spec.trust_policy != reg.cfg.spec.trust_policy:
+            raise UsageError(
+                f"{new_config}: trustPolicy moves to '{loaded.config.spec.trust_policy}' "
+                "without a new trust policy",
+                hint="give the new trust policy with --trust-policy FILE",
+            )
+        try:  # the lock is held and the tree was clean: a refused proposal leaves nothing
+            shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
+            store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
+            binding = None
+            if trust is not None:
+                binding = stage_trust(store, loaded.config, trust, version)
+            propose_roots(store, loaded.config, version, clock.now())
+        except BaseException:
+            store.undo_uncommitted()
+            raise
+        trust_digest = binding[TRUST_SUBJECT] if binding else None
+        _sign_proposal(store, loaded, actor, version, binding)
+        if actor.private is not None:
+            sign_roots(store, version, actor.private)
         store.commit(f"config propose: v{version} by {actor.id}", actor.id, clock.now())
-        return version
+        return Proposal(version, trust_digest, root_summary(proposed_roots(store, version)))
 
 
-def sign_proposal(root: Path, key: Path, clock: Clock) -> list[str]:
-    """Add this admin's signature to the proposed config; return who has signed so far.
+@dataclass(frozen=True)
+class Signatures:
+    """Who has signed a proposal so far: the config (admin ids) and its TUF roots."""
+
+    config: list[str]
+    roots: list[dict[str, object]]
+
+
+def sign_proposal(root: Path, key: Path, clock: Clock) -> Signatures:
+    """Add this key's signatures to the proposal: over the config when it is a current admin,
+    over each proposed TUF root whose root role (current or next) holds it.
 
     Raises:
         UsageError: nothing is proposed.
-        VerificationError: the key is not a current admin.
+        VerificationError: the key is neither a current admin nor a holder of a proposed
+            root's keys.
     """
-    with event_session(root, key) as (reg, actor):
-        store = reg.store
+    store = Store(root)
+    with store.locked():
+        reg = Registry.open(root, store=store)
         version, loaded = _proposal(store, reg)
-        actor.require(reg.cfg.spec.admins.keys, "sign a config change")
-        _sign_proposal(store, loaded, actor, version)
+        try:
+            actor = Actor.from_key(key, reg.cfg)
+            admin = actor.id in reg.cfg.spec.admins.keys
+        except VerificationError:  # a key only the proposed config names (a new admin)
+            actor, admin = Actor.from_key(key, loaded.config), False
+        if admin:
+            _sign_proposal(store, loaded, actor, version, staged_binding(store, loaded, version))
+        assert actor.private is not None
+        roots = sign_roots(store, version, actor.private)
+        if not admin and not roots:
+            actor.require(reg.cfg.spec.admins.keys, "sign a config change")
         store.commit(f"config sign: v{version} by {actor.id}", actor.id, clock.now())
         folder = store.root / signature_dir(version, proposed=True)
-        return sorted(p.stem for p in folder.glob("*.json"))
+        return Signatures(
+            sorted(p.stem for p in folder.glob("*.json")),
+            root_summary(proposed_roots(store, version)),
+        )
 
 
-def apply(root: Path, key: Path, clock: Clock) -> EventResult:
+def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None) -> EventResult:
     """Apply the proposed config if a threshold of the current admins signed it.
 
+    Its TUF roots (each signed by a threshold of the current root's keys and of its own) and
+    its trust policy are moved into place in the same commit. An environment whose current
+    targets, snapshot and timestamp the new root no longer trusts (their releaser is removed)
+    has them signed again with ``releaser_key``, a releaser of the new config; with that key,
+    every environment whose root rotates is signed again.
+
     Raises:
-        UsageError: nothing is proposed.
-        VerificationError: ``config-threshold``, or the key is not a current admin.
+        UsageError: nothing is proposed; a releaser key is needed and missing.
+        VerificationError: ``config-threshold``, ``tuf-root-threshold``, or the key is not a
+            current admin (or ``releaser_key`` not a releaser of the new config).
     """
     with event_session(root, key) as (reg, actor):
         store = reg.store
         version, loaded = _proposal(store, reg)
         actor.require(reg.cfg.spec.admins.keys, "apply a config change")
-        signed = count_signatures(store.root / signature_dir(version, True), loaded, reg.cfg)
+        staged = staged_binding(store, loaded, version)
+        if staged is None and loaded.config.spec.trust_policy != reg.cfg.spec.trust_policy:
+            raise UsageError(
+                f"config v{version} moves trustPolicy but the proposal stages no trust policy",
+                hint="propose it again with --trust-policy FILE",
+            )
+        signed = count_signatures(
+            store.root / signature_dir(version, True), loaded, reg.cfg, staged
+        )
+        roots = check_proposed_roots(store, loaded.config, version)
+        resign = _resign(store, roots, loaded, releaser_key)
         (store.root / PROPOSED / config_name(version)).rename(
             store.root / CONFIG / config_name(version)
         )
         (store.root / signature_dir(version, True)).rename(store.root / signature_dir(version))
+        install_trust(store, version)
+        now = clock.now()
+        if resign:  # timestamp last, then the roots: a client reading the folder before the
+            # commit sees the old complete set, or a set it refuses, never a mixed one it trusts
+            from nexusctl.registry.distribute import publish_metadata
+
+            releaser, names = resign
+            for name in names:
+                publish_metadata(reg, loaded.config.environment(name), releaser, now)
+        install_roots(store, roots)
         shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
         trust = read_bounded(store.root / loaded.config.spec.trust_policy, MAX_TRUST_FILE_BYTES)
-        now = clock.now()
         predicate = reg.next_predicate(
             actor,
             now,
@@ -191,6 +298,101 @@ def apply(root: Path, key: Path, clock: Clock) -> EventResult:
         return commit_record(store, predicate, actor, now, f"config apply: v{version}")
 
 
+def check_config_record(
+    store: Store,
+    predicate: PromotionPredicate,
+    new: LoadedConfig,
+    previous: LoadedConfig,
+    in_force: str | None,
+) -> str:
+    """``registry verify``: check an init/config record's admin threshold and trust policy.
+
+    The trust policy at the config's ``trustPolicy`` must have the digest the record names.
+    The init record, and a config record that brings a trust policy (another path or another
+    digest than ``in_force``), count only when a threshold of the previous admins signed the
+    config *with* that trust policy and the files it names, as they are now (``trustfiles``);
+    a registry initialised before init pinned them may show signatures over the config alone
+    at init. Returns the trust policy digest in force after the record.
+
+    Raises:
+        VerificationError: ``config-threshold``, ``trust-policy-changed``.
+    """
+    version, rel = new.config.metadata.version, new.config.spec.trust_policy
+    trust = predicate.trust_policy_digest
+    path = store.root / rel
+    folder = store.root / signature_dir(version)
+    if trust is None or not _DIGEST.match(trust):
+        count_signatures(folder, new, previous.config, legacy=True)  # config-threshold first
+        raise VerificationError("names no trust policy digest", reason="trust-policy-changed")
+    if not path.is_file() or "sha256:" + sha256_hex(path.read_bytes()) != trust:
+        raise VerificationError(
+            f"{rel} is not the trust policy config v{version}'s record names",
+            reason="trust-policy-changed",
+        )
+    brings = version == 1 or rel != previous.config.spec.trust_policy or trust != in_force
+    if not brings:
+        count_signatures(folder, new, previous.config)
+        return trust
+    try:
+        pinned = binding(store.root, rel)
+    except InputError as exc:
+        raise VerificationError(str(exc), reason="trust-policy-changed") from None
+    try:
+        count_signatures(folder, new, previous.config, pinned, legacy=version == 1)
+    except VerificationError as exc:
+        if not _signed_config(folder, new, previous.config):
+            raise VerificationError(str(exc), reason="config-threshold") from None
+        raise VerificationError(
+            f"{exc} (the trust policy or a file it names is not the one they signed)",
+            reason="trust-policy-changed",
+        ) from None
+    return trust
+
+
+def _signed_config(folder: Path, loaded: LoadedConfig, previous: RegistryConfig) -> bool:
+    """Return True when a threshold of ``previous``'s admins signed *some* statement naming
+    ``loaded`` (then what fails is the trust policy they pinned, not the threshold)."""
+    import json
+
+    from nexusctl.signing.verify import verify_signature_file
+
+    admins = keys_as_environment(previous, previous.spec.admins.keys, "registry-admins")
+    subject = {"name": CONFIG_SUBJECT, "digest": {"sha256": loaded.digest.removeprefix("sha256:")}}
+    signers = set()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            signed = verify_signature_file(path, admins, what=path.name)
+            if subject in json.loads(signed.payload).get("subject", []):
+                signers.add(signed.signer)
+        except (VerificationError, ValueError, AttributeError):
+            continue
+    return len(signers) >= previous.spec.admins.threshold
+
+
+def _resign(
+    store: Store, roots: list[RootProposal], loaded: LoadedConfig, releaser_key: Path | None
+) -> tuple[Actor, list[str]] | None:
+    stale = stale_environments(store, roots)
+    if releaser_key is None:
+        if stale:
+            raise UsageError(
+                f"the new TUF root of {', '.join(stale)} no longer trusts the key that signed "
+                "its current metadata",
+                hint="give --releaser-key (a releaser of the new config) to sign it again in "
+                "the same commit",
+            )
+        return None
+    releaser = Actor.from_key(releaser_key, loaded.config)
+    releaser.require(loaded.config.spec.releasers, "sign TUF metadata (--releaser-key)")
+    rotated = {r.environment for r in roots}
+    names = [
+        env.name
+        for env in loaded.config.spec.environments
+        if env.name in rotated and (metadata_dir(store, env.name) / "timestamp.json").is_file()
+    ]
+    return releaser, names
+
+
 def _proposal(store: Store, reg: Registry) -> tuple[int, LoadedConfig]:
     version = reg.state.config_version + 1
     path = store.root / PROPOSED / config_name(version)
@@ -199,6 +401,8 @@ def _proposal(store: Store, reg: Registry) -> tuple[int, LoadedConfig]:
     return version, load_config(path)
 
 
-def _sign_proposal(store: Store, loaded: LoadedConfig, actor: Actor, version: int) -> None:
-    signed = actor.signer.sign_statement(config_statement(loaded))
+def _sign_proposal(
+    store: Store, loaded: LoadedConfig, actor: Actor, version: int, trust: dict[str, str] | None
+) -> None:
+    signed = actor.signer.sign_statement(config_statement(loaded, trust))
     store.write(f"{signature_dir(version, True)}/{actor.id}.json", signed)

@@ -1,6 +1,7 @@
 """Distribution to gateways: each environment's live bundles as a TUF repository (python-tuf).
 
-``tuf/<env>/metadata/`` holds ``N.root.json`` (root role: the registry admins, written at init),
+``tuf/<env>/metadata/`` holds ``N.root.json`` (root role: the registry admins; ``1.root.json``
+is written at init, later versions when a config change rotates keys: see ``tufroots``),
 ``N.targets.json`` and ``N.snapshot.json`` (consistent snapshots) and ``timestamp.json``;
 ``tuf/<env>/targets/<sha256>.<name>.tar`` holds each live bundle as a deterministic tar. The
 targets, snapshot and timestamp roles are the releasers' keys; the releaser who promotes signs
@@ -21,12 +22,8 @@ from nexusctl.registry.config import RegistryConfig, RegistryEnvironment
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
-    from securesystemslib.signer import SSlibKey
 
     from nexusctl.registry._context import Actor, Registry
-
-ROOT_EXPIRY = dt.timedelta(days=365)
-ROLES = ("targets", "snapshot", "timestamp")
 
 
 def bundle_tar(bundle_dir: Path) -> bytes:
@@ -42,12 +39,6 @@ def bundle_tar(bundle_dir: Path) -> bytes:
     return out.getvalue()
 
 
-def _sslib_key(public: ec.EllipticCurvePublicKey) -> SSlibKey:
-    from securesystemslib.signer import SSlibKey
-
-    return SSlibKey.from_crypto(public)
-
-
 def write_roots(
     store: Store, config: RegistryConfig, admins: list[ec.EllipticCurvePrivateKey], now: dt.datetime
 ) -> None:
@@ -56,23 +47,12 @@ def write_roots(
 
     load_tuf()
     from securesystemslib.signer import CryptoSigner
-    from tuf.api.metadata import Metadata, Role, Root
+    from tuf.api.metadata import Metadata
 
-    from nexusctl.signing.keys import load_public_key
+    from nexusctl.registry.tufroots import ROOT_EXPIRY, root_for
 
-    by_id = {k.id: load_public_key(k.pem.encode(), k.id) for k in config.spec.keys}
     for env in config.spec.environments:
-        root = Root(expires=now + ROOT_EXPIRY, consistent_snapshot=True)
-        admin_keys = [_sslib_key(by_id[i]) for i in config.spec.admins.keys]
-        releaser_keys = [_sslib_key(by_id[i]) for i in config.spec.releasers]
-        root.roles["root"] = Role([], config.spec.admins.threshold)
-        for key in admin_keys:
-            root.add_key(key, "root")
-        for role in ROLES:
-            root.roles[role] = Role([], 1)
-            for key in releaser_keys:
-                root.add_key(key, role)
-        metadata = Metadata(root)
+        metadata = Metadata(root_for(config, 1, now + ROOT_EXPIRY))
         for private in admins:
             metadata.sign(CryptoSigner(private), append=True)
         store.write(f"{TUF}/{env.name}/metadata/1.root.json", metadata.to_bytes())

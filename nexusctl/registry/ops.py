@@ -58,7 +58,8 @@ def init_registry(
         InputError: ``root`` not empty, bad config/trust policy/keys, or config version not 1.
         VerificationError: fewer admin signatures than the threshold.
     """
-    from nexusctl.registry.configchange import admin_signatures, copy_trust_policy
+    from nexusctl.registry.configchange import admin_signatures
+    from nexusctl.registry.trustfiles import binding, copy_trust_policy
 
     loaded = load_config(config_path, check_keys=True)
     if loaded.config.metadata.version != 1:
@@ -75,7 +76,8 @@ def init_registry(
             pinned = copy_trusted_root(loaded.config, config_path)
             if pinned is not None:
                 store.write(*pinned)
-            signed = admin_signatures(store, loaded, actors, loaded.config, 1)
+            trust_pins = binding(store.root, loaded.config.spec.trust_policy)
+            signed = admin_signatures(store, loaded, actors, loaded.config, 1, trust_pins)
             from nexusctl.registry.distribute import write_roots
 
             write_roots(
@@ -224,17 +226,20 @@ def promote(
     name: str,
     version: int,
     env_name: str,
-    key: Path,
+    key: Path | Signer,
     clock: Clock,
     *,
     attestation: Path | None = None,
     override: bool = False,
     simulate: Simulate | None = None,
+    tuf_key: Path | None = None,
 ) -> EventResult:
     """Promote ``name`` v``version`` into ``env_name`` if every gate passes.
 
     ``simulate`` runs the simulation now (``nexusctl.registry.simulation``) instead of taking
-    an ``attestation`` file.
+    an ``attestation`` file. ``key`` is a releaser's key, or the signer of a releaser named by
+    a certificate or keyless identity, who signs the TUF metadata with ``tuf_key`` (a key of
+    the config's ``tufKeys`` or a releaser's).
 
     Raises:
         RegistryGateFailed: a gate failed (nothing is written).
@@ -243,10 +248,11 @@ def promote(
     """
     if attestation is not None and simulate is not None:
         raise UsageError("give --attestation or --simulate, not both")
-    with event_session(root, key) as (reg, actor):
+    with event_session(root, key, clock.now()) as (reg, actor):
         return move_in(
-            reg, actor, name, version, env_name, clock, attestation, override, None, simulate
-        )
+            reg, actor, name, version, env_name, clock, attestation, override, None, simulate,
+            tuf_key,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -258,9 +264,18 @@ class Simulate:
 
 
 def rollback(
-    root: Path, name: str, env_name: str, version: int, reason: str, key: Path, clock: Clock
+    root: Path,
+    name: str,
+    env_name: str,
+    version: int,
+    reason: str,
+    key: Path | Signer,
+    clock: Clock,
+    tuf_key: Path | None = None,
 ) -> EventResult:
     """Make an earlier live version live again, as a new forward record with a reason.
+
+    ``key`` and ``tuf_key`` as for ``promote``.
 
     Raises:
         RegistryGateFailed: that version was never live there, or a rollback gate failed.
@@ -268,8 +283,10 @@ def rollback(
     """
     if not reason.strip():
         raise UsageError("a rollback needs a --reason")
-    with event_session(root, key) as (reg, actor):
-        return move_in(reg, actor, name, version, env_name, clock, None, False, reason)
+    with event_session(root, key, clock.now()) as (reg, actor):
+        return move_in(
+            reg, actor, name, version, env_name, clock, None, False, reason, None, tuf_key
+        )
 
 
 def move_in(
@@ -283,11 +300,13 @@ def move_in(
     override: bool,
     reason: str | None,
     simulate: Simulate | None = None,
+    tuf_key: Path | None = None,
 ) -> EventResult:
     """``promote`` (``reason`` None) or ``rollback`` inside an open session."""
     store = reg.store
     env = reg.cfg.environment(env_name)
     actor.require(reg.cfg.spec.releasers, "promote or roll back")
+    metadata_signer = _metadata_signer(reg, actor, tuf_key)
     now = clock.now()
     ref = BundleRef(name=name, version=version, digest=reg.find_bundle(name, version))
     evidence = None
@@ -334,9 +353,28 @@ def move_in(
     store.write(f"{LIVE}/{env_name}.json", canonical_bytes(reg.state.live_document(env_name)))
     from nexusctl.registry.distribute import publish_metadata
 
-    publish_metadata(reg, env, actor, now)
+    publish_metadata(reg, env, metadata_signer, now)
     verb = "rollback" if reason is not None else "promote"
     return reg.record(predicate, actor, now, f"{verb}: {name} v{version} to {env_name}")
+
+
+def _metadata_signer(reg: Registry, actor: Actor, tuf_key: Path | None) -> Actor:
+    """Return who signs the TUF metadata: ``tuf_key``'s holder, else the (key) actor.
+
+    Raises:
+        UsageError: a certificate or keyless actor without ``tuf_key``.
+        VerificationError: ``tuf_key`` is neither a releaser's key nor one of ``tufKeys``.
+    """
+    if tuf_key is None:
+        if actor.private is None:
+            raise UsageError(
+                f"'{actor.id}' signs with a certificate; its TUF metadata needs --tuf-key",
+                hint="a key of the config's tufKeys (or a releaser's key)",
+            )
+        return actor
+    holder = Actor.from_key(tuf_key, reg.cfg)
+    holder.require([*reg.cfg.spec.releasers, *reg.cfg.spec.tuf_keys], "sign TUF metadata")
+    return holder
 
 
 def _evidence_rel(digest: str) -> str:

@@ -8,8 +8,11 @@ Checks, record by record in log order (the first failure names the record, exit 
 3. its sequence and the digest of the record before it match (``chain-broken``), time never
    goes backwards (``time-regression``);
 4. init/config: the config file has that digest, and a threshold of the *previous* admins
-   signed it (``config-mismatch``, ``config-threshold``); other records name the config in
-   effect (``config-mismatch``);
+   signed it (``config-mismatch``, ``config-threshold``) — with the trust policy it brings, when
+   it names another one, whose file must have that digest (``trust-policy-changed``); each
+   environment's TUF root it implies is there, signed by a threshold of the previous root's
+   keys and of its own (``tuf-mismatch``, ``tuf-root-threshold``); other records name the
+   config in effect (``config-mismatch``);
 5. the actor may do this event (``untrusted-signer``); a published bundle's stored bytes match
    its digest (``bundle-tampered``); promotions and rollbacks pass every gate again, at the
    record's time, on evidence in the repository, with the same verdicts (``gate-<name>``,
@@ -21,8 +24,8 @@ signers of the config in effect before it (``commit-unsigned``; see ``commits``)
 Then the derived files: every ``live/<env>.json`` equals the replayed live set
 (``live-tampered``), every stored bundle was published (``unrecorded-bundle``), the trust
 policy is the one the last config record names (``trust-policy-changed``), and each
-environment's TUF targets are signed per its root and list exactly the live set
-(``tuf-mismatch``).
+environment's TUF targets are signed per its latest root, which a config record justifies, and
+list exactly the live set (``tuf-mismatch``).
 """
 
 from __future__ import annotations
@@ -41,10 +44,11 @@ from nexusctl.registry._prefetch import Prefetched, fingerprints, prefetch, read
 from nexusctl.registry._state import State
 from nexusctl.registry._store import BUNDLES, CONFIG, LIVE, TUF, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, load_config
-from nexusctl.registry.configchange import count_signatures, signature_dir
+from nexusctl.registry.configchange import check_config_record
 from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, run_gates
 from nexusctl.registry.identities import verify_signed_record
 from nexusctl.registry.records import verify_record
+from nexusctl.registry.tufroots import RootChain
 from nexusctl.statements import PromotionPredicate
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -75,12 +79,9 @@ def verify_registry(
     if not paths:
         raise VerificationError(f"{root}: no records", reason="sequence-gap")
     replay = _Replay(store, format_rfc3339(clock.now() + CLOCK_SKEW))
-    trust_digest = ""
     checked = prefetch(paths, replay.all_configs())
     for index, path in enumerate(paths, 1):
-        predicate, digest = replay.record(index, path, next(checked))
-        if predicate.trust_policy_digest is not None:
-            trust_digest = predicate.trust_policy_digest
+        _, digest = replay.record(index, path, next(checked))
         if known is not None and known[0] == index and known[1] != digest:
             raise VerificationError(
                 f"record {index} is not the one verified before (history was rewritten)",
@@ -96,7 +97,7 @@ def verify_registry(
             f"the log has {state.sequence} records; {known[0]} were verified before",
             reason="history-rewritten",
         )
-    _check_derived(store, reg, trust_digest)
+    _check_derived(store, reg, replay.trust_digest or "", replay.roots)
     return {
         "ok": True,
         "records": state.sequence,
@@ -119,6 +120,8 @@ class _Replay:
         self.governed: dict[str, tuple[int, LoadedConfig]] = {}
         self.reg = Registry(store, self.state, self.config(1, "config v1"))
         self.last_time = ""
+        self.trust_digest: str | None = None
+        self.roots = RootChain(store)
 
     def config(self, version: int, what: str) -> LoadedConfig:
         if version not in self.configs:
@@ -190,7 +193,7 @@ class _Replay:
         except RegistryGateFailed as exc:
             raise VerificationError(f"{what}: {exc}", reason=f"gate-{exc.gate}") from None
         except VerificationError as exc:
-            if exc.reason.startswith(("gate", "config", "bundle", "untrusted", "trust")):
+            if exc.reason.startswith(("gate", "config", "bundle", "untrusted", "trust", "tuf")):
                 raise VerificationError(f"{what}: {exc}", reason=exc.reason) from None
             raise VerificationError(f"{what}: {exc}", reason="gate-signature") from None
         self.state.apply(predicate, digest, signer)
@@ -203,6 +206,10 @@ class _Replay:
         if event in ("init", "config"):
             self._config_event(predicate, signer, what)
             return
+        if predicate.trust_policy_digest is not None:
+            raise VerificationError(
+                f"{what}: only config records name a trust policy", reason="trust-policy-changed"
+            )
         if (predicate.config_version, predicate.config_digest) != (
             self.state.config_version,
             self.state.config_digest,
@@ -321,10 +328,10 @@ class _Replay:
                 f"{what}: config v{version} was changed", reason="config-mismatch"
             )
         _require(signer, previous.config.spec.admins.keys, what)
-        try:
-            count_signatures(self.store.root / signature_dir(version), new, previous.config)
-        except VerificationError as exc:
-            raise VerificationError(f"{what}: {exc}", reason="config-threshold") from None
+        self.trust_digest = check_config_record(
+            self.store, predicate, new, previous, self.trust_digest
+        )
+        self.roots.advance(new.config)
         self.reg = Registry(self.store, self.state, new)
 
 
@@ -335,7 +342,7 @@ def _require(signer: str, allowed: list[str], what: str) -> None:
         )
 
 
-def _check_derived(store: Store, reg: Registry, trust_digest: str) -> None:
+def _check_derived(store: Store, reg: Registry, trust_digest: str, roots: RootChain) -> None:
     state = reg.state
     for env in reg.cfg.spec.environments:
         path = store.root / LIVE / f"{env.name}.json"
@@ -349,7 +356,7 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str) -> None:
             raise VerificationError(
                 f"{LIVE}/{env.name}.json does not match the records", reason="live-tampered"
             )
-        _check_tuf(store, env.name, state)
+        _check_tuf(store, env.name, state, roots)
     bundles = store.root / BUNDLES
     stored = set(os.listdir(bundles)) if bundles.is_dir() else set()
     extra = sorted(stored - {d.removeprefix("sha256:") for d in state.published})
@@ -369,15 +376,16 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str) -> None:
         )
 
 
-def _check_tuf(store: Store, env: str, state: State) -> None:
+def _check_tuf(store: Store, env: str, state: State, roots: RootChain) -> None:
     from nexusctl.registry._tufload import load_tuf
 
     load_tuf()
     from tuf.api.exceptions import UnsignedMetadataError
-    from tuf.api.metadata import Metadata, Root, Targets, Timestamp
+    from tuf.api.metadata import Metadata, Targets, Timestamp
     from tuf.api.serialization import DeserializationError
 
     folder = store.root / TUF / env / "metadata"
+    root = roots.final(env)
     live = state.live.get(env, {})
     timestamp_path = folder / "timestamp.json"
     if not timestamp_path.is_file():
@@ -387,7 +395,8 @@ def _check_tuf(store: Store, env: str, state: State) -> None:
             )
         return
     try:
-        root = Metadata[Root].from_bytes((folder / "1.root.json").read_bytes())
+        if root is None:
+            raise ValueError("no root justifies the metadata")
         timestamp = Metadata[Timestamp].from_bytes(timestamp_path.read_bytes())
         version = timestamp.signed.snapshot_meta.version
         targets = Metadata[Targets].from_bytes((folder / f"{version}.targets.json").read_bytes())

@@ -222,6 +222,13 @@ def test_config_rotation_counts_only_previous_admins(tmp_path: Path) -> None:
     with pytest.raises(VerificationError):  # alice is not an admin of v1
         configchange.propose(world.reg, relaxed, world.keys["alice"], world.clock)
     configchange.propose(world.reg, relaxed, world.keys["admin"], world.clock)
+    # The TUF roots rotate too: root 2 needs its own admin's signature (alice's) as well.
+    with pytest.raises(VerificationError) as info:
+        configchange.apply(world.reg, world.keys["admin"], world.clock)
+    assert info.value.reason == "tuf-root-threshold"
+    assert configchange.sign_proposal(world.reg, world.keys["alice"], world.clock).config == [
+        "admin"
+    ]
     result = configchange.apply(world.reg, world.keys["admin"], world.clock)
     assert result.predicate.config_signatures == ["admin"]
     assert verify(world)["config_version"] == 2
@@ -237,6 +244,8 @@ def test_config_apply_refused_below_threshold(tmp_path: Path) -> None:
     v2 = tmp_path / "v2.yaml"
     v2.write_text(config_yaml(world.tmp, version=2, admin_threshold=2))
     configchange.propose(world.reg, v2, world.keys["admin"], world.clock)
+    # Root 2 has root threshold 2: it needs both admins' signatures, v2 itself only one.
+    configchange.sign_proposal(world.reg, world.keys["admin2"], world.clock)
     configchange.apply(world.reg, world.keys["admin"], world.clock)
     v3 = tmp_path / "v3.yaml"
     v3.write_text(config_yaml(world.tmp, version=3, prod_approvals=0))
@@ -244,7 +253,7 @@ def test_config_apply_refused_below_threshold(tmp_path: Path) -> None:
     with pytest.raises(VerificationError) as info:
         configchange.apply(world.reg, world.keys["admin"], world.clock)
     assert info.value.reason == "config-threshold"
-    assert configchange.sign_proposal(world.reg, world.keys["admin2"], world.clock) == [
+    assert configchange.sign_proposal(world.reg, world.keys["admin2"], world.clock).config == [
         "admin",
         "admin2",
     ]

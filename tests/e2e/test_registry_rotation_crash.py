@@ -1,0 +1,117 @@
+"""kill -9 a config change that rotates the TUF roots (and re-signs the metadata a removed
+releaser signed) at five points: afterwards verify passes or names an interrupted event, the
+next command undoes it, and a gateway resolving from the clone meanwhile never trusts a mixed
+state — it gets the old complete set, refuses, or gets the new one the re-applied change
+commits, and keeps resolving afterwards with the same state."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nexusctl.errors import UsageError, VerificationError
+from nexusctl.registry import configchange, ops
+from nexusctl.registry.resolve import resolve
+from nexusctl.registry.verify import verify_registry
+from tests.conftest import REPO
+from tests.registry_kit import World, config_yaml, new_world, to_prod_ready
+
+# Each point: the Store method to patch, the condition (on its first argument) to die at,
+# whether the change was committed, and what a gateway resolving meanwhile gets.
+POINTS = {
+    "while re-signing TUF metadata": ("write", "rel.endswith('snapshot.json')", False, "old"),
+    "after re-signing, before the roots": (
+        "write",
+        "rel.endswith('2.root.json')",
+        False,
+        "refused",
+    ),
+    "after the roots, before the record": ("write", "rel.startswith('records/')", False, "new"),
+    "after writing the record": ("commit", "True", False, "new"),
+    "after committing, before pushing": ("push", "True", True, "new"),
+}
+
+DRIVER = """
+import datetime as dt, os, signal, sys
+from pathlib import Path
+from nexusctl.clock import FixedClock
+from nexusctl.registry import configchange
+from nexusctl.registry._store import Store
+
+method, condition = sys.argv[1], sys.argv[2]
+original = getattr(Store, method)
+
+def dying(self, *args, **kwargs):
+    rel = args[0] if args and isinstance(args[0], str) else ""
+    if eval(condition, {"rel": rel}):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, *args, **kwargs)
+
+setattr(Store, method, dying)
+clock = FixedClock(dt.datetime.fromisoformat(sys.argv[4]))
+configchange.apply(Path(sys.argv[3]), Path(sys.argv[5]), clock, Path(sys.argv[6]))
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    """v3 live in prod (promoted by ci); v2 of the config, proposed, replaces ci by carol."""
+    world = new_world(tmp_path / "w")
+    to_prod_ready(world, 3)
+    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    v2 = tmp_path / "v2.yaml"
+    v2.write_text(config_yaml(world.tmp, version=2, releasers=("carol",)))
+    configchange.propose(world.reg, v2, world.keys["admin"], world.clock)
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", world.reg, remote], check=True)
+    subprocess.run(["git", "-C", world.reg, "remote", "add", "origin", remote], check=True)
+    subprocess.run(["git", "-C", world.reg, "fetch", "--quiet", "origin"], check=True)
+    return world
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+@pytest.mark.parametrize("point", sorted(POINTS))
+def test_kill_9_mid_rotation(world: World, tmp_path: Path, point: str) -> None:
+    method, condition, committed, seen = POINTS[point]
+    gateway = tmp_path / "gateway"
+    assert resolve(str(world.reg), "prod", "retail-chat", gateway).version == 3
+    before = verify_registry(world.reg)["records"]
+    proc = subprocess.run(
+        [sys.executable, "-c", DRIVER, method, condition, str(world.reg),
+         world.clock.now().isoformat(), str(world.keys["admin"]), str(world.keys["carol"])],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    if committed:
+        assert verify_registry(world.reg)["records"] == before + 1
+    else:
+        with pytest.raises(VerificationError) as info:
+            verify_registry(world.reg)
+        assert info.value.reason == "uncommitted-event"
+    # A gateway resolving from this clone meanwhile: the old set, a refusal, or the new set.
+    if seen == "refused":
+        with pytest.raises(VerificationError) as info:
+            resolve(str(world.reg), "prod", "retail-chat", gateway)
+        assert info.value.reason == "tuf-refused"
+    else:
+        assert resolve(str(world.reg), "prod", "retail-chat", gateway).version == 3
+    # The next command undoes (or pushes) what the killed one left, then does its own work.
+    if committed:
+        with pytest.raises(UsageError, match="no config change is proposed"):
+            configchange.apply(world.reg, world.keys["admin"], world.clock, world.keys["carol"])
+    else:
+        configchange.apply(world.reg, world.keys["admin"], world.clock, world.keys["carol"])
+    summary = verify_registry(world.reg)
+    assert (summary["config_version"], summary["live"]["prod"]["retail-chat"]["version"]) == (2, 3)
+    # The same gateway keeps resolving: root 2 and carol's metadata, whatever it saw before.
+    assert resolve(str(world.reg), "prod", "retail-chat", gateway).version == 3
+    local = subprocess.run(["git", "-C", world.reg, "rev-parse", "HEAD"], capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    remote = subprocess.run(["git", "-C", world.reg, "rev-parse", "origin/main"],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert local == remote
