@@ -231,11 +231,24 @@ def parse_lines(lines: Sequence[str | bytes]) -> tuple[list[Any], dict[int, str]
 def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
     """Stream a JSON Lines file as blocks of whole lines: (bytes, first line number).
 
+    As ``iter_counted_line_blocks``, without the line counts.
+
+    Raises:
+        TrafficError: empty, special or not UTF-8 (naming the line of the first bad byte).
+    """
+    for block, first_line, _ in iter_counted_line_blocks(path):
+        yield block, first_line
+
+
+def iter_counted_line_blocks(path: Path) -> Iterator[tuple[bytes, int, int]]:
+    """Stream a JSON Lines file as blocks of whole lines: (bytes, first line number, lines).
+
     The file is read in pieces of 16 MiB, each cut after its last newline; a block of more
     than ``CHUNK_ROWS`` lines (short lines) is cut further at every ``CHUNK_ROWS``-th newline,
-    found with NumPy, so a block never holds more lines than a chunk. A leading UTF-8
-    byte-order mark is dropped. Each piece is checked to be UTF-8 as it is read (ASCII pieces
-    at memory speed), before any block holding it is handed out.
+    found with NumPy, so a block never holds more lines than a chunk. ``lines`` counts the
+    block's lines (a last line without a newline included). A leading UTF-8 byte-order mark
+    is dropped. Each piece is checked to be UTF-8 as it is read (ASCII pieces at memory
+    speed), before any block holding it is handed out.
 
     Raises:
         TrafficError: empty, special or not UTF-8 (naming the line of the first bad byte).
@@ -257,10 +270,10 @@ def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
                 continue  # one line longer than a piece: read on
             block, pending = pending[: last + 1], pending[last + 1 :]
             for part, lines in _at_most_chunk_lines(block):
-                yield part, first_line
+                yield part, first_line, lines
                 first_line += lines
     if pending.strip():
-        yield pending, first_line
+        yield pending, first_line, pending.count(b"\n") + 1
 
 
 def _at_most_chunk_lines(block: bytes) -> Iterator[tuple[bytes, int]]:
