@@ -330,3 +330,58 @@ def iter_json_lines(path: Path) -> Iterator[tuple[list[Any], list[int], dict[int
         lines, numbers = split_lines(block, first_line)
         values, errors = parse_lines(lines)
         yield values, numbers, errors
+
+
+_END = object()
+
+
+def prefetched(chunks: Iterator[RawTraffic]) -> Iterator[RawTraffic]:
+    """Yield ``chunks`` while a background thread already reads the next one.
+
+    Arrow's CSV and JSON parsers release the GIL, so on two cores the next chunk is parsed
+    while this one is converted and checked. At most one chunk waits in the hand-over slot
+    (memory stays bounded). A reader error is raised here, after the chunks before it, as
+    without the thread; leaving the loop early stops the reader after its current chunk and
+    closes it.
+    """
+    import queue
+    import threading
+
+    slot: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: Any, error: BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put((item, error), timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk, None):
+                    return
+            hand_over(_END, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand_over(None, exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=produce, name="traffic-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = slot.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield item
+    finally:
+        stop.set()
+        reader.join()

@@ -19,10 +19,11 @@ from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import (
     CHUNK_ROWS,
     RawTraffic,
-    iter_csv_strings,
     iter_counted_line_blocks,
+    iter_csv_strings,
     parse_json_line,
     parse_lines,
+    prefetched,
     rebatch,
     split_lines,
 )
@@ -39,9 +40,9 @@ def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[Raw
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path)
+        return prefetched(_read_csv(path))
     if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path)
+        return prefetched(_read_jsonl(path))
     if suffix == ".parquet":
         return _read_parquet(path, limits or ReadLimits())
     raise TrafficError(
