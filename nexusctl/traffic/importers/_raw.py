@@ -135,7 +135,9 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8", block_size=_CSV_BLOCK),
+            read_options=pacsv.ReadOptions(
+                encoding="utf8", block_size=_CSV_BLOCK, use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
