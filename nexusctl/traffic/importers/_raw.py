@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from nexusctl.errors import InputError, TrafficError
 from nexusctl.traffic.parquet import require_regular_file
@@ -335,9 +335,10 @@ def iter_json_lines(path: Path) -> Iterator[tuple[list[Any], list[int], dict[int
 
 
 _END = object()
+_Chunk = TypeVar("_Chunk")
 
 
-def prefetched(chunks: Iterator[RawTraffic]) -> Iterator[RawTraffic]:
+def prefetched(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
     """Yield ``chunks`` while a background thread already reads the next one.
 
     Arrow's CSV and JSON parsers release the GIL, so on two cores the next chunk is parsed
@@ -383,7 +384,7 @@ def prefetched(chunks: Iterator[RawTraffic]) -> Iterator[RawTraffic]:
                 raise error
             if item is _END:
                 return
-            yield item
+            yield cast(_Chunk, item)
     finally:
         stop.set()
         reader.join()
