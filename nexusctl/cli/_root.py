@@ -1,4 +1,10 @@
-"""The root command: its options, and the one command that lives at the root (`simulate`)."""
+"""The root command and its options.
+
+The one command that lives at the root, ``simulate``, registers when ``simulate_cmds`` is
+imported: by the full application (``app.py``), and by the lazy entry point for the root's own
+help and for ``nexusctl simulate`` (``entry.py``), so that no other group's start-up pays for
+the simulate command's options.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,6 @@ from typing import Any
 import typer
 
 from nexusctl import __version__
-from nexusctl.cli import simulate_cmds  # noqa: F401  (registers `simulate` on the root)
 from nexusctl.cli._apps import app
 from nexusctl.cli._common import set_debug
 from nexusctl.cli._help import install as install_help

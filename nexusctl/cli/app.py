@@ -16,6 +16,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     registry_sample_cmds,
     schema_cmds,
     show_cmds,
+    simulate_cmds,
     traffic_cmds,
 )
 from nexusctl.cli._root import app

@@ -102,6 +102,9 @@ def _blank_to_null(array: Any) -> Any:
     """Trim strings and turn empty ones into nulls (an empty CSV cell is a missing value)."""
     import pyarrow.compute as pc
 
+    if _fast.trimmed(array):
+        return array  # nothing to trim, nothing empty (checked on the bytes)
+
     trimmed = pc.utf8_trim_whitespace(array.cast("string"))
     empty = pc.equal(trimmed, "")
     return pc.if_else(empty, None, trimmed) if pc.any(empty).as_py() else trimmed

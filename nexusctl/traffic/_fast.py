@@ -46,6 +46,35 @@ def _layout(array: Any) -> tuple[Any, Any] | None:
     return offsets, data
 
 
+def trimmed(array: Any) -> bool:
+    """Whether no value of a string array changes when trimmed and none is empty (nulls aside).
+
+    True when every value begins and ends with printable ASCII other than a space; values
+    beginning or ending with any other byte (ASCII whitespace, or a byte of a multi-byte
+    character, which might be Unicode whitespace) make it False, and the caller trims.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    if not pa.types.is_string(array.type) or len(array) == 0:
+        return False
+    offsets_buffer, data_buffer = array.buffers()[1], array.buffers()[2]
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    starts, ends = offsets[:-1], offsets[1:]
+    if array.null_count:
+        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        starts, ends = starts[valid], ends[valid]
+    if len(starts) == 0:
+        return True
+    if data_buffer is None or (ends <= starts).any():
+        return False  # an empty value becomes null
+    data = np.frombuffer(data_buffer, dtype=np.uint8)
+    plain = _table(_PRINTABLE)
+    return bool(plain[data[starts]].all() and plain[data[ends - 1]].all())
+
+
 def _only(data: Any, chars: bytes) -> bool:
     return bool(_table(chars)[data].all())
 

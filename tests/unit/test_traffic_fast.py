@@ -112,3 +112,20 @@ def test_capability_lists_agree_with_the_exact_path(monkeypatch: pytest.MonkeyPa
     assert got is not None
     assert got.to_pylist() == expected.to_pylist()
     assert got.type == expected.type
+
+
+def test_strings_skip_the_trim_only_when_trimming_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every short string over characters that trimming or blank-to-null treats specially.
+    values = _strings("a \t\u00a0", 3)
+    for value in values:
+        array = pa.array([value, "plain", None], pa.string())
+        if _fast.trimmed(array):
+            with monkeypatch.context() as patch:
+                patch.setattr(_fast, "trimmed", lambda _: False)
+                exact = _coerce._blank_to_null(array)
+            assert exact.to_pylist() == array.to_pylist(), value
+    assert _fast.trimmed(pa.array(["a", None, "b-1"], pa.string()))
+    for changed in (" a", "a ", "", "\u00a0a", "a\u2003", "\ta"):
+        assert not _fast.trimmed(pa.array(["ok", changed], pa.string())), repr(changed)

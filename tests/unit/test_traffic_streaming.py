@@ -84,3 +84,30 @@ def test_json_lines_name_the_source_line_after_blank_lines(tmp_path: Path) -> No
     with pytest.raises(TrafficError) as info:
         build_traffic("canonical", tmp_path / "blank.jsonl", ImportOptions())
     assert "row 2 (line 4): input_tokens: -5 is negative" in str(info.value)
+
+
+def test_json_lines_whose_later_lines_add_columns_agree_with_the_line_by_line_path(
+    tmp_path: Path,
+) -> None:
+    # The first line names fewer canonical columns than later ones: Arrow is retried with
+    # every column declared, and the result must equal the line-by-line parser's.
+    row = '{{"time":"2026-01-05T09:00:00Z","request_id":"r-{i}","tenant":"t","app":"a","data_class":"public","residency_class":"eu","risk_class":"low","input_tokens":{n},"output_tokens":1,"complexity":0.5{extra}}}'  # noqa: E501
+    extra = ',"confidence":0.25,"small_model_correct":true,"capabilities":["json"]'
+    clean = [row.format(i=i, n=i % 900, extra=extra if i % 3 else "") for i in range(50)]
+    mixed = list(clean)
+    mixed[-1] = mixed[-1].replace('"input_tokens":49', '"input_tokens":"49"')  # line by line
+    (tmp_path / "clean.jsonl").write_text("\n".join(clean) + "\n")
+    (tmp_path / "mixed.jsonl").write_text("\n".join(mixed) + "\n")
+    a, _, _ = build_traffic("canonical", tmp_path / "clean.jsonl", ImportOptions())
+    b, _, _ = build_traffic("canonical", tmp_path / "mixed.jsonl", ImportOptions())
+    assert mixed != clean
+    assert a.equals(b)
+    assert a.column("confidence").null_count == 17  # lines 0, 3, ... 48 lack it
+
+
+def test_json_lines_with_an_unknown_key_on_a_later_line_are_refused(tmp_path: Path) -> None:
+    row = '{"time":"2026-01-05T09:00:00Z","request_id":"r-%d","tenant":"t","app":"a","data_class":"public","residency_class":"eu","risk_class":"low","input_tokens":5,"output_tokens":1,"complexity":0.5%s}'  # noqa: E501
+    lines = [row % (1, ""), row % (2, ',"confidence":0.5'), row % (3, ',"confidense":0.5')]
+    (tmp_path / "typo.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(TrafficError, match=r"unknown column.*'confidense'"):
+        build_traffic("canonical", tmp_path / "typo.jsonl", ImportOptions())

@@ -116,7 +116,6 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
         EnvironmentError_: the output cannot be written.
     """
     from nexusctl.traffic._io import TrafficWriter
-    from nexusctl.traffic.enrich import load_enrichment, provides
     from nexusctl.traffic.importers._pipeline import (
         Checked,
         copy_valid,
@@ -143,14 +142,14 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             f"{', '.join(NEEDS_ENRICHMENT)} must come from an enrichment spec (--enrich SPEC.yaml)",
             hint="see docs/traffic.md; example: policies/nebula/enrichment/azure-code.yaml",
         )
-    spec, spec_record = load_enrichment(options.enrich) if options.enrich else (None, None)
+    spec, spec_record, provided = _enrichment(options.enrich)
     labels = load_quality(options.quality, options.quality_format) if options.quality else None
     checked = Checked()
     with _Digest(src) as digest, TrafficWriter(out, None) as writer:
         stage(reader(src), spec, labels, writer, checked, options.skip_invalid)
         if checked.rows == 0:
             raise TrafficError(f"{src}: no requests in the file (header only?)")
-        given = set(checked.defaults) | (provides(spec) if spec else set())
+        given = set(checked.defaults) | provided
         _require_columns(
             src, fmt, [n for n in TRAFFIC.required if n not in checked.seen_columns | given]
         )
@@ -193,6 +192,20 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
     text = problems.summary(str(src), options.max_problems) if skipped else ""
     warnings = _warnings(src, metadata)
     return ImportResult(checked.rows - skipped, skipped, text, metadata, problems, warnings)
+
+
+def _enrichment(path: Path | None) -> tuple[Any, Any, set[str]]:
+    """The spec at ``path``, its record and the columns it fills; (None, None, set()) without.
+
+    The enrichment models (pydantic) are imported only when a spec is given: a plain import
+    of canonical rows does not pay for them.
+    """
+    if path is None:
+        return None, None, set()
+    from nexusctl.traffic.enrich import load_enrichment, provides
+
+    spec, record = load_enrichment(path)
+    return spec, record, provides(spec)
 
 
 def _check_mooncake_options(fmt: str, options: ImportOptions) -> None:

@@ -74,7 +74,6 @@ def check_chunk(
     import pyarrow as pa
 
     from nexusctl.traffic._coerce import coerce_column
-    from nexusctl.traffic.draw import enrich_columns
     from nexusctl.traffic.schema import traffic_schema, validate_rows
 
     n, lines = raw.n_rows, raw.lines
@@ -89,6 +88,9 @@ def check_chunk(
         problems.add(mask, column, message, lines)
     columns = {name: coerce_column(name, arr, problems, lines) for name, arr in raw.columns.items()}
     if spec is not None:
+        # Only an import with a spec pays for the enrichment models (pydantic).
+        from nexusctl.traffic.draw import enrich_columns
+
         columns = enrich_columns(spec, columns, n, chunk)
     if labels is not None:
         small, large = labels.for_rows(n, offset)

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from nexusctl.errors import InputError, TrafficError
 from nexusctl.traffic.parquet import require_regular_file
@@ -135,7 +135,9 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf8", block_size=_CSV_BLOCK),
+            read_options=pacsv.ReadOptions(
+                encoding="utf8", block_size=_CSV_BLOCK, use_threads=False
+            ),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -231,11 +233,24 @@ def parse_lines(lines: Sequence[str | bytes]) -> tuple[list[Any], dict[int, str]
 def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
     """Stream a JSON Lines file as blocks of whole lines: (bytes, first line number).
 
+    As ``iter_counted_line_blocks``, without the line counts.
+
+    Raises:
+        TrafficError: empty, special or not UTF-8 (naming the line of the first bad byte).
+    """
+    for block, first_line, _ in iter_counted_line_blocks(path):
+        yield block, first_line
+
+
+def iter_counted_line_blocks(path: Path) -> Iterator[tuple[bytes, int, int]]:
+    """Stream a JSON Lines file as blocks of whole lines: (bytes, first line number, lines).
+
     The file is read in pieces of 16 MiB, each cut after its last newline; a block of more
     than ``CHUNK_ROWS`` lines (short lines) is cut further at every ``CHUNK_ROWS``-th newline,
-    found with NumPy, so a block never holds more lines than a chunk. A leading UTF-8
-    byte-order mark is dropped. Each piece is checked to be UTF-8 as it is read (ASCII pieces
-    at memory speed), before any block holding it is handed out.
+    found with NumPy, so a block never holds more lines than a chunk. ``lines`` counts the
+    block's lines (a last line without a newline included). A leading UTF-8 byte-order mark
+    is dropped. Each piece is checked to be UTF-8 as it is read (ASCII pieces at memory
+    speed), before any block holding it is handed out.
 
     Raises:
         TrafficError: empty, special or not UTF-8 (naming the line of the first bad byte).
@@ -257,10 +272,10 @@ def iter_line_blocks(path: Path) -> Iterator[tuple[bytes, int]]:
                 continue  # one line longer than a piece: read on
             block, pending = pending[: last + 1], pending[last + 1 :]
             for part, lines in _at_most_chunk_lines(block):
-                yield part, first_line
+                yield part, first_line, lines
                 first_line += lines
     if pending.strip():
-        yield pending, first_line
+        yield pending, first_line, pending.count(b"\n") + 1
 
 
 def _at_most_chunk_lines(block: bytes) -> Iterator[tuple[bytes, int]]:
@@ -317,3 +332,59 @@ def iter_json_lines(path: Path) -> Iterator[tuple[list[Any], list[int], dict[int
         lines, numbers = split_lines(block, first_line)
         values, errors = parse_lines(lines)
         yield values, numbers, errors
+
+
+_END = object()
+_Chunk = TypeVar("_Chunk")
+
+
+def prefetched(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """Yield ``chunks`` while a background thread already reads the next one.
+
+    Arrow's CSV and JSON parsers release the GIL, so on two cores the next chunk is parsed
+    while this one is converted and checked. At most one chunk waits in the hand-over slot
+    (memory stays bounded). A reader error is raised here, after the chunks before it, as
+    without the thread; leaving the loop early stops the reader after its current chunk and
+    closes it.
+    """
+    import queue
+    import threading
+
+    slot: queue.Queue[tuple[Any, BaseException | None]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def hand_over(item: Any, error: BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                slot.put((item, error), timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not hand_over(chunk, None):
+                    return
+            hand_over(_END, None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand_over(None, exc)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=produce, name="traffic-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item, error = slot.get()
+            if error is not None:
+                raise error
+            if item is _END:
+                return
+            yield cast(_Chunk, item)
+    finally:
+        stop.set()
+        reader.join()

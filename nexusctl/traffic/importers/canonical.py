@@ -19,9 +19,11 @@ from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import (
     CHUNK_ROWS,
     RawTraffic,
+    iter_counted_line_blocks,
     iter_csv_strings,
-    iter_line_blocks,
+    parse_json_line,
     parse_lines,
+    prefetched,
     rebatch,
     split_lines,
 )
@@ -38,9 +40,9 @@ def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[Raw
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path)
+        return prefetched(_read_csv(path))
     if suffix in (".jsonl", ".ndjson"):
-        return _read_jsonl(path)
+        return prefetched(_read_jsonl(path))
     if suffix == ".parquet":
         return _read_parquet(path, limits or ReadLimits())
     raise TrafficError(
@@ -71,9 +73,8 @@ def _check_names(path: Path, names: list[str]) -> None:
 def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
     import numpy as np
 
-    for block, first_line in iter_line_blocks(path):
+    for block, first_line, rows in iter_counted_line_blocks(path):
         errors: dict[int, str] = {}
-        rows = _line_count(block)
         columns = _parse_fast(block, rows)
         if columns is not None:  # one row per line: checked by _parse_fast
             numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
@@ -94,40 +95,77 @@ def _parse_fast(block: bytes, lines: int) -> dict[str, Any] | None:
     string where a number belongs, an unknown key, a repeated key, NaN, deep nesting, a time
     given as a number) sends the whole block to the line-by-line parser, which names each bad
     line. A column null on every line counts as absent.
+
+    The schema given to Arrow holds the canonical columns the block's first line names: Arrow
+    fills a declared column that no line holds one null per row, which costs a third of the
+    parse. A later line with another canonical column is retried with every column declared.
+    Unknown keys stay errors either way (Arrow never infers a type for them, so a hostile
+    nesting under an unknown key is never built).
+    """
+    first = _first_line_columns(block)
+    if first is not None and len(first) < len(TRAFFIC.names):
+        table, unexpected = _read_json_block(block, first)
+        if table is not None:
+            return _clean_columns(table, lines)
+        if not unexpected:
+            return None  # not a missing declaration: declaring more would not help
+    table, _ = _read_json_block(block, TRAFFIC.names)
+    return None if table is None else _clean_columns(table, lines)
+
+
+def _first_line_columns(block: bytes) -> tuple[str, ...] | None:
+    """The canonical columns the block's first line holds, in canonical order (None: unclear)."""
+    value, error = parse_json_line(block[: block.find(b"\n") if b"\n" in block else None])
+    if error is not None or not isinstance(value, dict):
+        return None
+    return tuple(name for name in TRAFFIC.names if name in value)
+
+
+def _read_json_block(block: bytes, names: tuple[str, ...]) -> tuple[Any, bool]:
+    """Arrow's reading of ``block`` with the canonical types of ``names``: (table, False), or
+    (None, whether Arrow met a key outside ``names``).
     """
     import pyarrow as pa
     import pyarrow.json as pajson
 
     from nexusctl.tables import arrow_type
 
-    if b"NaN" in block or b"Infinity" in block:
-        return None  # Arrow accepts these non-JSON literals; the strict parser refuses them
-    schema = pa.schema(
-        [
-            pa.field(c.name, pa.string() if c.kind == "timestamp" else arrow_type(c.kind))
-            for c in TRAFFIC.columns
-        ]
+    fields = []
+    for name in names:
+        kind = TRAFFIC.kind(name)
+        fields.append(pa.field(name, pa.string() if kind == "timestamp" else arrow_type(kind)))
+    options = pajson.ParseOptions(
+        explicit_schema=pa.schema(fields), unexpected_field_behavior="error"
     )
-    options = pajson.ParseOptions(explicit_schema=schema, unexpected_field_behavior="error")
     try:
         table = pajson.read_json(
             pa.BufferReader(block),
             read_options=pajson.ReadOptions(block_size=4 << 20),
             parse_options=options,
         )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        return None, "unexpected field" in str(exc)
+    return table, False
+
+
+def _clean_columns(table: Any, lines: int) -> dict[str, Any] | None:
+    """The non-null columns of a parsed block, or None if it is not one finite row per line."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if table.num_rows != lines:
         return None  # not one object per line
-    return {
-        name: table.column(name).combine_chunks()
-        for name in table.column_names
-        if table.column(name).null_count < table.num_rows
-    }
-
-
-def _line_count(block: bytes) -> int:
-    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+    columns: dict[str, Any] = {}
+    for name in table.column_names:
+        array = table.column(name).combine_chunks()
+        if array.null_count == table.num_rows:
+            continue
+        # Arrow reads the non-JSON literals NaN and Infinity (and 1e400 as infinity); the
+        # strict parser refuses the first and names the value of the second.
+        if pa.types.is_floating(array.type) and not pc.all(pc.is_finite(array)).as_py():
+            return None
+        columns[name] = array
+    return columns
 
 
 def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
