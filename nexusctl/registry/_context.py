@@ -189,12 +189,12 @@ class Registry:
             VerificationError: the stored bundle fails verification, or is stored under
                 another digest (``bundle-tampered``).
         """
-        from nexusctl.errors import VerificationError
-        from nexusctl.signing import verify_bundle
-
         env = self.trust_environment(trust_env)
         key = (digest, self._trust[trust_env][1])
-        if key not in self._verified:
+        if key not in self._verified:  # imports only here: verify calls this 8,000 times
+            from nexusctl.errors import VerificationError
+            from nexusctl.signing import verify_bundle
+
             report = verify_bundle(self.store.bundle_dir(digest), env, now=now)
             if report.digest != digest:
                 raise VerificationError(

@@ -118,14 +118,14 @@ def verify_registry(
 class _Replay:
     def __init__(self, store: Store, latest: str) -> None:
         self.store = store
-        self.latest = latest
+        self.latest = parse_rfc3339(latest)
         self.state = State()
         self.configs: dict[int, LoadedConfig] = {}
         self.fingerprints: dict[str, dict[str, str]] = {}
         #: record file name -> (sequence, config in effect before it): whose commit signers.
         self.governed: dict[str, tuple[int, LoadedConfig]] = {}
         self.reg = Registry(store, self.state, self.config(1, "config v1"))
-        self.last_time = ""
+        self.last_time: dt.datetime | None = None
         #: The workers' extra checks for the record being replayed (see ``_prefetch``).
         self.checked: Prefetched | None = None
 
@@ -187,13 +187,13 @@ class _Replay:
                 f"{what}: does not link to the record before it", reason="chain-broken"
             )
         moment = parse_rfc3339(predicate.time)
-        if self.last_time and moment < parse_rfc3339(self.last_time):
+        if self.last_time is not None and moment < self.last_time:
             raise VerificationError(f"{what}: time goes backwards", reason="time-regression")
-        if moment > parse_rfc3339(self.latest):
+        if moment > self.latest:
             raise VerificationError(
                 f"{what}: dated {predicate.time}, later than now", reason="time-in-future"
             )
-        self.last_time = predicate.time
+        self.last_time = moment
         self.checked = checked
         try:
             self._event(predicate, signer, what)
