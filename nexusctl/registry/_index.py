@@ -80,8 +80,9 @@ def _save(root: Path, rows: list[list[Any]]) -> None:
     target = root / ".git" / INDEX_NAME
     try:
         fd, tmp = tempfile.mkstemp(prefix=".nexusctl-index.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"rows": rows}, handle, separators=(",", ":"))
+        data = json.dumps({"rows": rows}, separators=(",", ":")).encode("utf-8")  # C encoder
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, target)
     except OSError:
         return  # an index is an optimisation; failing to write it changes nothing

@@ -9,6 +9,14 @@ that config (its first key with that fingerprint, as the sequential check would)
 else — no key verified, a key of another config, a malformed statement — is checked again by
 the sequential code, which names the failure exactly as before. So this changes how fast the
 checks run, never what they accept.
+
+Two costlier checks ride along, on the same terms. For a publish record the worker verifies the
+stored bundle as ``Registry.check_signature`` would at the record's time (``verify_bundle``
+under the first environment's trust-policy environment of each config version); for a
+promotion or rollback it reads and parses its simulation evidence file, checking the file's
+digest. The replay uses a result only when it was computed for exactly the check it is about to
+make (same trust policy file and environment, same record time, same content digest) and it
+passed; otherwise it runs the check itself, so failures are still named in log order.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from nexusctl.registry.records import MAX_RECORD_BYTES
 
 if TYPE_CHECKING:
     from nexusctl.registry.config import LoadedConfig
+    from nexusctl.registry.gates import Evidence
     from nexusctl.signing.trust import ResolvedEnvironment
     from nexusctl.statements import PromotionPredicate
 
@@ -33,15 +42,39 @@ CHUNK = 128
 
 
 @dataclass(frozen=True)
+class StoredCheck:
+    """A stored bundle that passed ``verify_bundle`` in a worker.
+
+    ``policy`` is the trust policy's path in the registry (as the config names it),
+    ``environment`` the trust-policy environment, ``time`` the record time it was verified at,
+    ``digest`` the digest the verification computed, ``signer`` whom it names.
+    """
+
+    policy: str
+    environment: str
+    time: str
+    digest: str
+    signer: str
+
+
+@dataclass(frozen=True)
 class Prefetched:
-    """A record whose signature verified under ``fingerprint``, with its parsed predicate."""
+    """A record whose signature verified under ``fingerprint``, with its parsed predicate.
+
+    ``stored`` (publish records) and ``evidence`` (promotions) are the extra checks that passed.
+    """
 
     digest: str
     fingerprint: str | None
     predicate: PromotionPredicate | None
+    stored: tuple[StoredCheck, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
 
 
 _UNION: ResolvedEnvironment | None = None
+#: (trust policy path as configs name it, trust-policy environment) -> its keys, for publishes.
+_TRUST: dict[tuple[str, str], ResolvedEnvironment] = {}
+_ROOT: Path | None = None
 
 
 def fingerprints(config: LoadedConfig) -> dict[str, str]:
@@ -54,8 +87,13 @@ def fingerprints(config: LoadedConfig) -> dict[str, str]:
     return out
 
 
-def prefetch(paths: list[Path], configs: list[LoadedConfig]) -> Iterator[Prefetched | None]:
-    """Yield one result per record of ``paths``, in order (None: check it sequentially)."""
+def prefetch(
+    paths: list[Path], configs: list[LoadedConfig], root: Path | None = None
+) -> Iterator[Prefetched | None]:
+    """Yield one result per record of ``paths``, in order (None: check it sequentially).
+
+    ``root`` is the registry (default: the folder above the records' folder).
+    """
     workers = min(4, os.cpu_count() or 1)
     if len(paths) < MIN_RECORDS or workers < 2 or not configs:
         yield from (None for _ in paths)
@@ -65,10 +103,13 @@ def prefetch(paths: list[Path], configs: list[LoadedConfig]) -> Iterator[Prefetc
 
     from nexusctl.signing.keys import key_hint
 
-    global _UNION
+    global _UNION, _ROOT
     keys = {key_hint(key): key for config in configs for _, key in config.signers().keys}
     # Each key is named by its fingerprint: ids may name other keys in other versions.
     _UNION = dataclasses.replace(configs[0].signers(), keys=tuple(keys.items()))
+    _ROOT = root if root is not None else paths[0].parent.parent
+    _TRUST.clear()
+    _TRUST.update(_publish_trust(configs, _ROOT))
     chunks = [
         [str(p) for p in paths[start : start + CHUNK]] for start in range(0, len(paths), CHUNK)
     ]
@@ -109,6 +150,47 @@ def read_record(path: Path, what: str) -> bytes:
     return b"".join(chunks)
 
 
+def _publish_trust(
+    configs: list[LoadedConfig], root: Path
+) -> dict[tuple[str, str], ResolvedEnvironment]:
+    """Resolve each config's first environment's trust-policy environment (those that load)."""
+    from nexusctl.errors import NexusError
+    from nexusctl.signing import load_trust_policy, resolve_environment
+
+    out: dict[tuple[str, str], ResolvedEnvironment] = {}
+    for config in configs:
+        spec = config.config.spec
+        key = (spec.trust_policy, spec.environments[0].trust_environment)
+        if key in out:
+            continue
+        path = root / key[0]
+        try:
+            out[key] = resolve_environment(load_trust_policy(path), path.parent, key[1])
+        except NexusError:
+            continue  # the replay names the problem when a record relies on it
+    return out
+
+
+def parse_evidence(raw: bytes, digest: str) -> Evidence | None:
+    """Parse an evidence file's bytes (already checked to have ``digest``), or None.
+
+    The file is the routing-diff attestation whose signature the promotion verified; its
+    statement is parsed with the same typed model the gate read then.
+    """
+    import base64
+
+    from nexusctl.document.strict_json import JsonLimitError, loads_strict
+    from nexusctl.registry.gates import Evidence
+    from nexusctl.statements import RoutingDiffPredicate, StatementError, parse_statement
+
+    try:
+        payload = base64.b64decode(loads_strict(raw)["dsseEnvelope"]["payload"])
+        statement = parse_statement(payload, RoutingDiffPredicate)
+    except (JsonLimitError, StatementError, KeyError, TypeError, ValueError):
+        return None
+    return Evidence(digest=digest, predicate=statement.predicate)
+
+
 def _check_chunk(paths: list[str]) -> list[Prefetched | None]:
     return [_check(Path(p)) for p in paths]
 
@@ -129,4 +211,55 @@ def _check(path: Path) -> Prefetched | None:
         predicate = parse_statement(signed.payload, PromotionPredicate).predicate
     except (OSError, NexusError, StatementError):
         return None
-    return Prefetched(digest, signed.signer.removeprefix("key:"), predicate)
+    stored: tuple[StoredCheck, ...] = ()
+    evidence: tuple[Evidence, ...] = ()
+    # Any failure below only means the replay checks it itself (and names it exactly).
+    try:
+        if predicate.event == "publish" and predicate.bundle is not None:
+            stored = _check_stored(predicate.bundle.digest, predicate.time)
+        elif predicate.event in ("promote", "rollback"):
+            evidence = _read_evidence(
+                [g.evidence for g in predicate.gates if g.name == "simulation" and g.evidence]
+            )
+    except Exception:
+        stored, evidence = (), ()
+    return Prefetched(digest, signed.signer.removeprefix("key:"), predicate, stored, evidence)
+
+
+def _check_stored(digest: str, time: str) -> tuple[StoredCheck, ...]:
+    from nexusctl.clock import parse_rfc3339
+    from nexusctl.errors import NexusError
+    from nexusctl.registry._store import BUNDLES
+    from nexusctl.signing import verify_bundle
+
+    assert _ROOT is not None
+    folder = _ROOT / BUNDLES / digest.removeprefix("sha256:")
+    out = []
+    for (policy, environment), env in _TRUST.items():
+        try:
+            report = verify_bundle(folder, env, now=parse_rfc3339(time))
+        except (OSError, NexusError):
+            continue
+        out.append(StoredCheck(policy, environment, time, report.digest, report.signer))
+    return tuple(out)
+
+
+def _read_evidence(digests: list[str]) -> tuple[Evidence, ...]:
+    import hashlib
+
+    from nexusctl.registry._store import EVIDENCE
+
+    assert _ROOT is not None
+    out = []
+    for digest in digests:
+        path = _ROOT / EVIDENCE / (digest.removeprefix("sha256:") + ".json")
+        try:
+            raw = read_record(path, path.name)
+        except VerificationError:
+            continue
+        if "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
+            continue
+        evidence = parse_evidence(raw, digest)
+        if evidence is not None:
+            out.append(evidence)
+    return tuple(out)
