@@ -101,6 +101,12 @@ def _edit_payload(path: Path) -> None:
     path.write_text(json.dumps(doc))
 
 
+def _stored_bundle(world: World, record: int) -> Path:
+    published = read_unverified(records(world)[record - 1].read_bytes(), "x").bundle
+    assert published is not None
+    return world.reg / "bundles" / published.digest.removeprefix("sha256:") / "retail-chat.yaml"
+
+
 def _swap(a: Path, b: Path) -> None:
     tmp = a.with_suffix(".tmp")
     a.rename(tmp)
@@ -123,7 +129,7 @@ TAMPERS: dict[str, tuple[Callable[[World], None], str, int | None]] = {
         None,
     ),
     "bundle bytes changed": (
-        lambda w: next((w.reg / "bundles").glob("*/retail-chat.yaml")).write_text("x: 1\n"),
+        lambda w: _stored_bundle(w, 2).write_text("x: 1\n"),  # v3's, which record 2 publishes
         "bundle-tampered",
         2,
     ),
