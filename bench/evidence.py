@@ -17,7 +17,8 @@ system: the figure to trust on a shared machine) and its peak RSS (VmHWM):
 
 With ``--cache DIR`` the store is built once (ingested in chunks of ``--chunk`` records, each
 chunk a few consecutive days, as a gateway would append) and kept in DIR; later runs reuse it
-and time only verify, prove and report (``--skip-verify`` leaves out the full re-hash).
+and time only verify, prove and report (``--skip-verify`` leaves out the full re-hash,
+``--skip-conformance`` the conformance store, which is built at the same size).
 """
 
 from __future__ import annotations
