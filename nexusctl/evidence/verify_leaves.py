@@ -33,6 +33,7 @@ from nexusctl.evidence.objectstore import LocalBlobs
 from nexusctl.evidence.record import ALIASES
 from nexusctl.evidence.store import Log, Seal, read_segment
 from nexusctl.evidence.table import leaf_hashes
+from nexusctl.files import open_regular
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -143,12 +144,14 @@ def _hash_file(path: str) -> tuple[bytes, str, str | None]:
     import pyarrow as pa
 
     try:
-        if Path(path).stat().st_size > _IN_MEMORY:
+        # A regular file only, checked on the open descriptor (a planted FIFO would block).
+        with open_regular(Path(path), what="segment") as handle:
+            big = os.fstat(handle.fileno()).st_size > _IN_MEMORY
+            data = b"" if big else handle.read()
+        if big:
             blobs = LocalBlobs(Path(path).parent)
             leaves, _, digest = _hash_streamed_blobs(blobs, Path(path).name)
             return leaves, digest, None
-        with open(path, "rb") as handle:
-            data = handle.read()
         leaves, _ = _leaves_of(pa.BufferReader(data), keep_ids=False)
         return leaves, hashlib.sha256(data).hexdigest(), None
     except (pa.ArrowException, OSError) as exc:

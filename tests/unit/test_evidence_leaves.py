@@ -113,3 +113,30 @@ def test_worker_processes_name_the_same_records_as_the_caller(tmp_path: Path) ->
     assert [f[0] for f in expected] == ["record-modified"]
     assert parallel["findings"] == expected
     assert parallel["records"] == in_process.records
+
+
+def test_a_fifo_planted_as_a_segment_does_not_block_the_workers(tmp_path: Path) -> None:
+    # The worker is handed the path before the caller looks at it: it must refuse a
+    # non-regular file, not block opening it (the pool would then never shut down).
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.cli.evidence_helpers import make_store, segments
+
+    store, _, _ = make_store(tmp_path, 12)
+    planted = segments(store)[2]
+    planted.unlink()
+    os.mkfifo(planted)
+    done = subprocess.run(
+        [sys.executable, "-c", _PARALLEL, str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    parallel = json.loads(done.stdout)
+    assert parallel["workers"][0] is True
+    named = {(f[0], f[1]) for f in parallel["findings"]}
+    assert ("segment-missing", f"segments/{planted.parent.name}/{planted.name}") in named
