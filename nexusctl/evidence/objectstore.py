@@ -14,10 +14,13 @@ What the store's commit protocol needs from each (``docs/evidence.md#object-stor
 * **create-only writes** for sealed segments: locally a hard link refuses an existing name; on
   S3, which has no rename and whose conditional PUT (``If-None-Match``) pyarrow does not
   expose, the writer checks that the key is absent while it holds the writer lock;
-* **one writer at a time**: locally ``flock``; on S3 a lock *object* (``.lock``) created if
-  absent and read back. That is advisory (two writers starting within one round trip can both
-  believe they hold it); what it cannot prevent, ``evidence verify`` detects, because every
-  segment, seal and tile must hash to what a signed checkpoint committed to.
+* **one writer at a time**: locally ``flock``; on S3 a lock *object* (``.lock``) made by a
+  conditional PUT (``If-None-Match: *``, :mod:`nexusctl.evidence.s3put`): exactly one of two
+  racing writers creates it. With credentials pyarrow finds on its own (a profile, an instance
+  role) nothing can sign that request, and the lock falls back to create-if-absent and read
+  back, which is advisory (two writers within one round trip can both believe they hold it);
+  what it cannot prevent, ``evidence verify`` detects, because every segment, seal and tile
+  must hash to what a signed checkpoint committed to.
 
 Credentials are passed in explicitly (the CLI reads the standard ``AWS_*`` variables); they are
 never part of a message, a ``repr`` or a file.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import datetime as dt
 import fcntl
 import hashlib
 import json
@@ -403,13 +407,8 @@ class S3Blobs(Blobs):
         body = json.dumps({"token": token, "pid": os.getpid(), "since": time.time()}).encode()
         deadline = time.monotonic() + timeout_s
         while True:
-            if not self.exists(_LOCK):
-                self.put(_LOCK, body)
-                # Read back: of two writers that both saw no lock, the one whose PUT landed
-                # last owns it; the other sees a foreign token and backs off.
-                held = self.read(_LOCK, 1 << 12, "lock")
-                if held == body:
-                    break
+            if self._create_lock(body):
+                break
             if time.monotonic() >= deadline:
                 raise ConflictError(
                     f"{self.describe(_LOCK)}: another ingest holds the writer lock",
@@ -423,6 +422,33 @@ class S3Blobs(Blobs):
             with contextlib.suppress(EnvironmentError_, InputError):
                 if self.read(_LOCK, 1 << 12, "lock") == body:
                     self.delete(_LOCK)
+
+    def _create_lock(self, body: bytes) -> bool:
+        """Create the lock object if absent; whether this writer now holds it."""
+        options = self.options
+        if options.access_key and options.secret_key:
+            # Atomic: a conditional PUT (If-None-Match: *) creates it for exactly one writer.
+            from nexusctl.evidence.s3put import put_if_absent, signed_put
+
+            credentials = (options.access_key, options.secret_key, options.session_token)
+            key = "/".join(p for p in (self.prefix, _LOCK) if p)
+            request = signed_put(
+                options.endpoint,
+                options.region,
+                credentials,
+                self.bucket,
+                key,
+                body,
+                dt.datetime.now(dt.UTC),
+            )
+            return put_if_absent(request, self.describe(_LOCK))
+        # Credentials from pyarrow's own chain (profile, instance role) cannot sign the
+        # conditional PUT: create when absent, then read back -- of two writers that both saw
+        # no lock, the one whose PUT landed last owns it, the other sees a foreign token.
+        if self.exists(_LOCK):
+            return False
+        self.put(_LOCK, body)
+        return self.read(_LOCK, 1 << 12, "lock") == body
 
     def arrow_files(self, keys: list[str]) -> tuple[pafs.FileSystem, list[str]]:
         return self.fs, [self._path(k) for k in keys]

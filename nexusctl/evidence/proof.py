@@ -18,13 +18,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from nexusctl.errors import InputError, VerificationError
 from nexusctl.evidence.merkle import inclusion_proof, leaf_hash, verify_inclusion
 from nexusctl.evidence.note import Checkpoint, NoteVerifier, open_note, parse_checkpoint
 from nexusctl.evidence.objectstore import Blobs, StoreRoot
-from nexusctl.evidence.record import DecisionRecord, record_bytes
 from nexusctl.evidence.retention import dropped_seqs
 from nexusctl.evidence.store import KINDS, Kind, Log, load_config
 from nexusctl.evidence.tiles import DirTiles
@@ -178,6 +175,10 @@ def verify_proof(path: Path, verifier: NoteVerifier) -> dict[str, Any]:
         VerificationError: ``note-*`` (checkpoint signature), ``proof-mismatch`` (sizes
             disagree, or the record is not valid), ``inclusion-proof-invalid``.
     """
+    from pydantic import ValidationError
+
+    from nexusctl.evidence.record import DecisionRecord, record_bytes
+
     try:
         document = json.loads(read_bounded(path, MAX_PROOF_BYTES, what="proof"))
         if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:

@@ -36,7 +36,7 @@ from nexusctl.evidence.objectstore import StoreRoot
 from nexusctl.evidence.retention import check_tombstones
 from nexusctl.evidence.store import KINDS, Log, Seal, load_config
 from nexusctl.evidence.tiles import DirTiles, MemoryTiles
-from nexusctl.evidence.verify_leaves import hash_segments
+from nexusctl.evidence.verify_leaves import hash_segments, leaf_jobs
 from nexusctl.files import read_bounded
 
 _NOTE_CAP = 1 << 20
@@ -190,19 +190,22 @@ def _verify_log(
     size = checkpoints[-1][1].size if checkpoints else 0
     report.checkpoints[log.kind] = len(checkpoints)
     report.tree_size[log.kind] = size
-    tree = _committed_tree(log, size, checkpoints, report)
-    if tree is not None and trusted is not None:
-        _check_trusted(log, tree, size, trusted, report)
-    seals = [s for s in log.seals() if s.end_index <= size]
-    if len(seals) != len(log.seals()):
+    all_seals = log.seals()
+    seals = [s for s in all_seals if s.end_index <= size]
+    if len(seals) != len(all_seals):
         report.warnings.append(
             f"{log.kind}: a seal beyond the last checkpoint (interrupted ingest)"
         )
-    dropped, problems = check_tombstones(log, key, origin, [c for _, c in checkpoints], tree)
-    report.findings += [Finding(p.reason, log.kind, p.message) for p in problems]
-    _warn_orphans(log, seals, report)
-    committed = bytes(tree.levels[0][: size * HASH_SIZE]) if tree is not None else None
-    observed = hash_segments(log, seals, dropped, committed)
+    # The segments are re-hashed by workers (large local stores) while the tree is checked.
+    with leaf_jobs(log, seals) as jobs:
+        tree = _committed_tree(log, size, checkpoints, report)
+        if tree is not None and trusted is not None:
+            _check_trusted(log, tree, size, trusted, report)
+        dropped, problems = check_tombstones(log, key, origin, [c for _, c in checkpoints], tree)
+        report.findings += [Finding(p.reason, log.kind, p.message) for p in problems]
+        _warn_orphans(log, seals, report)
+        committed = bytes(tree.levels[0][: size * HASH_SIZE]) if tree is not None else None
+        observed = hash_segments(log, seals, dropped, committed, jobs)
     report.findings += [
         Finding(reason, log.kind, message, segment)
         for reason, message, segment in observed.problems

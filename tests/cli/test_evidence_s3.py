@@ -206,3 +206,50 @@ def test_the_lock_object_serialises_writers(endpoint: str, s3: Any) -> None:
     with second.lock(0.3):
         pass
     assert SECRET not in repr(options)
+
+
+def test_the_conditional_put_creates_once(endpoint: str, s3: Any) -> None:
+    import datetime as dt
+
+    from nexusctl.evidence.s3put import put_if_absent, signed_put
+
+    def attempt(body: bytes) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        request = signed_put(
+            endpoint, "us-east-1", ("testing", SECRET, None), BUCKET, "p/once", body, now
+        )
+        return put_if_absent(request, "once")
+
+    assert attempt(b"first") is True
+    assert attempt(b"second") is False
+    assert s3.get_object(Bucket=BUCKET, Key="p/once")["Body"].read() == b"first"
+
+
+def test_two_racing_writers_exactly_one_holds_the_lock(endpoint: str, s3: Any) -> None:
+    # Both start together; the winner holds the lock until the loser has given up (so the
+    # outcome does not depend on which thread runs first or how loaded the machine is).
+    import threading
+
+    options = S3Options(endpoint, "us-east-1", "testing", SECRET)
+    start = threading.Barrier(2)
+    gave_up = threading.Event()
+    outcomes: list[str] = []
+
+    def writer() -> None:
+        blobs = S3Blobs(BUCKET, "race", options)
+        start.wait()
+        try:
+            with blobs.lock(1.0):
+                outcomes.append("held")
+                gave_up.wait(30)
+        except ConflictError:
+            outcomes.append("refused")
+            gave_up.set()
+
+    threads = [threading.Thread(target=writer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["held", "refused"]
+    assert not S3Blobs(BUCKET, "race", options).exists(".lock")

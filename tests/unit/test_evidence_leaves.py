@@ -64,3 +64,79 @@ def test_a_segment_too_big_for_memory_is_streamed_and_hashed_alike(
     assert streamed.ok, streamed.findings
     assert streamed.records["real"] == 12
     assert not streamed.warnings
+
+
+_PARALLEL = """
+import json, sys
+from pathlib import Path
+from nexusctl.evidence import verify_leaves
+from nexusctl.evidence.verify import verify_store
+
+verify_leaves.PARALLEL_MIN_ROWS = 0
+started = []
+original = verify_leaves.LeafJobs.close
+def close(self):
+    started.append(self._pool is not None and bool(self.futures))
+    original(self)
+verify_leaves.LeafJobs.close = close
+report = verify_store(Path(sys.argv[1]))
+found = [[f.reason, f.segment, f.row, f.request_id] for f in report.findings]
+print(json.dumps({"workers": started, "findings": found, "records": report.records}))
+"""
+
+
+def test_worker_processes_name_the_same_records_as_the_caller(tmp_path: Path) -> None:
+    # A fresh (single-threaded) interpreter takes the worker path; this test process,
+    # which has run DuckDB and pyarrow threads, hashes in-process. Both must agree.
+    import json
+    import subprocess
+    import sys
+
+    from nexusctl.evidence.verify import verify_store
+    from tests.cli.evidence_helpers import make_store, rewrite, segments
+
+    store, _, _ = make_store(tmp_path, 12)
+    assert len(segments(store)) == 3
+
+    def edit(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        rows[1]["nexus.cost.pusd"] = 1
+        return rows
+
+    rewrite(segments(store)[1], edit)
+    done = subprocess.run(
+        [sys.executable, "-c", _PARALLEL, str(store)], capture_output=True, text=True, check=True
+    )
+    parallel = json.loads(done.stdout)
+    assert parallel["workers"][0] is True  # the real log was hashed by workers
+    in_process = verify_store(store)
+    expected = [[f.reason, f.segment, f.row, f.request_id] for f in in_process.findings]
+    assert [f[0] for f in expected] == ["record-modified"]
+    assert parallel["findings"] == expected
+    assert parallel["records"] == in_process.records
+
+
+def test_a_fifo_planted_as_a_segment_does_not_block_the_workers(tmp_path: Path) -> None:
+    # The worker is handed the path before the caller looks at it: it must refuse a
+    # non-regular file, not block opening it (the pool would then never shut down).
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.cli.evidence_helpers import make_store, segments
+
+    store, _, _ = make_store(tmp_path, 12)
+    planted = segments(store)[2]
+    planted.unlink()
+    os.mkfifo(planted)
+    done = subprocess.run(
+        [sys.executable, "-c", _PARALLEL, str(store)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    parallel = json.loads(done.stdout)
+    assert parallel["workers"][0] is True
+    named = {(f[0], f[1]) for f in parallel["findings"]}
+    assert ("segment-missing", f"segments/{planted.parent.name}/{planted.name}") in named
