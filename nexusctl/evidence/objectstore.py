@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import datetime as dt
 import fcntl
 import hashlib
 import json
@@ -439,7 +438,6 @@ class S3Blobs(Blobs):
                 self.bucket,
                 key,
                 body,
-                dt.datetime.now(dt.UTC),
             )
             return put_if_absent(request, self.describe(_LOCK))
         # Credentials from pyarrow's own chain (profile, instance role) cannot sign the

@@ -1,27 +1,19 @@
 """Create an S3 object only if its key is absent: one PUT with ``If-None-Match: *``.
 
 pyarrow's S3 file system exposes no conditional write, so the store's writer lock sends this one
-request itself, with httpx (a runtime dependency), signed with AWS Signature Version 4 (S3 user
-guide, "Authenticating requests: Using the Authorization header"). S3 has honoured
-``If-None-Match: *`` on PutObject since August 2024 (412 Precondition Failed when the key
-exists; 409 when a concurrent conditional write is in flight); MinIO and moto do too. Of two
+request itself, with httpx (a runtime dependency), signed with AWS Signature Version 4 by
+botocore's own signer (``S3SigV4Auth``; the payload is hashed into the signature). S3 has
+honoured ``If-None-Match: *`` on PutObject since August 2024 (412 Precondition Failed when the
+key exists; 409 when a concurrent conditional write is in flight); MinIO and moto do too. Of two
 writers, exactly one creates the object.
-
-The payload is hashed into the signature (``x-amz-content-sha256``); the path is URI-encoded
-once, as S3 requires. ``tests/unit/test_evidence_s3put.py`` holds the signature to botocore's.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import hmac
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from nexusctl.errors import EnvironmentError_
-
-_ALGORITHM = "AWS4-HMAC-SHA256"
 
 
 @dataclass(frozen=True)
@@ -33,10 +25,6 @@ class SignedPut:
     body: bytes
 
 
-def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
-
-
 def signed_put(
     endpoint: str | None,
     region: str | None,
@@ -44,15 +32,17 @@ def signed_put(
     bucket: str,
     key: str,
     body: bytes,
-    now: dt.datetime,
 ) -> SignedPut:
-    """Return a SigV4-signed conditional PUT of ``body`` at ``bucket/key``.
+    """Return a SigV4-signed conditional PUT of ``body`` at ``bucket/key``, signed now.
 
     ``endpoint`` (``scheme://host[:port]``) selects path-style addressing (MinIO, moto, any
     S3-compatible service); without it, AWS's virtual-hosted ``BUCKET.s3.REGION.amazonaws.com``.
     ``credentials`` is (access key id, secret access key, session token or None).
     """
-    access_key, secret_key, token = credentials
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
     region = region or "us-east-1"
     if endpoint:
         scheme, _, host = (
@@ -61,35 +51,10 @@ def signed_put(
         path = f"/{bucket}/{key}"
     else:
         scheme, host, path = "https", f"{bucket}.s3.{region}.amazonaws.com", f"/{key}"
-    host = host.rstrip("/")
-    uri = quote(path, safe="/-_.~")
-    stamp = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    day = stamp[:8]
-    payload = hashlib.sha256(body).hexdigest()
-    headers = {
-        "host": host,
-        "if-none-match": "*",
-        "x-amz-content-sha256": payload,
-        "x-amz-date": stamp,
-    }
-    if token:
-        headers["x-amz-security-token"] = token
-    names = sorted(headers)
-    signed_headers = ";".join(names)
-    canonical = "\n".join(
-        ["PUT", uri, "", *(f"{n}:{headers[n]}" for n in names), "", signed_headers, payload]
-    )
-    scope = f"{day}/{region}/s3/aws4_request"
-    to_sign = "\n".join([_ALGORITHM, stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    signing_key = b"AWS4" + secret_key.encode()
-    for part in (day, region, "s3", "aws4_request"):
-        signing_key = _hmac(signing_key, part)
-    signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
-    headers["authorization"] = (
-        f"{_ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={signed_headers}, "
-        f"Signature={signature}"
-    )
-    return SignedPut(f"{scheme}://{host}{uri}", headers, body)
+    url = f"{scheme}://{host.rstrip('/')}{quote(path, safe='/-_.~')}"
+    request = AWSRequest(method="PUT", url=url, data=body, headers={"If-None-Match": "*"})
+    S3SigV4Auth(Credentials(*credentials), "s3", region).add_auth(request)
+    return SignedPut(url, {name: str(value) for name, value in request.headers.items()}, body)
 
 
 def put_if_absent(request: SignedPut, where: str, timeout_s: float = 10.0) -> bool:

@@ -209,14 +209,11 @@ def test_the_lock_object_serialises_writers(endpoint: str, s3: Any) -> None:
 
 
 def test_the_conditional_put_creates_once(endpoint: str, s3: Any) -> None:
-    import datetime as dt
-
     from nexusctl.evidence.s3put import put_if_absent, signed_put
 
     def attempt(body: bytes) -> bool:
-        now = dt.datetime.now(dt.UTC)
         request = signed_put(
-            endpoint, "us-east-1", ("testing", SECRET, None), BUCKET, "p/once", body, now
+            endpoint, "us-east-1", ("testing", SECRET, None), BUCKET, "p/once", body
         )
         return put_if_absent(request, "once")
 
