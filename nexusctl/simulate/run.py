@@ -107,6 +107,8 @@ def simulate(
             hint="pass --allow-catalog-change to simulate it; the spend change is then split "
             "into a price effect and a routing effect",
         )
+    # As given: a URL untouched, a path as pathlib shows it (``./t.parquet`` is ``t.parquet``).
+    shown = remote[1] if remote else str(Path(request.traffic))
     _check_output(request.decisions, None if remote else Path(request.traffic))
     with contextlib.ExitStack() as opened:
         if remote is None:
@@ -144,10 +146,10 @@ def simulate(
             baseline=_policy_ref(baseline, request.baseline),
             candidate=_policy_ref(candidate, request.candidate),
             traffic=TrafficRef(
-                path=str(request.traffic),
+                path=shown,
                 rows=decisions.requests,
                 sha256=digest,
-                metadata=_traffic_metadata(traffic_file, str(request.traffic)),
+                metadata=_traffic_metadata(traffic_file, shown),
             ),
             catalog_changed=bool(changes),
             catalog_changes=changes,
