@@ -217,3 +217,13 @@ def test_allowed_functions_still_run(spark: SparkSession, store: Path) -> None:
     )
     result = run_query_on_spark(store, sql, {}, SparkSettings())
     assert sum(row[1] for row in result.rows) == 60
+
+
+def test_failed_query_is_one_line(spark: SparkSession, store: Path) -> None:
+    result = run("evidence", "query", str(store), "SELECT no_such_column FROM decisions",
+                 "--engine", "spark")  # fmt: skip
+    assert result.exit_code == 3, result.stdout
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: query failed:"), result.stderr
+    assert len(lines) == 2, result.stderr  # the error and its hint: no JSON log, no JVM stack
+    assert lines[1].startswith("hint:")
