@@ -179,10 +179,12 @@ def test_decisions_file_equals_numpy_row_for_row(
     )  # fmt: skip
     local = run(*args, "--decisions", str(tmp_path / "numpy.parquet"))
     assert local.exit_code == 0, local.stderr
-    # Several range partitions, so the file is assembled from parts pulled in order.
+    # The shuffled join scatters rows over 3 partitions by millisecond; the file is then
+    # assembled from range partitions pulled in order.
     distributed = run(
         *args, "--decisions", str(tmp_path / "spark.parquet"), "--engine", "spark",
         "--conf", "spark.sql.shuffle.partitions=3", "--conf", "spark.sql.adaptive.enabled=false",
+        "--conf", "spark.sql.autoBroadcastJoinThreshold=-1",
     )  # fmt: skip
     assert distributed.exit_code == 0, distributed.stderr
     expected = pq.read_table(tmp_path / "numpy.parquet")
