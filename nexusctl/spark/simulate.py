@@ -35,6 +35,9 @@ from nexusctl.simulate.aggregate import DiffAggregate, FoldJob, fold_batch, pair
 from nexusctl.spark.errors import translated
 from nexusctl.spark.session import SparkSettings, start_session
 
+#: Rows a partition holds when --decisions gathers the pairs (two replay batches).
+PAIRS_PART_ROWS = 131_072
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import DataFrame, SparkSession
@@ -64,7 +67,8 @@ class SparkFold:
         from nexusctl.spark.progress import tracked
 
         spark = start_session(self.settings)
-        with tracked(spark, job.rows, progress, "nexusctl simulate"), translated("simulate"):
+        # translated() outermost: a JVM that died mid-run is one error line, not a traceback.
+        with translated("simulate"), tracked(spark, job.rows, progress, "nexusctl simulate"):
             frame = _read(spark, job)
             check_time_order(frame)
             parts = _parts(frame, job)
@@ -133,7 +137,11 @@ def _parts(frame: DataFrame, job: FoldJob) -> DataFrame:
     loaded = with_load(frame).drop("t_ms")
     if job.pairs is not None:
         # Partition i holds rows before partition i + 1's: pulled in order, they are the file.
-        loaded = loaded.repartitionByRange("row")
+        # At most PAIRS_PART_ROWS rows a partition: a partition's pairs are one task result
+        # held in the driver's JVM while it is pulled (1M rows in 4 partitions ran a 1 GiB
+        # local[2] driver out of heap).
+        parts = max(1, -(-job.rows // PAIRS_PART_ROWS))
+        loaded = loaded.repartitionByRange(parts, "row")
     return loaded.sortWithinPartitions("row").mapInArrow(fold, "part binary, pairs binary")
 
 
@@ -182,7 +190,8 @@ def _to_ipc(table: pa.Table) -> bytes:
     import pyarrow as pa
 
     sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
         writer.write_table(table)
     return bytes(sink.getvalue())
 
