@@ -137,10 +137,11 @@ def _parts(frame: DataFrame, job: FoldJob) -> DataFrame:
     loaded = with_load(frame).drop("t_ms")
     if job.pairs is not None:
         # Partition i holds rows before partition i + 1's: pulled in order, they are the file.
-        # At most PAIRS_PART_ROWS rows a partition: a partition's pairs are one task result
-        # held in the driver's JVM while it is pulled (1M rows in 4 partitions ran a 1 GiB
-        # local[2] driver out of heap).
-        parts = max(1, -(-job.rows // PAIRS_PART_ROWS))
+        # spark.sql.shuffle.partitions, and more if needed for at most PAIRS_PART_ROWS rows a
+        # partition: a partition's pairs are one task result held in the driver's JVM while
+        # it is pulled (1M rows in 4 partitions ran a 1 GiB local[2] driver out of heap).
+        shuffle = int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1)
+        parts = max(shuffle, -(-job.rows // PAIRS_PART_ROWS))
         loaded = loaded.repartitionByRange(parts, "row")
     return loaded.sortWithinPartitions("row").mapInArrow(fold, "part binary, pairs binary")
 
