@@ -51,11 +51,13 @@ CandidateOpt = Annotated[
     ),
 ]
 TrafficOpt = Annotated[
-    Path,
+    str,
     typer.Option(
         "--traffic",
         "-t",
-        help="Recorded traffic, Parquet in nexusctl's schema (see `nexusctl traffic import`).",
+        help="Recorded traffic, Parquet in nexusctl's schema (see `nexusctl traffic import`). "
+        "With --engine spark also a URL (s3a://, abfss://, gs://, hdfs://, file://) read "
+        "through Spark's own filesystem.",
         metavar="FILE",
     ),
 ]
@@ -233,7 +235,8 @@ def simulate(
 def _check_targets(targets: list[OutputTarget], request: SimulationRequest) -> None:
     from nexusctl.simulate.reports.outputs import check_targets
 
-    inputs = [request.traffic, request.baseline, request.candidate]
+    traffic = [] if request.traffic_url else [Path(request.traffic)]
+    inputs = [*traffic, request.baseline, request.candidate]
     check_targets(targets, inputs + ([request.decisions] if request.decisions else []))
 
 

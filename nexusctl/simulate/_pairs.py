@@ -81,6 +81,36 @@ def pair_schema(traffic: pa.Schema) -> pa.Schema:
     return pa.schema(fields)
 
 
+def pair_table(
+    req: pa.Table, base: pa.Table, cand: pa.Table, repriced: Any, schema: pa.Schema
+) -> pa.Table:
+    """One aligned batch's decision pairs as rows of the pairs file (``pair_schema``)."""
+    import pyarrow as pa
+
+    arrays: list[Any] = [base.column("row")]
+    for name in REQUEST_COLUMNS:
+        if name in req.column_names:
+            arrays.append(_as_type(req.column(name), schema.field(name).type))
+        else:
+            arrays.append(pa.nulls(req.num_rows, schema.field(name).type))
+    for side in (base, cand):
+        for name in DECISION_COLUMNS:
+            arrays.append(_column(side, name, schema))
+    arrays.append(repriced)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def pairs_writer(out: Path, schema: pa.Schema) -> pq.ParquetWriter:
+    """A Parquet writer for the pairs file (every engine writes it with these settings)."""
+    import pyarrow.parquet as pq
+
+    # request_id is unique per row: a dictionary would only cost time.
+    plain = {"request_id", "time", "row"}
+    return pq.ParquetWriter(
+        out, schema, compression="lz4", use_dictionary=[n for n in schema.names if n not in plain]
+    )
+
+
 def check_traffic_schema(schema: pa.Schema, shown: str) -> list[str]:
     """Return the traffic columns to read; refuse a file that lacks or mistypes one.
 
@@ -124,19 +154,9 @@ def stream_pairs(
         TrafficError: a batch breaks the traffic contract.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     schema = pair_schema(traffic.schema_arrow if traffic is not None else pa.schema([]))
-    writer = None
-    if out is not None:
-        # request_id is unique per row: a dictionary would only cost time.
-        plain = {"request_id", "time", "row"}
-        writer = pq.ParquetWriter(
-            out,
-            schema,
-            compression="lz4",
-            use_dictionary=[n for n in schema.names if n not in plain],
-        )
+    writer = None if out is None else pairs_writer(out, schema)
     try:
         if traffic is None:
             return 0
@@ -169,8 +189,6 @@ def _stream(
     writer: pq.ParquetWriter | None,
     progress: Callable[[int], None] | None,
 ) -> int:
-    import pyarrow as pa
-
     columns = check_traffic_schema(traffic.schema_arrow, str(shown))
     # One read of each batch feeds both policies; a worker thread replays the next batch
     # while this one is folded. Only the columns the replay and the diff read (extra columns
@@ -191,17 +209,7 @@ def _stream(
             repriced = engine.reprice(base, req, reprice_catalog)
         accumulator.add(req, base, cand, repriced)
         if writer is not None:
-            arrays: list[Any] = [base.column("row")]
-            for name in REQUEST_COLUMNS:
-                if name in req.column_names:
-                    arrays.append(_as_type(req.column(name), schema.field(name).type))
-                else:
-                    arrays.append(pa.nulls(n, schema.field(name).type))
-            for side in (base, cand):
-                for name in DECISION_COLUMNS:
-                    arrays.append(_column(side, name, schema))
-            arrays.append(repriced)
-            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=n)
+            writer.write_table(pair_table(req, base, cand, repriced, schema), row_group_size=n)
         done += n
         if progress is not None:
             progress(done)

@@ -5,7 +5,11 @@ distributed engine instead folds each partition into its own ``DiffAggregate`` w
 ``fold_batch`` (the load already computed, as a column), ships the parts to the driver and
 merges them: every figure is an exact integer count or pico-USD sum, so the merged result is
 the one pass's (tests/spark/ hold the two engines' JSON documents equal). ``TrafficFold`` is
-what ``simulate`` calls instead of its own pass.
+what ``simulate`` calls instead of its own pass. With ``--decisions`` the fold also hands
+``fold_batch``'s pair tables, in row order, to ``FoldJob.pairs`` (the one pairs writer).
+
+A fold that also reads traffic URLs (``scheme://...``) through its own filesystem is a
+``UrlTrafficFold``: ``simulate`` then reads the footer and the SHA-256 through it.
 """
 
 from __future__ import annotations
@@ -13,14 +17,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from nexusctl.errors import TrafficError
 from nexusctl.simulate._accumulate import Accumulator as DiffAggregate
-from nexusctl.simulate._pairs import OPTIONAL_COLUMNS, REPLAY_ONLY_COLUMNS, REQUEST_COLUMNS
+from nexusctl.simulate._pairs import (
+    OPTIONAL_COLUMNS,
+    REPLAY_ONLY_COLUMNS,
+    REQUEST_COLUMNS,
+    pair_schema,
+    pair_table,
+    pairs_writer,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
     from nexusctl.policy.catalog import ModelCatalog
     from nexusctl.policy.loader import LoadedPolicy
@@ -31,7 +43,10 @@ __all__ = [
     "DiffAggregate",
     "FoldJob",
     "TrafficFold",
+    "UrlTrafficFold",
     "fold_batch",
+    "pair_schema",
+    "pairs_writer",
     "read_columns",
 ]
 
@@ -48,7 +63,8 @@ def read_columns(names: list[str]) -> list[str]:
 class FoldJob:
     """What a fold needs: the traffic (already checked), both policies and the repricing."""
 
-    traffic: Path
+    #: A local path, or a URL for a ``UrlTrafficFold`` (passed to its filesystem untouched).
+    traffic: Path | str
     #: Rows in the traffic file (from its footer).
     rows: int
     #: Columns to read (``read_columns`` of the file's schema).
@@ -57,6 +73,10 @@ class FoldJob:
     candidate: LoadedPolicy
     #: The candidate catalog when it differs from the baseline's (reprice the baseline).
     reprice: ModelCatalog | None
+    #: The traffic file's Arrow schema (its footer's).
+    schema: pa.Schema | None = None
+    #: Where every pair goes, in row order (``pair_schema`` rows); None: not asked.
+    pairs: pq.ParquetWriter | None = None
 
 
 class TrafficFold(Protocol):
@@ -79,18 +99,43 @@ class TrafficFold(Protocol):
         ...
 
 
+@runtime_checkable
+class UrlTrafficFold(TrafficFold, Protocol):
+    """A fold that reads traffic URLs through its own filesystem (Spark's: Hadoop's)."""
+
+    def open_url(self, url: str) -> BinaryIO:
+        """A seekable binary stream of the file at ``url`` (the footer is read through it).
+
+        Raises:
+            TrafficError: no such file, a directory, or an empty file.
+            EnvironmentError_: the URL's filesystem is not available, or reading failed.
+        """
+        ...
+
+    def sha256_url(self, url: str) -> str:
+        """The hex SHA-256 of the bytes at ``url``, read through the same filesystem.
+
+        Raises:
+            TrafficError, EnvironmentError_: as ``open_url``.
+        """
+        ...
+
+
 def fold_batch(
     aggregate: DiffAggregate,
     plans: tuple[RouterPlan, RouterPlan],
     reprice: ModelCatalog | None,
     batch: pa.RecordBatch,
-) -> None:
+    pairs: pa.Schema | None = None,
+) -> pa.Table | None:
     """Replay one batch under both plans and fold the pairs into ``aggregate``.
 
     ``batch`` holds the traffic columns plus ``row`` (the 0-based row in the traffic file)
     and ``load`` (arrivals in the trailing second, ``nexusctl.replay.arrivals_load``'s
     definition, computed over the whole traffic). Rows need not be contiguous; within a
-    batch they should ascend, so residency examples are the first by row.
+    batch they should ascend, so residency examples are the first by row. With ``pairs``
+    (``pair_schema`` of the traffic's schema) the batch's decision pairs are returned as
+    rows of the ``--decisions`` file; otherwise None.
 
     Raises:
         TrafficError: a row breaks the traffic contract (named by its 1-based row number).
@@ -104,7 +149,9 @@ def fold_batch(
         if reprice is None
         else reprice_under(base, batch, reprice)
     )
-    aggregate.add(_table(batch), _table(base), _table(cand), repriced)
+    req, base_table, cand_table = _table(batch), _table(base), _table(cand)
+    aggregate.add(req, base_table, cand_table, repriced)
+    return None if pairs is None else pair_table(req, base_table, cand_table, repriced, pairs)
 
 
 def _decide(plan: RouterPlan, batch: pa.RecordBatch, rows: pa.Array) -> pa.RecordBatch:

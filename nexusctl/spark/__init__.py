@@ -7,7 +7,9 @@ Public names: ``simulate_fold`` (the engine ``simulate`` runs, or None for the N
 ``SparkSettings`` and ``INSTALL_HINT`` (session.py). Modules: ``session`` (start a session,
 check pyspark and Java), ``load`` (the load by second buckets), ``order`` (the time-order
 check), ``simulate`` (the per-partition fold), ``progress`` (the status tracker),
-``evidence`` (the views in Spark SQL), ``errors`` (Spark's failures as nexusctl's).
+``evidence`` (the views in Spark SQL), ``sandbox`` (what a Spark SQL query may not use),
+``remote`` (traffic URLs through Spark's Hadoop FileSystem), ``errors`` (Spark's failures as
+nexusctl's).
 Submitting to a cluster, sizing and the dialect notes: docs/scale.md.
 """
 

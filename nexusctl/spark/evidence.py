@@ -8,7 +8,9 @@ so the store may be as large as the cluster allows.
 
 The user's SQL is Spark SQL. It is checked read-only the portable way: it must parse as the
 body of ``SELECT * FROM (...)``, which no DDL, DML or second statement does; reading a file
-path inside a query (``parquet.`/x```) is off (``spark.sql.runSQLOnFiles=false``). Parameters
+path inside a query (``parquet.`/x```) is off (``spark.sql.runSQLOnFiles=false``, forced);
+built-ins that reach the JVM, a process or files are refused in the analyzed plan
+(``sandbox.py``) before anything runs. Parameters
 bind ``:NAME`` (DuckDB's ``$NAME``). The dialects differ in a few names, listed in
 docs/scale.md; the report's queries are DuckDB's, translated by ``spark_sql``.
 
@@ -33,6 +35,7 @@ from nexusctl.evidence.report import SECTIONS, ReportFilter
 from nexusctl.evidence.report_model import EvidenceReport, Section, Totals
 from nexusctl.evidence.store import KINDS, load_config
 from nexusctl.spark.errors import translated
+from nexusctl.spark.sandbox import check_plan
 from nexusctl.spark.session import SparkSettings, start_session
 
 if TYPE_CHECKING:
@@ -103,6 +106,8 @@ def run_query(root: Path, sql: str, params: dict[str, Any], settings: SparkSetti
         EnvironmentError_: Spark could not run.
     """
     spark = start_session(settings, "nexusctl evidence query")
+    # After --conf: a query never reads a file path, whatever the settings say.
+    spark.conf.set("spark.sql.runSQLOnFiles", "false")
     register_views(spark, root)
     body = sql.strip().rstrip(";")
     # On its own lines: a trailing `-- comment` in the user's SQL cannot swallow the bracket.
@@ -111,6 +116,7 @@ def run_query(root: Path, sql: str, params: dict[str, Any], settings: SparkSetti
     with translated("evidence query"):
         try:
             frame = spark.sql(wrapped, args=params or None)
+            check_plan(frame)
             rows = frame.collect()
         except Exception as exc:
             if _is_analysis_error(exc):

@@ -51,7 +51,9 @@ def tracked(
         stop.set()
         if worker is not None:
             worker.join()
-        context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        # The JVM may be gone (it ran out of memory): then there is no job group to clear.
+        with contextlib.suppress(Exception):
+            context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
     if progress is not None:
         progress(rows)
 

@@ -131,6 +131,7 @@ def start_session(settings: SparkSettings, app_name: str = "nexusctl") -> SparkS
     require_pyspark()
     from pyspark.sql import SparkSession
 
+    _quiet_query_loggers()
     active = SparkSession.getActiveSession()
     if active is not None:
         _runtime_conf(active, settings)
@@ -145,6 +146,19 @@ def start_session(settings: SparkSettings, app_name: str = "nexusctl") -> SparkS
         ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _quiet_query_loggers() -> None:
+    """Stop pyspark logging each failed query as a JSON record with the JVM's stack on stderr.
+
+    nexusctl reports the failure itself in one line (``errors.translated``; ``--debug`` has
+    the rest). The loggers are pyspark's own class, made through its factory, so pyspark's
+    keyword arguments to them still work; they are only disabled.
+    """
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True
 
 
 def _build(settings: SparkSettings, app_name: str) -> SparkSession:

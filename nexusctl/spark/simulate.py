@@ -2,14 +2,20 @@
 
 The plan of one run (each step a Spark job; nothing is collected but the parts):
 
-1. read the traffic Parquet with Spark, numbering rows by their index in the file
-   (``_metadata.row_index``) and checking that times never decrease from one row to the
-   next, as the NumPy engine's streamed read does (``_order.py``);
+1. read the traffic Parquet with Spark (a local path, or a URL handed over untouched:
+   ``remote.py`` reads its footer and digest through the same filesystem), numbering rows
+   by their index in the file (``_metadata.row_index``) and checking that times never
+   decrease from one row to the next, as the NumPy engine's streamed read does (``_order.py``);
 2. compute the load in Spark, partitioned by second (``load.py``);
 3. in every partition, ``mapInArrow`` replays each Arrow batch under both compiled plans and
    folds the pairs into a ``DiffAggregate`` (``nexusctl.simulate.aggregate.fold_batch``),
    rows ascending, and yields it pickled as one binary value;
 4. the driver merges the parts: integer counts and pico-USD sums, so exactly.
+
+With ``--decisions`` the rows are range-partitioned by ``row`` first (one more shuffle), so
+partition ``i`` holds rows before partition ``i + 1``'s; each batch's pairs leave the worker
+as one Arrow IPC value, and the driver pulls the partitions in order, one at a time
+(``toLocalIterator``), into the one pairs writer: the NumPy engine's file, row for row.
 
 ``simulate`` then builds the same ``SimulationResult`` as the NumPy engine from the merged
 aggregates; only ``engine`` differs. Progress comes from Spark's status tracker
@@ -22,11 +28,15 @@ import functools
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
-from nexusctl.simulate.aggregate import DiffAggregate, FoldJob, fold_batch
+from nexusctl.simulate.aggregate import DiffAggregate, FoldJob, fold_batch, pair_schema
 from nexusctl.spark.errors import translated
 from nexusctl.spark.session import SparkSettings, start_session
+
+#: Rows a partition holds when --decisions gathers the pairs (two replay batches).
+PAIRS_PART_ROWS = 131_072
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -57,12 +67,42 @@ class SparkFold:
         from nexusctl.spark.progress import tracked
 
         spark = start_session(self.settings)
-        with tracked(spark, job.rows, progress, "nexusctl simulate"), translated("simulate"):
+        # translated() outermost: a JVM that died mid-run is one error line, not a traceback.
+        with translated("simulate"), tracked(spark, job.rows, progress, "nexusctl simulate"):
             frame = _read(spark, job)
             check_time_order(frame)
-            for part in _parts(frame, job).collect():
-                total.merge(pickle.loads(part[0]))  # noqa: S301 - our own workers' output
+            parts = _parts(frame, job)
+            if job.pairs is None:
+                for part, _ in parts.collect():
+                    total.merge(pickle.loads(part))  # noqa: S301 - our own workers' output
+            else:
+                for part, pairs in parts.toLocalIterator(prefetchPartitions=False):
+                    if pairs is not None:
+                        job.pairs.write_table(_from_ipc(pairs))
+                    else:
+                        total.merge(pickle.loads(part))  # noqa: S301 - our own workers' output
         return total
+
+    def open_url(self, url: str) -> BinaryIO:
+        """The file at ``url``, read through Spark's Hadoop FileSystem (``remote.py``).
+
+        Raises:
+            TrafficError: no such file, a directory, an empty file.
+            EnvironmentError_: Spark cannot start, or has no filesystem for the URL.
+        """
+        from nexusctl.spark.remote import open_url
+
+        return open_url(start_session(self.settings), url)  # type: ignore[return-value]
+
+    def sha256_url(self, url: str) -> str:
+        """The SHA-256 of the bytes at ``url``, through Spark's Hadoop FileSystem.
+
+        Raises:
+            TrafficError, EnvironmentError_: as ``open_url``.
+        """
+        from nexusctl.spark.remote import sha256_url
+
+        return sha256_url(start_session(self.settings), url)
 
 
 def _read(spark: SparkSession, job: FoldJob) -> DataFrame:
@@ -71,7 +111,9 @@ def _read(spark: SparkSession, job: FoldJob) -> DataFrame:
 
     from nexusctl.spark.load import time_ms
 
-    frame = spark.read.parquet(str(job.traffic.resolve()))
+    # A URL goes to Spark as given; a local path is made absolute (the executors' cwd differs).
+    where = job.traffic if isinstance(job.traffic, str) else str(Path(job.traffic).resolve())
+    frame = spark.read.parquet(where)
     is_timestamp = frame.schema["time"].dataType.typeName().startswith("timestamp")
     return frame.select(
         *[F.col(f"`{name}`") for name in job.columns],
@@ -81,18 +123,27 @@ def _read(spark: SparkSession, job: FoldJob) -> DataFrame:
 
 
 def _parts(frame: DataFrame, job: FoldJob) -> DataFrame:
-    """One pickled ``DiffAggregate`` per partition, after the load is joined in."""
-    import pyarrow.parquet as pq
-
+    """Per partition: its pairs as Arrow IPC values (with --decisions), then its pickled
+    ``DiffAggregate``; the load is joined in first.
+    """
     from nexusctl.spark.load import with_load
 
-    source = pq.read_schema(job.traffic)
-    fields = [source.field(name) for name in job.columns]
+    assert job.schema is not None, "simulate passes the footer's schema"
+    fields = [job.schema.field(name) for name in job.columns]
+    pairs = None if job.pairs is None else pair_schema(job.schema)
     fold = functools.partial(
-        fold_partition, job.baseline, job.candidate, job.reprice, _target(fields)
+        fold_partition, job.baseline, job.candidate, job.reprice, _target(fields), pairs
     )
-    loaded = with_load(frame).drop("t_ms").sortWithinPartitions("row")
-    return loaded.mapInArrow(fold, "part binary")
+    loaded = with_load(frame).drop("t_ms")
+    if job.pairs is not None:
+        # Partition i holds rows before partition i + 1's: pulled in order, they are the file.
+        # spark.sql.shuffle.partitions, and more if needed for at most PAIRS_PART_ROWS rows a
+        # partition: a partition's pairs are one task result held in the driver's JVM while
+        # it is pulled (1M rows in 4 partitions ran a 1 GiB local[2] driver out of heap).
+        shuffle = int(frame.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1)
+        parts = max(shuffle, -(-job.rows // PAIRS_PART_ROWS))
+        loaded = loaded.repartitionByRange(parts, "row")
+    return loaded.sortWithinPartitions("row").mapInArrow(fold, "part binary, pairs binary")
 
 
 def _target(fields: list[pa.Field]) -> pa.Schema:
@@ -107,25 +158,49 @@ def fold_partition(
     candidate: LoadedPolicy,
     reprice: ModelCatalog | None,
     schema: pa.Schema,
+    pairs: pa.Schema | None,
     batches: Iterator[pa.RecordBatch],
 ) -> Iterator[pa.RecordBatch]:
     """Fold one partition's batches (rows ascending) into one pickled ``DiffAggregate``.
 
     Runs in a Spark Python worker. Each batch is cast back to the traffic file's own column
     types (Spark hands timestamps in microseconds, strings possibly as large strings), so the
-    replay reads exactly what the NumPy engine reads.
+    replay reads exactly what the NumPy engine reads. With ``pairs`` (the pairs file's
+    schema) every batch's decision pairs are yielded first, as one Arrow IPC value each.
     """
-    import pyarrow as pa
-
     from nexusctl.router.plan import plan_for
 
     plans = (plan_for(baseline), plan_for(candidate))
     aggregate = DiffAggregate(baseline, candidate)
     for batch in batches:
         if batch.num_rows:
-            fold_batch(aggregate, plans, reprice, _cast(batch, schema))
-    data = pickle.dumps(aggregate, protocol=pickle.HIGHEST_PROTOCOL)
-    yield pa.record_batch([pa.array([data], type=pa.binary())], names=["part"])
+            table = fold_batch(aggregate, plans, reprice, _cast(batch, schema), pairs)
+            if table is not None:
+                yield _record(None, _to_ipc(table))
+    yield _record(pickle.dumps(aggregate, protocol=pickle.HIGHEST_PROTOCOL), None)
+
+
+def _record(part: bytes | None, pairs: bytes | None) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    columns = [pa.array([part], type=pa.binary()), pa.array([pairs], type=pa.binary())]
+    return pa.record_batch(columns, names=["part", "pairs"])
+
+
+def _to_ipc(table: pa.Table) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="lz4")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def _from_ipc(data: bytes) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(data).read_all()
 
 
 def _cast(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:

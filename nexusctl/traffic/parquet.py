@@ -55,13 +55,26 @@ def open_traffic_parquet(
     Raises:
         TrafficError: missing, not a regular file, empty, not Parquet, or over a cap.
     """
+    require_regular_file(path, what)
+    return open_traffic_stream(path, str(path), limits)
+
+
+def open_traffic_stream(source: Any, shown: str, limits: ReadLimits | None = None) -> Any:
+    """Open ``source`` (a path, or a seekable binary stream such as a URL's) after its footer.
+
+    ``open_traffic_parquet`` without the local-file checks: for a stream whose filesystem
+    has already refused missing, non-regular and empty files.
+
+    Raises:
+        TrafficError: not Parquet, or over a cap.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    require_regular_file(path, what)
+    path = shown
     try:
         # pre_buffer=False: pre-buffering caches read-ahead column chunks of the whole file.
-        parquet = pq.ParquetFile(path, pre_buffer=False)
+        parquet = pq.ParquetFile(source, pre_buffer=False)
     except (pa.ArrowException, OSError) as exc:
         raise TrafficError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
     limits = limits or ReadLimits()

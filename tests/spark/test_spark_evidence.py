@@ -152,3 +152,78 @@ def test_report_queries_translate() -> None:
         "SELECT array_join(r, ','), sum(CAST(cost_pusd AS DECIMAL(38, 0))) FROM d "
         "WHERE dt >= :start"
     )
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("SELECT reflect('java.lang.System', 'setProperty', 'nexusctl.sandbox', 'x')", "reflect"),
+        ("SELECT JAVA_METHOD('java.lang.System', 'setProperty', 'nexusctl.sandbox', 'x')", "java"),
+        (
+            "SELECT system.builtin.java_method('java.lang.System', 'setProperty', "
+            "'nexusctl.sandbox', 'x')",
+            "java_method",
+        ),
+        ("SELECT try_reflect('java.lang.System', 'setProperty', 'nexusctl.sandbox', 'x')", "try"),
+        (
+            "WITH t AS (SELECT `reflect`('java.lang.System', 'setProperty', 'nexusctl.sandbox', "
+            "'x') AS v) SELECT * FROM t",
+            "reflect",
+        ),
+        (
+            "SELECT request_id FROM decisions WHERE tenant IN (SELECT reflect("
+            "'java.lang.System', 'setProperty', 'nexusctl.sandbox', 'x'))",
+            "reflect",
+        ),
+        (
+            "SELECT transform(reasons, r -> reflect('java.lang.System', 'setProperty', "
+            "'nexusctl.sandbox', r)) FROM decisions",
+            "reflect",
+        ),
+        ("SELECT TRANSFORM(tenant) USING 'touch {marker}' AS (x) FROM decisions", "TRANSFORM"),
+        ("SELECT input_file_name() FROM decisions", "input_file_name"),
+        ("SELECT input_file_block_start() FROM decisions", "input_file_block_start"),
+        ("SELECT xpath_string('<a>1</a>', 'a')", "xpath"),
+        ("SELECT from_xml('<a>1</a>', 'a INT')", "from_xml"),
+    ],
+)
+def test_query_refuses_jvm_process_and_file_access(
+    spark: SparkSession, store: Path, tmp_path: Path, sql: str, named: str
+) -> None:
+    marker = tmp_path / "ran"
+    result = run("evidence", "query", str(store), sql.format(marker=marker), "--engine", "spark")
+    assert result.exit_code == 3, result.stdout
+    assert "query refused:" in result.stderr
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+    # Refused in the analyzed plan, before anything ran.
+    assert spark.sparkContext._jvm.java.lang.System.getProperty("nexusctl.sandbox") is None
+    assert not marker.exists()
+
+
+def test_conf_cannot_turn_file_queries_back_on(spark: SparkSession, store: Path) -> None:
+    result = run(
+        "evidence", "query", str(store), "SELECT * FROM parquet.`/etc/hostname`",
+        "--engine", "spark", "--conf", "spark.sql.runSQLOnFiles=true",
+    )  # fmt: skip
+    assert result.exit_code == 3, result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_allowed_functions_still_run(spark: SparkSession, store: Path) -> None:
+    sql = (
+        "SELECT upper(tenant) AS t, count(*) AS n, max(size(reasons)) AS r FROM decisions "
+        "WHERE request_id RLIKE 'req-[0-9]+' GROUP BY 1 ORDER BY 1"
+    )
+    result = run_query_on_spark(store, sql, {}, SparkSettings())
+    assert sum(row[1] for row in result.rows) == 60
+
+
+def test_failed_query_is_one_line(spark: SparkSession, store: Path) -> None:
+    result = run("evidence", "query", str(store), "SELECT no_such_column FROM decisions",
+                 "--engine", "spark")  # fmt: skip
+    assert result.exit_code == 3, result.stdout
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: query failed:"), result.stderr
+    assert len(lines) == 2, result.stderr  # the error and its hint: no JSON log, no JVM stack
+    assert lines[1].startswith("hint:")

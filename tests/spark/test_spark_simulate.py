@@ -168,14 +168,65 @@ def test_time_going_back_is_refused_like_numpy(
     assert "row 3002 (1-based) goes back in time" in distributed.stderr
 
 
-def test_decisions_file_needs_the_numpy_engine(spark: SparkSession, tmp_path: Path) -> None:
-    result = run(
-        "simulate", "-b", str(NEBULA / "retail-chat.yaml"),
-        "-c", str(NEBULA / "retail-chat.candidate.yaml"), "-t", str(tmp_path / "t.parquet"),
-        "--engine", "spark", "--decisions", str(tmp_path / "d.parquet"),
+@pytest.mark.slow
+def test_decisions_file_equals_numpy_row_for_row(
+    spark: SparkSession, azure_traffic: Path, tmp_path: Path
+) -> None:
+    args = (
+        "simulate", "-b", str(NEBULA / "code-assistant.yaml"),
+        "-c", str(NEBULA / "code-assistant.candidate.yaml"), "-t", str(azure_traffic),
+        "--gate", "changed_decisions_max_pct=off", "-f", "json",
     )  # fmt: skip
-    assert result.exit_code == 2
-    assert "--decisions is written by the numpy engine only" in result.stderr
+    local = run(*args, "--decisions", str(tmp_path / "numpy.parquet"))
+    assert local.exit_code == 0, local.stderr
+    # The shuffled join scatters rows over 3 partitions by millisecond; the file is then
+    # assembled from range partitions pulled in order.
+    distributed = run(
+        *args, "--decisions", str(tmp_path / "spark.parquet"), "--engine", "spark",
+        "--conf", "spark.sql.shuffle.partitions=3", "--conf", "spark.sql.adaptive.enabled=false",
+        "--conf", "spark.sql.autoBroadcastJoinThreshold=-1",
+    )  # fmt: skip
+    assert distributed.exit_code == 0, distributed.stderr
+    expected = pq.read_table(tmp_path / "numpy.parquet")
+    got = pq.read_table(tmp_path / "spark.parquet")
+    assert got.schema.equals(expected.schema, check_metadata=True)
+    assert got.num_rows == expected.num_rows == pq.ParquetFile(azure_traffic).metadata.num_rows
+    assert got.column("row").to_pylist() == list(range(got.num_rows))
+    assert pq.ParquetFile(tmp_path / "spark.parquet").metadata.num_row_groups > 1
+    for name in expected.column_names:  # one column at a time: a failure names it
+        assert got.column(name).equals(expected.column(name)), name
+    assert sorted(tmp_path.iterdir()) == [tmp_path / "numpy.parquet", tmp_path / "spark.parquet"]
+    local_doc, spark_doc = json.loads(local.stdout), json.loads(distributed.stdout)
+    assert_same_but_engine(local_doc, spark_doc)
+
+
+def test_emit_evidence_from_spark_equals_numpy(spark: SparkSession, tmp_path: Path) -> None:
+    from nexusctl.traffic.synth import write_synth
+    from tests.cli.evidence_helpers import make_store
+
+    traffic = tmp_path / "traffic.parquet"
+    write_synth(traffic, 300, 5)
+    stored = {}
+    for engine in ("numpy", "spark"):
+        (tmp_path / engine).mkdir()
+        store, key, _ = make_store(tmp_path / engine, 4)
+        result = run(
+            "simulate", "-b", str(NEBULA / "retail-chat.yaml"),
+            "-c", str(NEBULA / "retail-chat.candidate.yaml"), "-t", str(traffic),
+            "--decisions", str(tmp_path / f"{engine}.parquet"), "--engine", engine,
+            "--emit-evidence", str(store), str(key),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        assert "appended 300 record(s)" in result.stderr
+        query = (
+            "SELECT request_id, deployment_id, outcome, cost_pusd FROM counterfactual_decisions "
+            "ORDER BY request_id"
+        )
+        rows = run("evidence", "query", str(store), query, "-f", "json")
+        assert rows.exit_code == 0, rows.stderr
+        stored[engine] = json.loads(rows.stdout)
+    assert len(stored["numpy"]) == 300
+    assert stored["spark"] == stored["numpy"]
 
 
 def test_spark_options_need_the_spark_engine(tmp_path: Path) -> None:
