@@ -120,6 +120,16 @@ AllowEmptyOpt = Annotated[
     bool,
     typer.Option("--allow-empty", help="Accept traffic with no requests (gates pass on no data)."),
 ]
+MaxRowsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-rows",
+        min=1,
+        help="Refuse traffic whose Parquet footer declares more rows than this (default "
+        "20,000,000; the uncompressed-size cap, 8 GiB, scales with it). Both engines stream, so "
+        "raise it for a genuine larger file (a quarter's traffic on --engine spark).",
+    ),
+]
 AllowCatalogChangeOpt = Annotated[
     bool,
     typer.Option(
@@ -153,6 +163,7 @@ def simulate(
     output: OutputOpt = None,
     report_url: ReportUrlOpt = None,
     allow_empty: AllowEmptyOpt = False,
+    max_rows: MaxRowsOpt = None,
     allow_catalog_change: AllowCatalogChangeOpt = False,
     attest: AttestOpt = None,
     key: KeyOpt = None,
@@ -211,6 +222,7 @@ def simulate(
         gate_flags=tuple(gate or ()),
         allow_empty=allow_empty,
         allow_catalog_change=allow_catalog_change,
+        max_rows=max_rows,
     )
     _check_targets(targets, request)
     bar = _ProgressBar()

@@ -59,6 +59,8 @@ class SimulationRequest:
     gate_flags: Sequence[str] = ()
     allow_empty: bool = False
     allow_catalog_change: bool = False
+    #: The footer's row cap (``nexusctl.traffic.parquet.read_limits``); None: the default.
+    max_rows: int | None = None
 
     @property
     def traffic_url(self) -> str | None:
@@ -112,9 +114,11 @@ def simulate(
     _check_output(request.decisions, None if remote else Path(request.traffic))
     with contextlib.ExitStack() as opened:
         if remote is None:
-            traffic_file, rows = _open_traffic(Path(request.traffic), request.allow_empty)
+            traffic_file, rows = _open_traffic(
+                Path(request.traffic), request.allow_empty, request.max_rows
+            )
         else:
-            traffic_file, rows = _open_url(*remote, request.allow_empty, opened)
+            traffic_file, rows = _open_url(*remote, request.allow_empty, request.max_rows, opened)
         if on_start is not None:
             on_start(rows)
         reprice = candidate.catalog.catalog if changes else None
@@ -237,31 +241,37 @@ def _check_output(out: Path | None, traffic: Path | None) -> None:
         raise InputError(f"{out}: is a directory, expected a Parquet file path")
 
 
-def _open_traffic(path: Path, allow_empty: bool) -> tuple[pq.ParquetFile | None, int]:
+def _open_traffic(
+    path: Path, allow_empty: bool, max_rows: int | None
+) -> tuple[pq.ParquetFile | None, int]:
     """Open the traffic with the shared reader: footer caps, then the table's type check.
 
     Its rows are checked batch by batch by the replay (``nexusctl.traffic.schema``'s rules).
     """
-    from nexusctl.traffic.parquet import open_traffic_parquet, require_regular_file
+    from nexusctl.traffic.parquet import open_traffic_parquet, read_limits, require_regular_file
 
     try:
         require_regular_file(path, "traffic file")
     except TrafficError as exc:
         return _empty(exc, allow_empty)
-    return _checked(open_traffic_parquet(path), str(path), allow_empty)
+    return _checked(open_traffic_parquet(path, read_limits(max_rows)), str(path), allow_empty)
 
 
 def _open_url(
-    fold: UrlTrafficFold, url: str, allow_empty: bool, opened: contextlib.ExitStack
+    fold: UrlTrafficFold,
+    url: str,
+    allow_empty: bool,
+    max_rows: int | None,
+    opened: contextlib.ExitStack,
 ) -> tuple[pq.ParquetFile | None, int]:
     """Open the traffic at ``url`` through the engine's filesystem (closed with ``opened``)."""
-    from nexusctl.traffic.parquet import open_traffic_stream
+    from nexusctl.traffic.parquet import open_traffic_stream, read_limits
 
     try:
         stream = opened.enter_context(fold.open_url(url))
     except TrafficError as exc:
         return _empty(exc, allow_empty)
-    return _checked(open_traffic_stream(stream, url), url, allow_empty)
+    return _checked(open_traffic_stream(stream, url, read_limits(max_rows)), url, allow_empty)
 
 
 _EMPTY_HINT = "pass --allow-empty to accept traffic with no requests"

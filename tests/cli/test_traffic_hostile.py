@@ -132,6 +132,10 @@ def test_max_rows_is_a_documented_override(tmp_path: Path) -> None:
     assert refused.exit_code == 3
     assert not copy.exists()
     assert run("traffic", "inspect", good, "--max-rows", "50").exit_code == 0
+    refused = run(*simulate_args(good), "--max-rows", "10")
+    assert refused.exit_code == 3
+    assert "the footer declares 50 rows, over the cap of 10" in refused.stderr
+    assert run(*simulate_args(good), "--max-rows", "50").exit_code == 0
 
 
 def _row_bomb(path: Path, rows: int) -> None:
