@@ -271,3 +271,26 @@ def diverged_world(tmp: Path) -> World:
     ops.publish(reg, edited_bundle(tmp, 4, keys["ci"]), keys["ci"], c)
     ops.promote(reg, "retail-chat", 4, "dev", keys["ci"], c)
     return world
+
+
+#: The start of a crash driver run as ``python -c DRIVER METHOD CONDITION REG TIME ...``: it
+#: kills its own process (SIGKILL) at the first ``Store.METHOD`` call whose first argument
+#: ``rel`` meets CONDITION, and sets ``clock`` to TIME. A test appends the event to run.
+KILL_AT_STORE_CALL = """
+import datetime as dt, os, signal, sys
+from pathlib import Path
+from nexusctl.clock import FixedClock
+from nexusctl.registry._store import Store
+
+method, condition = sys.argv[1], sys.argv[2]
+original = getattr(Store, method)
+
+def dying(self, *args, **kwargs):
+    rel = args[0] if args and isinstance(args[0], str) else ""
+    if eval(condition, {"rel": rel}):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, *args, **kwargs)
+
+setattr(Store, method, dying)
+clock = FixedClock(dt.datetime.fromisoformat(sys.argv[4]))
+"""

@@ -14,10 +14,11 @@ A fold that also reads traffic URLs (``scheme://...``) through its own filesyste
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from nexusctl.errors import TrafficError
 from nexusctl.simulate._accumulate import Accumulator as DiffAggregate
@@ -103,7 +104,7 @@ class TrafficFold(Protocol):
 class UrlTrafficFold(TrafficFold, Protocol):
     """A fold that reads traffic URLs through its own filesystem (Spark's: Hadoop's)."""
 
-    def open_url(self, url: str) -> BinaryIO:
+    def open_url(self, url: str) -> io.RawIOBase:
         """A seekable binary stream of the file at ``url`` (the footer is read through it).
 
         Raises:

@@ -29,7 +29,7 @@ import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 from nexusctl.simulate.aggregate import DiffAggregate, FoldJob, fold_batch, pair_schema
 from nexusctl.spark.errors import translated
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from nexusctl.policy.catalog import ModelCatalog
     from nexusctl.policy.loader import LoadedPolicy
+    from nexusctl.spark.remote import HadoopFile
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class SparkFold:
                         total.merge(pickle.loads(part))  # noqa: S301 - our own workers' output
         return total
 
-    def open_url(self, url: str) -> BinaryIO:
+    def open_url(self, url: str) -> HadoopFile:
         """The file at ``url``, read through Spark's Hadoop FileSystem (``remote.py``).
 
         Raises:
@@ -92,7 +93,7 @@ class SparkFold:
         """
         from nexusctl.spark.remote import open_url
 
-        return open_url(start_session(self.settings), url)  # type: ignore[return-value]
+        return open_url(start_session(self.settings), url)
 
     def sha256_url(self, url: str) -> str:
         """The SHA-256 of the bytes at ``url``, through Spark's Hadoop FileSystem.

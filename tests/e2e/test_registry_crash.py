@@ -16,7 +16,7 @@ from nexusctl.registry import ops
 from nexusctl.registry.resolve import resolve
 from nexusctl.registry.verify import verify_registry
 from tests.conftest import REPO
-from tests.registry_kit import World, new_world, to_prod_ready
+from tests.registry_kit import KILL_AT_STORE_CALL, World, new_world, to_prod_ready
 
 # Each point: the Store method to patch, the condition (on its first argument) to die at,
 # whether the event was committed, and whether prod's TUF timestamp (v3) was written.
@@ -28,26 +28,13 @@ POINTS = {
     "after committing, before pushing": ("push", "True", True, True),
 }
 
-DRIVER = """
-import datetime as dt, os, signal, sys
-from pathlib import Path
-from nexusctl.clock import FixedClock
+DRIVER = (
+    KILL_AT_STORE_CALL
+    + """
 from nexusctl.registry import ops
-from nexusctl.registry._store import Store
-
-method, condition = sys.argv[1], sys.argv[2]
-original = getattr(Store, method)
-
-def dying(self, *args, **kwargs):
-    rel = args[0] if args and isinstance(args[0], str) else ""
-    if eval(condition, {"rel": rel}):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, *args, **kwargs)
-
-setattr(Store, method, dying)
-clock = FixedClock(dt.datetime.fromisoformat(sys.argv[4]))
 ops.promote(Path(sys.argv[3]), "retail-chat", 3, "prod", Path(sys.argv[5]), clock)
 """
+)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from nexusctl.registry import configchange, ops
 from nexusctl.registry.resolve import resolve
 from nexusctl.registry.verify import verify_registry
 from tests.conftest import REPO
-from tests.registry_kit import World, config_yaml, new_world, to_prod_ready
+from tests.registry_kit import KILL_AT_STORE_CALL, World, config_yaml, new_world, to_prod_ready
 
 # Each point: the Store method to patch, the condition (on its first argument) to die at,
 # whether the change was committed, and what a gateway resolving meanwhile gets.
@@ -35,26 +35,13 @@ POINTS = {
     "after committing, before pushing": ("push", "True", True, "new"),
 }
 
-DRIVER = """
-import datetime as dt, os, signal, sys
-from pathlib import Path
-from nexusctl.clock import FixedClock
+DRIVER = (
+    KILL_AT_STORE_CALL
+    + """
 from nexusctl.registry import configchange
-from nexusctl.registry._store import Store
-
-method, condition = sys.argv[1], sys.argv[2]
-original = getattr(Store, method)
-
-def dying(self, *args, **kwargs):
-    rel = args[0] if args and isinstance(args[0], str) else ""
-    if eval(condition, {"rel": rel}):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return original(self, *args, **kwargs)
-
-setattr(Store, method, dying)
-clock = FixedClock(dt.datetime.fromisoformat(sys.argv[4]))
 configchange.apply(Path(sys.argv[3]), Path(sys.argv[5]), clock, Path(sys.argv[6]))
 """
+)
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ def test_the_replay_uses_the_workers_bundle_checks(
     def counting(bundle_dir: Path, *args: object, **kwargs: object) -> object:
         if os.getpid() == main:
             in_main.append(bundle_dir)
-        return real(bundle_dir, *args, **kwargs)  # type: ignore[arg-type]
+        return real(bundle_dir, *args, **kwargs)
 
     monkeypatch.setattr(signing, "verify_bundle", counting)
     assert verify_registry(world.reg)["ok"] is True
