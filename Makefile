@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . --config-settings editable_mode=compat
+	# As pip does for a wheel: with PYTHONDONTWRITEBYTECODE set, nothing else would cache it.
+	$(BIN)/python -m compileall -q nexusctl
 	touch $(STAMP)
 
 demo: $(STAMP)

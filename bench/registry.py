@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compiled import compile_package
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
@@ -125,6 +127,7 @@ def main() -> None:
     only = {name.strip() for name in options.only.split(",") if name.strip()}
     if not only or only - set(COMMANDS):
         parser.error(f"--only takes some of {', '.join(COMMANDS)}")
+    print(compile_package())
     folder = Path(tempfile.gettempdir()) / f"nexusctl-bench-registry-{options.versions}"
     if not (folder / "built").is_file():
         shutil.rmtree(folder, ignore_errors=True)

@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from compiled import compile_package
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 NEXUSCTL = str(BIN / "nexusctl")
@@ -98,6 +100,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
     runs = max(args.runs, 10)
+    print(compile_package(), file=sys.stderr if args.json else sys.stdout)
 
     with tempfile.TemporaryDirectory() as tmp:
         minimal = Path(tmp) / "minimal_typer_app.py"
