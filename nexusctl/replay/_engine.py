@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from nexusctl.errors import InputError, TrafficError
 from nexusctl.policy.vocabulary import TIER_ORDER
 from nexusctl.router.plan import CompiledMatch, RouterPlan
-from nexusctl.traffic.schema import CAPABILITIES, TOKEN_COLUMNS
+from nexusctl.traffic.schema import CAPABILITIES, REQUEST_ATTRIBUTES, TOKEN_COLUMNS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,22 +28,14 @@ CAPABILITY_NAMES: tuple[str, ...] = CAPABILITIES
 #: The traffic columns the router reads (their types and rules: nexusctl.traffic.schema).
 TRAFFIC_COLUMNS = (
     "request_id",
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
-    "input_tokens",
-    "cached_input_tokens",
-    "output_tokens",
-    "reasoning_tokens",
+    *REQUEST_ATTRIBUTES,
+    *TOKEN_COLUMNS,
     "capabilities",
     "complexity",
     "confidence",
 )
 #: String columns the router matches on, read as integer codes.
-LABEL_COLUMNS = ("tenant", "app", "use_case", "data_class", "residency_class", "risk_class")
+LABEL_COLUMNS = REQUEST_ATTRIBUTES
 _BIG = (1 << 63) - 1
 _NO_TIER = len(TIER_ORDER)
 #: A row whose float64 upper bound stays below this cannot reach 2^63 - 1 exactly: the float

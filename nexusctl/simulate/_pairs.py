@@ -18,7 +18,7 @@ from nexusctl.errors import TrafficError
 from nexusctl.replay.schema import DECISIONS
 from nexusctl.simulate._streams import in_thread
 from nexusctl.tables import arrow_type
-from nexusctl.traffic.schema import TOKEN_COLUMNS, TRAFFIC
+from nexusctl.traffic.schema import REQUEST_ATTRIBUTES, TOKEN_COLUMNS, TRAFFIC
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -37,12 +37,7 @@ BATCH_ROWS = 65_536
 REQUEST_COLUMNS: tuple[str, ...] = (
     "time",
     "request_id",
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
+    *REQUEST_ATTRIBUTES,
     *TOKEN_COLUMNS,
     "capabilities",
     "complexity",

@@ -18,17 +18,15 @@ from typing import Any
 
 from nexusctl.errors import EnvironmentError_, TrafficError
 from nexusctl.traffic.parquet import ReadLimits
-from nexusctl.traffic.schema import BASE_COLUMNS, TOKEN_COLUMNS, TRAFFIC, UNREPORTABLE_TOKENS
-
-MIX_COLUMNS = (
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
-    "observed_model",
+from nexusctl.traffic.schema import (
+    BASE_COLUMNS,
+    REQUEST_ATTRIBUTES,
+    TOKEN_COLUMNS,
+    TRAFFIC,
+    UNREPORTABLE_TOKENS,
 )
+
+MIX_COLUMNS = (*REQUEST_ATTRIBUTES, "observed_model")
 TOP = 10
 QUANTILES = (0.5, 0.95, 0.99)
 

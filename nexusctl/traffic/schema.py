@@ -117,6 +117,10 @@ LATER_COLUMNS: tuple[str, ...] = COLUMN_NAMES[COLUMN_NAMES.index("unreported_tok
 BASE_COLUMNS: tuple[str, ...] = COLUMN_NAMES[: COLUMN_NAMES.index("unreported_tokens")]
 REQUIRED_COLUMNS: tuple[str, ...] = TRAFFIC.required
 TOKEN_COLUMNS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_tokens")
+#: The request attributes a policy matches on (``tenant`` .. ``risk_class``), in table order.
+REQUEST_ATTRIBUTES: tuple[str, ...] = COLUMN_NAMES[
+    COLUMN_NAMES.index("tenant") : COLUMN_NAMES.index("input_tokens")
+]
 
 DEFAULT_MAX_PROBLEMS = 20
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from nexusctl.simulate.reports import _format as fmt
-from nexusctl.simulate.result import Review, RouteReview, SimulationResult
+from nexusctl.simulate.result import Review, RouteReview, SimulationResult, SpendRow
 
 #: Shown under every table that has a PGR row or a ``pt`` value.
 LEGEND = (
@@ -24,6 +24,22 @@ LEGEND = (
 def money(micro: int | None, *, signed: bool = False) -> str:
     """``_format.usd`` (rounded for reading), ``n/a`` for None."""
     return "n/a" if micro is None else fmt.usd(micro, signed=signed)
+
+
+#: The headings of ``spend_cells``, after the row's key.
+SPEND_HEADINGS = ["baseline", "candidate", "change", "% change", "price effect", "routing effect"]
+
+
+def spend_cells(row: SpendRow) -> list[str]:
+    """A spend row's money as the reports show it, in ``SPEND_HEADINGS`` order."""
+    return [
+        fmt.usd(row.baseline),
+        fmt.usd(row.candidate),
+        fmt.usd(row.change, signed=True),
+        change_pct(row.baseline, row.candidate),
+        fmt.usd(row.price_effect, signed=True),
+        fmt.usd(row.routing_effect, signed=True),
+    ]
 
 
 def change_pct(before: int, after: int) -> str:

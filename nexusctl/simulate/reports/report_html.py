@@ -142,25 +142,11 @@ def _summary_table(r: SimulationResult) -> str:
 
 def _spend_table(rows: list[SpendRow], what: str) -> str:
     return _table(
-        [
-            what,
-            "baseline",
-            "candidate",
-            "change",
-            "% change",
-            "price effect",
-            "routing effect",
-            "requests",
-        ],
+        [what, *_reader.SPEND_HEADINGS, "requests"],
         [
             [
                 row.key,
-                fmt.usd(row.baseline),
-                fmt.usd(row.candidate),
-                fmt.usd(row.change, signed=True),
-                _reader.change_pct(row.baseline, row.candidate),
-                fmt.usd(row.price_effect, signed=True),
-                fmt.usd(row.routing_effect, signed=True),
+                *_reader.spend_cells(row),
                 f"{fmt.count(row.baseline_requests)} → {fmt.count(row.candidate_requests)}",
             ]
             for row in rows

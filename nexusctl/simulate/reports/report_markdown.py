@@ -154,18 +154,7 @@ def render_markdown(result: SimulationResult, *, report_url: str | None = None) 
 
 def _spend_table(rows: list[SpendRow], what: str) -> list[str]:
     return _table(
-        [what, "baseline", "candidate", "change", "% change", "price effect", "routing effect"],
-        [
-            [
-                md(row.key),
-                fmt.usd(row.baseline),
-                fmt.usd(row.candidate),
-                fmt.usd(row.change, signed=True),
-                _reader.change_pct(row.baseline, row.candidate),
-                fmt.usd(row.price_effect, signed=True),
-                fmt.usd(row.routing_effect, signed=True),
-            ]
-            for row in rows
-        ],
+        [what, *_reader.SPEND_HEADINGS],
+        [[md(row.key), *_reader.spend_cells(row)] for row in rows],
         ["l", "r", "r", "r", "r", "r", "r"],
     )

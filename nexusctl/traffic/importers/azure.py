@@ -17,16 +17,12 @@ from pathlib import Path
 
 from nexusctl.errors import TrafficError
 from nexusctl.traffic.importers._raw import RawTraffic, iter_csv_strings
+from nexusctl.traffic.schema import REQUEST_ATTRIBUTES
 
 COLUMNS = {"TIMESTAMP": "time", "ContextTokens": "input_tokens", "GeneratedTokens": "output_tokens"}
 #: Columns the trace lacks: each must come from the enrichment spec.
 NEEDS_ENRICHMENT = (
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
+    *REQUEST_ATTRIBUTES,
     "capabilities",
     "complexity",
     "cached_input_tokens",

@@ -42,7 +42,7 @@ from nexusctl.traffic.importers._raw import (
     parse_json,
     read_text,
 )
-from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
+from nexusctl.traffic.schema import IMPORT_DEFAULTS, REQUEST_ATTRIBUTES, TRAFFIC
 
 TAG_KEYS = {
     "app": "app",
@@ -68,12 +68,7 @@ _OUT_COLUMNS = (
     "cached_input_tokens",
     "output_tokens",
     "reasoning_tokens",
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
+    *REQUEST_ATTRIBUTES,
     "capabilities",
     "complexity",
     "confidence",

@@ -34,18 +34,14 @@ from typing import Any
 from nexusctl.document.strict_json import JsonLimitError, loads_strict
 from nexusctl.errors import TrafficError
 from nexusctl.traffic.importers._raw import RawTraffic, iter_line_blocks, split_lines
+from nexusctl.traffic.schema import REQUEST_ATTRIBUTES
 
 #: Tokens per hashed block in the published traces (FAST'25 release README).
 BLOCK_TOKENS = 512
 #: Columns the trace lacks: each must come from the enrichment spec (cached tokens too,
 #: unless the prefix cache derives them).
 NEEDS_ENRICHMENT = (
-    "tenant",
-    "app",
-    "use_case",
-    "data_class",
-    "residency_class",
-    "risk_class",
+    *REQUEST_ATTRIBUTES,
     "capabilities",
     "complexity",
 )
