@@ -30,6 +30,22 @@ R = TypeVar("R")
 _state = {"debug": False}
 
 
+class TableCsvJson(StrEnum):
+    """The ``--format`` of a query's rows: a table for people, CSV or JSON for programs."""
+
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+class ReportFormat(StrEnum):
+    """The ``--format`` of a written report."""
+
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+
+
 class TextOrJson(StrEnum):
     """The ``--format`` of commands that print for people (text) or programs (one JSON document)."""
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from nexusctl.cli._apps import key_app, policy_app
-from nexusctl.cli._common import handle_errors, plain, stdout_console, write_stdout
+from nexusctl.cli._common import TextOrJson, handle_errors, plain, stdout_console, write_stdout
 from nexusctl.cli._repo_root import RootOpt
 from nexusctl.cli._signing import (
     CertOpt,
@@ -24,10 +24,8 @@ from nexusctl.cli._signing import (
 )
 from nexusctl.errors import UsageError, VerificationError
 
-_FORMATS = ("text", "json")
-
 BundleArg = Annotated[Path, typer.Argument(help="Bundle folder made by `policy bundle`.")]
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]
 
 
 @policy_app.command("bundle")
@@ -44,7 +42,7 @@ def bundle(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a non-empty output folder.")
     ] = False,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
     root: RootOpt = None,
 ) -> None:
     """Bundle a policy with its catalog, price table and extras, plus a SHA-256 manifest.
@@ -56,7 +54,6 @@ def bundle(
     """
     from nexusctl.bundle import build_bundle
 
-    _check_format(output_format)
     built = build_bundle(policy, output, include or [], force=force, root=root)
     if output_format == "json":
         files = [f.path for f in built.manifest.files]
@@ -175,7 +172,7 @@ def verify(
         str | None,
         typer.Option("--env", help="Environment in the trust policy (default: its only/default)."),
     ] = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Verify a bundle offline: files vs manifest, signature, signer identity, attestations.
 
@@ -185,7 +182,6 @@ def verify(
     """
     from nexusctl.signing import load_trust_policy, resolve_environment, verify_bundle
 
-    _check_format(output_format)
     policy = load_trust_policy(trust)
     environment = resolve_environment(policy, trust.parent, env)
     try:
@@ -209,7 +205,7 @@ def verify(
 
 @policy_app.command("inspect")
 @handle_errors
-def inspect(bundle: BundleArg, output_format: FormatOpt = "text") -> None:
+def inspect(bundle: BundleArg, output_format: FormatOpt = TextOrJson.text) -> None:
     """Show a bundle's manifest, signer, provenance and routing diff, without verifying.
 
     Decodes the signature and attestations so nobody has to base64-decode a DSSE payload: the
@@ -221,14 +217,8 @@ def inspect(bundle: BundleArg, output_format: FormatOpt = "text") -> None:
     """
     from nexusctl.signing.inspect import inspect_bundle, inspection_text
 
-    _check_format(output_format)
     report = inspect_bundle(bundle)
     if output_format == "json":
         write_stdout(json.dumps(report.model_dump(mode="json"), indent=2))
         return
     write_stdout("\n".join(plain(line) for line in inspection_text(report).splitlines()))
-
-
-def _check_format(output_format: str) -> None:
-    if output_format not in _FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(_FORMATS)}, not {output_format!r}")

@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from nexusctl.cli._apps import evidence_app
-from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._common import (
+    ReportFormat,
+    TableCsvJson,
+    TextOrJson,
+    handle_errors,
+    stderr_console,
+    write_stdout,
+)
 from nexusctl.cli._engine import ConfOpt, EvidenceEngine, EvidenceEngineOpt, MasterOpt
 from nexusctl.errors import UsageError, VerificationError
 
@@ -30,6 +37,7 @@ StoreArg = Annotated[
         "AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL).",
     ),
 ]
+TextOrJsonOpt = Annotated[TextOrJson, typer.Option("--format", "-f", help="text | json.")]
 
 
 def _store(text: str) -> StoreRoot:
@@ -162,7 +170,7 @@ def verify(
         Path | None,
         typer.Option("--from", help="A checkpoint kept earlier: the store must extend it."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text | json.")] = "text",
+    fmt: TextOrJsonOpt = TextOrJson.text,
 ) -> None:
     """Recompute every leaf, the tree, every checkpoint signature and their consistency.
 
@@ -174,8 +182,6 @@ def verify(
     from nexusctl.evidence.verify import verify_store
     from nexusctl.files import read_bounded
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: text, json")
     verifier = load_verifier(key) if key else None
     if verifier is None:
         stderr_console().print(
@@ -287,7 +293,9 @@ def query(
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE for $NAME; repeatable.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table | csv | json.")] = "table",
+    fmt: Annotated[
+        TableCsvJson, typer.Option("--format", "-f", help="table | csv | json.")
+    ] = TableCsvJson.table,
     engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
     master: MasterOpt = None,
     conf: ConfOpt = None,
@@ -300,8 +308,6 @@ def query(
     from nexusctl.evidence.query import parse_params
     from nexusctl.spark import evidence_query
 
-    if fmt not in ("table", "csv", "json"):
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: table, csv, json")
     run_query = evidence_query(engine.value, master, conf)
     result = run_query(cast("Path", _store(store)), sql, parse_params(param or []))
     if fmt == "json":
@@ -368,9 +374,9 @@ def report(
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
     app: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown | html | json.")] = (
-        "markdown"
-    ),
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="markdown | html | json.")
+    ] = ReportFormat.markdown,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE.")] = None,
     registry: RegistryOpt = None,
     policy: PolicyOpt = None,
@@ -398,8 +404,6 @@ def report(
     )
 
     renderers = {"markdown": render_markdown, "html": render_html, "json": render_json}
-    if fmt not in renderers:
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: markdown, html, json")
     if fail_on_deviation and registry is None and policy is None:
         raise UsageError("--fail-on-deviation needs --registry or --policy")
     selection = ReportFilter(
@@ -431,7 +435,7 @@ def conformance(
     default_env: DefaultEnvOpt = None,
     env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text | json.")] = "text",
+    fmt: TextOrJsonOpt = TextOrJson.text,
     fail_on_deviation: FailOnDeviationOpt = False,
 ) -> None:
     """Route every real decision again under its policy and report each deviation.
@@ -451,8 +455,6 @@ def conformance(
     )
     from nexusctl.evidence.report import ReportFilter
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: text, json")
     policies = policy_selection(registry, policy, default_env)
     if policies is None:
         raise UsageError("give a policy source: --registry PATH or --policy FILE")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nexusctl.cli._apps import registry_app
-from nexusctl.cli._common import handle_errors, stdout_console, write_stdout
+from nexusctl.cli._common import TextOrJson, handle_errors, stdout_console, write_stdout
 from nexusctl.cli._signing import CertOpt, ChainOpt, KeylessOpt, TokenOpt, TrustConfigOpt
 from nexusctl.errors import UsageError
 
@@ -28,7 +28,7 @@ SignKeyOpt = Annotated[
         help="Your PEM ECDSA private key (a registry key), or the key of --certificate.",
     ),
 ]
-FormatOpt = Annotated[str, typer.Option("--format", help="text or json.")]
+FormatOpt = Annotated[TextOrJson, typer.Option("--format", help="text or json.")]
 TufKeyOpt = Annotated[
     Path | None,
     typer.Option(
@@ -44,11 +44,6 @@ def _clock() -> Any:
     from nexusctl.clock import SYSTEM_CLOCK
 
     return SYSTEM_CLOCK
-
-
-def _check(output_format: str) -> None:
-    if output_format not in ("text", "json"):
-        raise UsageError(f"--format must be text or json, not '{output_format}'")
 
 
 def _actor(
@@ -101,12 +96,11 @@ def init(
             "metadata, so `resolve` answers 'not live' (exit 5) before the first promotion.",
         ),
     ] = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Create a registry: a git repository holding the admin-signed config and trust policy."""
     from nexusctl.registry.ops import init_registry
 
-    _check(output_format)
     result = init_registry(path, config, trust, key, _clock(), releaser_key=releaser_key)
     _event(result, output_format)
 
@@ -124,7 +118,7 @@ def publish(
     trust_config: TrustConfigOpt = None,
     identity_token: TokenOpt = None,
     registry: RepoOpt = Path("."),
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Verify a bundle under the first environment's trust policy and store it by digest.
 
@@ -133,7 +127,6 @@ def publish(
     """
     from nexusctl.registry.ops import publish as run
 
-    _check(output_format)
     actor = _actor(key, certificate, chain, keyless, trust_config, identity_token)
     _event(run(registry, bundle, actor, _clock()), output_format)
 
@@ -156,7 +149,7 @@ def approve(
         int | None, typer.Option("--expires-in", help="Seconds until the approval lapses.")
     ] = None,
     registry: RepoOpt = Path("."),
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Record your signed approval of NAME@VERSION for one environment (with an expiry).
 
@@ -167,7 +160,6 @@ def approve(
     from nexusctl.registry.ops import approve as run
     from nexusctl.registry.ops import parse_ref
 
-    _check(output_format)
     if purpose not in ("promote", "rollback", "override"):
         raise UsageError("--purpose must be promote, rollback or override")
     name, version = parse_ref(ref)
@@ -219,7 +211,7 @@ def promote(
         typer.Option("--gates", help="With --simulate: the environment's configured gates file."),
     ] = None,
     registry: RepoOpt = Path("."),
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Promote NAME@VERSION into an environment if every gate passes (exit 6 if one fails).
 
@@ -229,7 +221,6 @@ def promote(
     from nexusctl.registry.ops import Simulate, parse_ref
     from nexusctl.registry.ops import promote as run
 
-    _check(output_format)
     if (traffic or gates) and not simulate:
         raise UsageError("--traffic and --gates go with --simulate")
     name, version = parse_ref(ref)
@@ -257,24 +248,22 @@ def rollback(
     identity_token: TokenOpt = None,
     tuf_key: TufKeyOpt = None,
     registry: RepoOpt = Path("."),
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Make an earlier version live again: a new forward record, never a rewrite (signing
     options as for `promote`)."""
     from nexusctl.registry.ops import rollback as run
 
-    _check(output_format)
     actor = _actor(key, certificate, chain, keyless, trust_config, identity_token)
     _event(run(registry, name, env, to, reason, actor, _clock(), tuf_key), output_format)
 
 
 @registry_app.command("status")
 @handle_errors
-def status(registry: RepoOpt = Path("."), output_format: FormatOpt = "text") -> None:
+def status(registry: RepoOpt = Path("."), output_format: FormatOpt = TextOrJson.text) -> None:
     """Show what is live in every environment."""
     from nexusctl.registry.query import status as run
 
-    _check(output_format)
     doc = run(registry)
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
@@ -302,13 +291,12 @@ def history(
         str | None, typer.Option("--at", help="RFC 3339 time: what was live then, and why.")
     ] = None,
     registry: RepoOpt = Path("."),
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """List the record log, or what was live at a time (who promoted it, on which evidence)."""
     from nexusctl.clock import parse_rfc3339
     from nexusctl.registry.query import history as run
 
-    _check(output_format)
     doc = run(registry, env=env, name=name, at=parse_rfc3339(at) if at else None)
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
@@ -354,7 +342,7 @@ def diff(
     env_a: Annotated[str, typer.Argument(help="One environment, e.g. staging.")],
     env_b: Annotated[str, typer.Argument(help="The other environment, e.g. prod.")],
     registry: RepoOpt = Path("."),
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Show what differs between two environments' live policies, route by route.
 
@@ -364,7 +352,6 @@ def diff(
     """
     from nexusctl.registry.diff import diff_environments
 
-    _check(output_format)
     result = diff_environments(registry, env_a, env_b)
     if output_format == "json":
         doc = {"identical": result.identical, **result.model_dump(mode="json")}
@@ -415,13 +402,12 @@ def verify(
             help="JSON file keeping the last verified head; a rewritten history is refused.",
         ),
     ] = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Verify the whole history: signatures, chain, gates, live sets, bundles, TUF (exit 5)."""
     from nexusctl.errors import VerificationError
     from nexusctl.registry.verify import verify_registry
 
-    _check(output_format)
     known = None
     if state is not None and state.is_file():
         saved = json.loads(state.read_text(encoding="utf-8"))
@@ -454,12 +440,11 @@ def resolve(
     root: Annotated[
         Path | None, typer.Option("--root", help="Trusted 1.root.json for the first run.")
     ] = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Fetch the live bundle with a TUF client; print its verified path and digest."""
     from nexusctl.registry.resolve import resolve as run
 
-    _check(output_format)
     resolved = run(source, env, name, state, root=root)
     if output_format == "json":
         write_stdout(json.dumps(resolved.to_json(), indent=2))

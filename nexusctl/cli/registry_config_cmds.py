@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from nexusctl.cli._apps import registry_config_app
-from nexusctl.cli._common import handle_errors, write_stdout
-from nexusctl.cli.registry_cmds import FormatOpt, KeyOpt, RepoOpt, _check, _clock, _event
+from nexusctl.cli._common import TextOrJson, handle_errors, write_stdout
+from nexusctl.cli.registry_cmds import FormatOpt, KeyOpt, RepoOpt, _clock, _event
 
 
 @registry_config_app.command("propose")
@@ -83,11 +83,10 @@ def config_apply(
             "environment whose root rotates (needed when the change removes its signer).",
         ),
     ] = None,
-    output_format: FormatOpt = "text",
+    output_format: FormatOpt = TextOrJson.text,
 ) -> None:
     """Apply the proposed config once a threshold of the current admins signed it (and its TUF
     roots have the thresholds of the current and the new root)."""
     from nexusctl.registry.configchange import apply
 
-    _check(output_format)
     _event(apply(registry, key, _clock(), releaser_key), output_format)

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 
 from nexusctl.cli._apps import registry_app
-from nexusctl.cli._common import handle_errors, write_stdout
-from nexusctl.errors import UsageError
+from nexusctl.cli._common import TextOrJson, handle_errors, write_stdout
 
 
 @registry_app.command("sample")
@@ -24,14 +23,14 @@ def sample(
         str | None,
         typer.Option("--name", help="The sample's name (default: the first kept in the registry)."),
     ] = None,
-    output_format: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    output_format: Annotated[
+        TextOrJson, typer.Option("--format", help="text or json.")
+    ] = TextOrJson.text,
 ) -> None:
     """Print the path of ENV's registered traffic sample kept in the registry, its SHA-256
     checked against the config (exit 5 if the file is not the registered one)."""
     from nexusctl.registry.samples import registered_sample
 
-    if output_format not in ("text", "json"):
-        raise UsageError(f"--format must be text or json, not '{output_format}'")
     kept = registered_sample(registry, env, name)
     if output_format == "json":
         write_stdout(json.dumps(kept.to_json(), indent=2))

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from nexusctl.cli._apps import traffic_app
-from nexusctl.cli._common import handle_errors, stderr_console, write_stdout
+from nexusctl.cli._common import TextOrJson, handle_errors, stderr_console, write_stdout
 from nexusctl.errors import UsageError
 
 #: Shown in --help; the value is nexusctl.traffic.parquet.DEFAULT_MAX_ROWS (not imported here:
@@ -208,7 +208,9 @@ def synth(
 @handle_errors
 def inspect(
     file: Annotated[Path, typer.Argument(metavar="FILE", help="A canonical traffic Parquet file.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="text | json.")] = "text",
+    fmt: Annotated[TextOrJson, typer.Option("--format", "-f", help="text | json.")] = (
+        TextOrJson.text
+    ),
     max_rows: Annotated[int | None, typer.Option("--max-rows", min=1, help=_MAX_ROWS_HELP)] = None,
 ) -> None:
     """Check a traffic file, then summarise it: counts, tokens, time span, arrivals, mix.
@@ -219,8 +221,6 @@ def inspect(
     from nexusctl.traffic.inspect import inspect_traffic, render_text
     from nexusctl.traffic.parquet import read_limits
 
-    if fmt not in ("text", "json"):
-        raise UsageError(f"unknown format {fmt!r}", hint="formats: text, json")
     summary = inspect_traffic(file, limits=read_limits(max_rows))
     if fmt == "json":
         write_stdout(json.dumps(summary, indent=2, sort_keys=True))
