@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nexusctl.cli._apps import registry_app
-from nexusctl.cli._common import TextOrJson, handle_errors, stdout_console, write_stdout
+from nexusctl.cli._common import (
+    TextOrJson,
+    handle_errors,
+    stderr_console,
+    stdout_console,
+    write_stdout,
+)
 from nexusctl.cli._signing import CertOpt, ChainOpt, KeylessOpt, TokenOpt, TrustConfigOpt
 from nexusctl.errors import UsageError
 
@@ -406,12 +412,10 @@ def verify(
 ) -> None:
     """Verify the whole history: signatures, chain, gates, live sets, bundles, TUF (exit 5)."""
     from nexusctl.errors import VerificationError
+    from nexusctl.registry.query import read_known_state
     from nexusctl.registry.verify import verify_registry
 
-    known = None
-    if state is not None and state.is_file():
-        saved = json.loads(state.read_text(encoding="utf-8"))
-        known = (int(saved["records"]), str(saved["head"]))
+    known = read_known_state(state) if state is not None else None
     try:
         doc = verify_registry(registry, known)
     except VerificationError as exc:
@@ -424,6 +428,24 @@ def verify(
         write_stdout(json.dumps(doc, indent=2))
         return
     write_stdout(f"OK {doc['records']} records verified; head {doc['head']}")
+    _warn_expiring_roots(doc["roots"])
+
+
+def _warn_expiring_roots(roots: dict[str, dict[str, Any]]) -> None:
+    """Name each TUF root that expires within ROOT_RENEW_BEFORE (gateways refuse it then)."""
+    from nexusctl.clock import parse_rfc3339
+    from nexusctl.registry.tufroots import ROOT_RENEW_BEFORE
+
+    now = _clock().now()
+    for env, root in roots.items():
+        expires = parse_rfc3339(root["expires"])
+        if expires - now < ROOT_RENEW_BEFORE:
+            stderr_console().print(
+                f"warning: {env}'s TUF root v{root['version']} expires {root['expires']}; "
+                "renew it: `registry config propose CONFIG --renew-roots`",
+                markup=False,
+                highlight=False,
+            )
 
 
 @registry_app.command("resolve")

@@ -26,6 +26,14 @@ def config_propose(
             "at the path the new config's trustPolicy names, which must be new.",
         ),
     ] = None,
+    renew_roots: Annotated[
+        bool,
+        typer.Option(
+            "--renew-roots",
+            help="Re-issue every environment's TUF root with a new expiry (365 days from now), "
+            "keys unchanged; the admins sign them with `config sign` as for a key change.",
+        ),
+    ] = False,
 ) -> None:
     """Propose the next config version, signed by you (a current admin).
 
@@ -34,7 +42,7 @@ def config_propose(
     """
     from nexusctl.registry.configchange import propose
 
-    proposal = propose(registry, config, key, _clock(), trust_policy)
+    proposal = propose(registry, config, key, _clock(), trust_policy, renew_roots)
     lines = [f"proposed config v{proposal.version}"]
     if proposal.trust_digest is not None:
         lines.append(f"  with trust policy {proposal.trust_digest}")

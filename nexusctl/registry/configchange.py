@@ -51,6 +51,7 @@ from nexusctl.registry.tufroots import (
     metadata_dir,
     propose_roots,
     proposed_roots,
+    renewed_environments,
     root_summary,
     sign_roots,
     stale_environments,
@@ -155,14 +156,21 @@ class Proposal:
 
 
 def propose(
-    root: Path, new_config: Path, key: Path, clock: Clock, trust: Path | None = None
+    root: Path,
+    new_config: Path,
+    key: Path,
+    clock: Clock,
+    trust: Path | None = None,
+    renew_roots: bool = False,
 ) -> Proposal:
     """Store ``new_config`` as the proposed next version, signed by the proposer (an admin).
 
     With ``trust``, the change also brings that trust policy (copied, with the key files it
     names, to the path the new config's ``trustPolicy`` names, which must be new). When the
     change alters the keys the TUF roles trust, each environment's next root is proposed too,
-    signed by the proposer where it holds a root key.
+    signed by the proposer where it holds a root key. With ``renew_roots``, every
+    environment's next root is proposed, the unchanged ones re-issued with the same keys and a
+    new expiry (``ROOT_EXPIRY`` from now): the way to renew roots before they expire.
 
     Raises:
         InputError: its version is not the current one + 1, or the trust policy is unusable
@@ -189,7 +197,7 @@ def propose(
             binding = None
             if trust is not None:
                 binding = stage_trust(store, loaded.config, trust, version)
-            propose_roots(store, loaded.config, version, clock.now())
+            propose_roots(store, loaded.config, version, clock.now(), renew_roots)
         except BaseException:
             store.undo_uncommitted()
             raise
@@ -294,6 +302,7 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
             config_digest=loaded.digest,
             trust_policy_digest="sha256:" + sha256_hex(trust),
             config_signatures=signed,
+            renewed_roots=renewed_environments(roots),
         )
         return commit_record(store, predicate, actor, now, f"config apply: v{version}")
 

@@ -74,3 +74,34 @@ def history(
             continue
         entries.append(HistoryEntry("sha256:" + hashlib.sha256(raw).hexdigest(), predicate))
     return {"records": [e.to_json() for e in entries]}
+
+
+#: A verified-state file holds two fields; anything larger is not one.
+MAX_STATE_BYTES = 4096
+
+
+def read_known_state(path: Path) -> tuple[int, str] | None:
+    """Read the (records, head) a consumer kept from an earlier ``registry verify --state``;
+    None when the file does not exist yet.
+
+    Raises:
+        InputError: the file is not a state this command wrote (located where the parser can).
+    """
+    from nexusctl.document.strict_json import JsonLimitError, loads_strict
+    from nexusctl.errors import InputError
+    from nexusctl.files import read_bounded
+
+    if not path.exists():
+        return None
+    raw = read_bounded(path, MAX_STATE_BYTES, what="verified-state file")
+    try:
+        doc = loads_strict(raw, max_depth=2)
+    except JsonLimitError as exc:
+        where = f"{path}:{exc.line}:{exc.column}" if exc.line else str(path)
+        raise InputError(f"{where}: not a verified-state file: {exc}") from None
+    records, head = (doc.get("records"), doc.get("head")) if isinstance(doc, dict) else (0, 0)
+    if type(records) is not int or records < 1 or not isinstance(head, str):
+        raise InputError(
+            f'{path}: not a verified-state file: want {{"records": N, "head": "sha256:..."}}'
+        )
+    return records, head

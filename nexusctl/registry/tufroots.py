@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root, VerificationResult
 
 ROOT_EXPIRY = dt.timedelta(days=365)
+#: ``registry verify`` warns when a root expires sooner than this (renew with
+#: ``config propose --renew-roots``): gateways refuse an expired root.
+ROOT_RENEW_BEFORE = dt.timedelta(days=90)
 ROLES = ("targets", "snapshot", "timestamp")
 _ROOT_FILE = re.compile(r"^([1-9][0-9]*)\.root\.json$")
 _KEYS: dict[str, SSlibKey] = {}
@@ -183,9 +186,12 @@ class RootProposal:
         return len(first.signed), first.threshold, len(second.signed), second.threshold
 
 
-def needed_roots(store: Store, config: RegistryConfig) -> dict[str, Metadata[Root] | None]:
+def needed_roots(
+    store: Store, config: RegistryConfig, renew: bool = False
+) -> dict[str, Metadata[Root] | None]:
     """Return the environments of ``config`` whose latest root does not trust what it names,
-    each with that latest root (None: the environment has no root yet)."""
+    each with that latest root (None: the environment has no root yet); with ``renew``, every
+    environment (a root re-issued with the same keys renews its expiry)."""
     expected = trusted(expected_root(config))
     out: dict[str, Metadata[Root] | None] = {}
     for env in config.spec.environments:
@@ -195,22 +201,23 @@ def needed_roots(store: Store, config: RegistryConfig) -> dict[str, Metadata[Roo
             out[env.name] = None
             continue
         latest = read_root(folder / f"{versions[-1]}.root.json", f"{TUF}/{env.name}")
-        if trusted(latest.signed) != expected:
+        if renew or trusted(latest.signed) != expected:
             out[env.name] = latest
     return out
 
 
 def propose_roots(
-    store: Store, config: RegistryConfig, version: int, now: dt.datetime
+    store: Store, config: RegistryConfig, version: int, now: dt.datetime, renew: bool = False
 ) -> list[RootProposal]:
-    """Write the unsigned roots config ``version`` needs beside it; return them."""
+    """Write the unsigned roots config ``version`` needs beside it (with ``renew``, every
+    environment's, expiring ``ROOT_EXPIRY`` from ``now``); return them."""
     from nexusctl.registry._tufload import load_tuf
 
     load_tuf()
     from tuf.api.metadata import Metadata
 
     out = []
-    for env, previous in needed_roots(store, config).items():
+    for env, previous in needed_roots(store, config, renew).items():
         number = previous.signed.version + 1 if previous is not None else 1
         metadata = Metadata(root_for(config, number, now + ROOT_EXPIRY))
         store.write(f"{proposal_dir(version)}/{env}/{number}.root.json", metadata.to_bytes())
@@ -265,13 +272,20 @@ def sign_roots(
 def check_proposed_roots(store: Store, config: RegistryConfig, version: int) -> list[RootProposal]:
     """Check the roots proposed with config ``version``; return them (``config apply``).
 
+    Besides the roots the config needs, a proposal may renew every other environment's root
+    (``config propose --renew-roots``): the same keys, the next version, a later expiry.
+
     Raises:
-        UsageError: the proposal does not hold exactly the roots the config needs.
+        UsageError: the proposal does not hold exactly the roots the config needs (or, when
+            it renews, every environment's).
         VerificationError: ``tuf-root-threshold`` or ``tuf-mismatch`` (see ``check_root``).
     """
     proposals = proposed_roots(store, version)
+    proposed = sorted(p.environment for p in proposals)
     needed = needed_roots(store, config)
-    if sorted(needed) != sorted(p.environment for p in proposals):
+    if sorted(needed) != proposed:
+        needed = needed_roots(store, config, renew=True)
+    if sorted(needed) != proposed:
         raise UsageError(
             "the proposal's TUF roots do not match what the config needs",
             hint="propose the config again (`registry config propose`)",
@@ -280,7 +294,27 @@ def check_proposed_roots(store: Store, config: RegistryConfig, version: int) -> 
     for proposal in proposals:
         where = f"the proposed {TUF}/{proposal.environment} root v{proposal.version}"
         check_root(proposal.previous, proposal.metadata, expected, where)
+    renewed = renewed_environments(proposals)
+    for proposal in proposals:
+        previous = proposal.previous
+        stale = previous is not None and proposal.metadata.signed.expires <= previous.signed.expires
+        if proposal.environment in renewed and stale:
+            raise VerificationError(
+                f"the proposed {TUF}/{proposal.environment} root v{proposal.version} renews "
+                "nothing: it expires no later than the root it follows",
+                reason="tuf-mismatch",
+            )
     return proposals
+
+
+def renewed_environments(proposals: list[RootProposal]) -> list[str]:
+    """Return the environments whose proposed root trusts the same keys as the one before it:
+    roots re-issued to renew their expiry, which the config record names."""
+    return [
+        p.environment
+        for p in proposals
+        if p.previous is not None and trusted(p.previous.signed) == trusted(p.metadata.signed)
+    ]
 
 
 def install_roots(store: Store, proposals: list[RootProposal]) -> None:
@@ -332,8 +366,9 @@ class RootChain:
         self.store = store
         self.current: dict[str, Metadata[Root]] = {}
 
-    def advance(self, config: RegistryConfig) -> None:
-        """Check the root files an init or config record implies, for each environment.
+    def advance(self, config: RegistryConfig, renewed: list[str] | None = None) -> None:
+        """Check the root files an init or config record implies, for each environment (and
+        the next root of each environment in ``renewed``, re-issued with the same keys).
 
         Raises:
             VerificationError: ``tuf-mismatch`` (a root missing or trusting other keys),
@@ -342,13 +377,23 @@ class RootChain:
         expected = expected_root(config)
         for env in config.spec.environments:
             previous = self.current.get(env.name)
-            if previous is not None and trusted(previous.signed) == trusted(expected):
+            unchanged = previous is not None and trusted(previous.signed) == trusted(expected)
+            if unchanged and env.name not in (renewed or []):
                 continue
             number = previous.signed.version + 1 if previous is not None else 1
             rel = f"{TUF}/{env.name}/metadata/{number}.root.json"
             new = read_root(self.store.root / rel, rel)
             check_root(previous, new, expected, rel)
             self.current[env.name] = new
+
+    def expiries(self) -> dict[str, dict[str, object]]:
+        """Each environment's current root: its version and expiry (RFC 3339)."""
+        from nexusctl.clock import format_rfc3339
+
+        return {
+            env: {"version": root.signed.version, "expires": format_rfc3339(root.signed.expires)}
+            for env, root in self.current.items()
+        }
 
     def final(self, env: str) -> Metadata[Root] | None:
         """Return the root ``env`` trusts now, after checking no later root file exists.

@@ -113,6 +113,7 @@ def verify_registry(
         "live": {
             env.name: state.live_document(env.name)["live"] for env in reg.cfg.spec.environments
         },
+        "roots": replay.roots.expiries(),
     }
 
 
@@ -348,7 +349,7 @@ class _Replay:
         self.trust_digest = check_config_record(
             self.store, predicate, new, previous, self.trust_digest
         )
-        self.roots.advance(new.config)
+        self.roots.advance(new.config, predicate.renewed_roots)
         self.reg = Registry(self.store, self.state, new)
 
 

@@ -79,6 +79,11 @@ class PromotionPredicate(FrozenModel):
     config_signatures: list[str] = Field(
         default_factory=list, description="init/config: admin ids whose signatures counted."
     )
+    renewed_roots: list[str] = Field(
+        default_factory=list,
+        description="config: environments whose TUF root this change re-issued with the same "
+        "keys and a later expiry (`config propose --renew-roots`).",
+    )
 
 
 class RegistryConfigPredicate(FrozenModel):
