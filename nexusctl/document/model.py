@@ -14,9 +14,10 @@ from pydantic.alias_generators import to_camel
 API_VERSION: Literal["nexuscore.io/v1"] = "nexuscore.io/v1"
 
 #: Identifiers: lowercase DNS-label style, so they are safe in file names, SQL and URLs.
+IDENTIFIER_RE = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
 Identifier = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"),
+    StringConstraints(pattern=IDENTIFIER_RE),
     Field(description="Identifier: lowercase letters, digits, '.', '_' or '-', 1-63 chars."),
 ]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from nexusctl.errors import EnvironmentError_, InputError, VerificationError
+from nexusctl.errors import EnvironmentError_, InputError, UsageError, VerificationError
 
 if TYPE_CHECKING:
     from tuf.ngclient.fetcher import FetcherInterface
@@ -76,9 +76,16 @@ def resolve(
             or ``name`` is not live in ``env`` (``not-live``).
         EnvironmentError_: the source could not be reached.
         InputError: no trusted root to start from.
+        UsageError: ``env`` or ``name`` is not an identifier.
     """
+    import re
+
+    from nexusctl.document.model import IDENTIFIER_RE
     from nexusctl.registry._tufload import load_tuf
 
+    for what, value in (("environment", env), ("policy name", name)):
+        if re.fullmatch(IDENTIFIER_RE, value) is None:  # both become paths and URL segments
+            raise UsageError(f"{what} {value!r} is not an identifier (lowercase, digits, . _ -)")
     load_tuf()
     from tuf.api import exceptions
     from tuf.ngclient import Updater

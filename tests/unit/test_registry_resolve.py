@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nexusctl.clock import FixedClock
-from nexusctl.errors import VerificationError
+from nexusctl.errors import UsageError, VerificationError
 from nexusctl.registry import ops
 from nexusctl.registry.resolve import resolve
 from tests.local_http import serve_local
@@ -120,3 +120,17 @@ def test_resolves_over_http(world: World, served: str, tmp_path: Path) -> None:
     target.write_bytes(target.read_bytes()[:-10])
     with pytest.raises(VerificationError):
         resolve(served, "prod", "retail-chat", tmp_path / "other", root=root)
+
+
+@pytest.mark.parametrize(
+    ("env", "name"), [("prod/../..", "retail-chat"), ("prod", "../retail-chat"), ("..", "x")]
+)
+def test_a_path_in_place_of_a_name_is_refused(
+    world: World, tmp_path: Path, env: str, name: str
+) -> None:
+    """Both become folder names in the gateway's state and segments of the metadata URL."""
+    state = tmp_path / "state" / "gateway"
+    with pytest.raises(UsageError, match="is not an identifier"):
+        resolve(str(world.reg), env, name, state)
+    assert not (tmp_path / "state").exists()  # nothing created, inside the state folder or out
+    assert resolve(str(world.reg), "prod", "retail-chat", state).version == 3
