@@ -152,7 +152,13 @@ def approve(
         str, typer.Option("--purpose", help="promote, rollback or override (a freeze window).")
     ] = "promote",
     expires_in: Annotated[
-        int | None, typer.Option("--expires-in", help="Seconds until the approval lapses.")
+        int | None,
+        typer.Option(
+            "--expires-in",
+            min=1,
+            max=10**9,  # ~31 years: past any config's approvalMaxAge, within a timedelta
+            help="Seconds until the approval lapses (at most the environment's approvalMaxAge).",
+        ),
     ] = None,
     registry: RepoOpt = Path("."),
     output_format: FormatOpt = TextOrJson.text,
