@@ -105,8 +105,8 @@ def test_bad_inputs_exit_codes(setup: dict[str, Path]) -> None:
     assert run("registry", "status", "-r", reg, "--format", "xml")[0] == 2
     head = git("-C", reg, "rev-parse", "HEAD")
     for lifetime in ("99999999999999999999", "0", "-5"):  # the first overflowed a timedelta
-        code, _, err = run("registry", "approve", "retail-chat@3", "--env", "staging",
-                           "--key", setup["alice"], "--expires-in", lifetime, "-r", reg)  # fmt: skip
+        args = ["--key", setup["alice"], "--expires-in", lifetime, "-r", reg]
+        code, _, err = run("registry", "approve", "retail-chat@3", "--env", "staging", *args)
         assert code == 2, err
         assert "--expires-in" in err
         assert "internal error" not in err
