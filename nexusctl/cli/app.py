@@ -7,6 +7,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     catalog_cmds,
     ci_cmds,
     evidence_cmds,
+    evidence_report_cmds,
     explain_cmds,
     init_cmds,
     lint_cmds,

@@ -41,7 +41,7 @@ GROUP_MODULES: dict[str, tuple[str, ...]] = {
     "schema": ("schema_cmds",),
     "traffic": ("traffic_cmds",),
     "registry": ("registry_cmds", "registry_config_cmds", "registry_sample_cmds"),
-    "evidence": ("evidence_cmds",),
+    "evidence": ("evidence_cmds", "evidence_report_cmds"),
     "ci": ("ci_cmds",),
     "simulate": ROOT_MODULES,
 }

@@ -11,7 +11,6 @@ import typer
 
 from nexusctl.cli._apps import evidence_app
 from nexusctl.cli._common import (
-    ReportFormat,
     TableCsvJson,
     TextOrJson,
     handle_errors,
@@ -40,7 +39,7 @@ StoreArg = Annotated[
 TextOrJsonOpt = Annotated[TextOrJson, typer.Option("--format", "-f", help="text | json.")]
 
 
-def _store(text: str) -> StoreRoot:
+def store_root(text: str) -> StoreRoot:
     """Resolve a store argument; S3 settings come from the standard AWS variables."""
     import os
 
@@ -84,7 +83,7 @@ def init(
     from nexusctl.evidence.store import init_store
 
     verifier = load_verifier(key)
-    init_store(_store(store), verifier.name, verifier)
+    init_store(store_root(store), verifier.name, verifier)
     write_stdout(f"created evidence store {store} (origin {verifier.name})")
 
 
@@ -151,7 +150,7 @@ def ingest(
     kinds = set(table.column("nexus.record.kind").to_pylist())
     if kinds - {kind}:
         raise UsageError(f"{src}: holds {', '.join(sorted(kinds))} records; expected {kind}")
-    result = run_ingest(_store(store), table, signer, kind, SYSTEM_CLOCK, str(src))
+    result = run_ingest(store_root(store), table, signer, kind, SYSTEM_CLOCK, str(src))
     write_stdout(
         f"{result.kind}: appended {result.added} record(s), {result.duplicates} already present; "
         f"{len(result.segments)} segment(s) sealed; tree size {result.tree_size}"
@@ -190,7 +189,7 @@ def verify(
             highlight=False,
         )
     earlier = read_bounded(trusted, 1 << 20, what="checkpoint") if trusted else None
-    report = verify_store(_store(store), verifier, earlier)
+    report = verify_store(store_root(store), verifier, earlier)
     write_stdout(_verify_json(report) if fmt == "json" else _verify_text(report))
     if not report.ok:
         first = report.findings[0]
@@ -237,7 +236,7 @@ def prove(
     """Write one record, its inclusion proof and the signed checkpoint to a portable file."""
     from nexusctl.evidence.proof import prove as run_prove
 
-    document = run_prove(_store(store), request_id)
+    document = run_prove(store_root(store), request_id)
     out.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
     write_stdout(
         f"wrote proof of leaf {document['leaf_index']} of {document['tree_size']} to {out}"
@@ -296,6 +295,14 @@ def query(
     fmt: Annotated[
         TableCsvJson, typer.Option("--format", "-f", help="table | csv | json.")
     ] = TableCsvJson.table,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=0, help="Stop the query after SECONDS (0: no limit)."),
+    ] = 900.0,
+    max_rows: Annotated[
+        int,
+        typer.Option("--max-rows", min=1, help="Refuse a result of more rows (exit 3)."),
+    ] = 1_000_000,
     engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
     master: MasterOpt = None,
     conf: ConfOpt = None,
@@ -305,11 +312,12 @@ def query(
     The views are decisions and counterfactual_decisions (docs/evidence.md). Parameters bind
     $NAME in DuckDB and :NAME in Spark SQL (docs/scale.md).
     """
-    from nexusctl.evidence.query import parse_params
+    from nexusctl.evidence.query import QueryLimits, parse_params
     from nexusctl.spark import evidence_query
 
     run_query = evidence_query(engine.value, master, conf)
-    result = run_query(cast("Path", _store(store)), sql, parse_params(param or []))
+    limits = QueryLimits(timeout, max_rows)
+    result = run_query(cast("Path", store_root(store)), sql, parse_params(param or []), limits)
     if fmt == "json":
         rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
         write_stdout(json.dumps(rows, indent=2, default=str))
@@ -325,151 +333,12 @@ def query(
     else:
         from rich.table import Table
 
-        from nexusctl.cli._common import stdout_console
+        from nexusctl.cli._common import plain, stdout_console
 
-        table = Table(*result.columns)
-        for row in result.rows:
-            table.add_row(*("" if v is None else str(v) for v in row))
+        table = Table(*(plain(c) for c in result.columns))
+        for row in result.rows:  # a query can return any text: control characters escaped
+            table.add_row(*("" if v is None else plain(v) for v in row))
         stdout_console().print(table)
-
-
-RegistryOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--registry",
-        help="Registry clone: each decision is checked against the bundle live in its "
-        "environment at its time, and the report names who promoted and approved it.",
-    ),
-]
-PolicyOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--policy", help="A policy file or bundle folder to check every decision against."
-    ),
-]
-DefaultEnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--default-env", help="Environment of records that name none (e.g. a LiteLLM log)."
-    ),
-]
-FailOnDeviationOpt = Annotated[
-    bool,
-    typer.Option(
-        "--fail-on-deviation", help="Exit 6 when a record deviates from its policy (for CI)."
-    ),
-]
-
-
-@evidence_app.command("report")
-@handle_errors
-def report(
-    store: StoreArg,
-    start: Annotated[
-        dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="First day.")
-    ] = None,
-    end: Annotated[
-        dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day.")
-    ] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
-    app: Annotated[str | None, typer.Option("--app", help="Only this app.")] = None,
-    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="markdown | html | json.")
-    ] = ReportFormat.markdown,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE.")] = None,
-    registry: RegistryOpt = None,
-    policy: PolicyOpt = None,
-    default_env: DefaultEnvOpt = None,
-    fail_on_deviation: FailOnDeviationOpt = False,
-    engine: EvidenceEngineOpt = EvidenceEngine.duckdb,
-    master: MasterOpt = None,
-    conf: ConfOpt = None,
-) -> None:
-    """Who routed what, under which policy, at what cost: decisions by route, deployment,
-    region and residency; refusals and escalations; spend by tenant (vs budget).
-
-    With --registry: who promoted and approved each policy version, and conformance of every
-    real decision to the bundle live in its environment at its time; with --policy:
-    conformance to that one policy. docs/evidence.md, "Report" and "Conformance".
-
-    Exit codes: 0 written, 6 a deviation with --fail-on-deviation, 3 bad input.
-    """
-    from nexusctl.evidence.conformance import policy_selection, require_conformance
-    from nexusctl.evidence.report import (
-        ReportFilter,
-        render_html,
-        render_json,
-        render_markdown,
-    )
-
-    renderers = {"markdown": render_markdown, "html": render_html, "json": render_json}
-    if fail_on_deviation and registry is None and policy is None:
-        raise UsageError("--fail-on-deviation needs --registry or --policy")
-    selection = ReportFilter(
-        start.date() if start else None, end.date() if end else None, tenant, app, env
-    )
-    policies = policy_selection(registry, policy, default_env)
-    from nexusctl.spark import evidence_report
-
-    # build_report reads the store only through load_config, Log and open_store, which take a
-    # directory or an object store alike.
-    root = cast("Path", _store(store))
-    built = evidence_report(engine.value, master, conf)(root, selection, policies)
-    text = renderers[fmt](built)
-    if out is None:
-        write_stdout(text)
-    else:
-        out.write_text(text)
-        write_stdout(f"wrote {fmt} report to {out}")
-    if fail_on_deviation and built.conformance is not None:
-        require_conformance(built.conformance)
-
-
-@evidence_app.command("conformance")
-@handle_errors
-def conformance(
-    store: StoreArg,
-    registry: RegistryOpt = None,
-    policy: PolicyOpt = None,
-    default_env: DefaultEnvOpt = None,
-    env: Annotated[str | None, typer.Option("--env", help="Only this environment.")] = None,
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
-    fmt: TextOrJsonOpt = TextOrJson.text,
-    fail_on_deviation: FailOnDeviationOpt = False,
-) -> None:
-    """Route every real decision again under its policy and report each deviation.
-
-    The policy is the bundle live in the record's environment at its time (--registry), or
-    one policy for all records (--policy). Deviations: another deployment, a residency
-    breach, a cost over the route's cap, a refusal or escalation made or missed, a bundle
-    digest that was not live. Records lacking what routing needs are counted as not
-    checkable, by reason (docs/evidence.md, "Conformance").
-
-    Exit codes: 0 checked, 6 a deviation with --fail-on-deviation, 3 bad input, 2 usage.
-    """
-    from nexusctl.evidence.conformance import (
-        check_conformance,
-        policy_selection,
-        require_conformance,
-    )
-    from nexusctl.evidence.report import ReportFilter
-
-    policies = policy_selection(registry, policy, default_env)
-    if policies is None:
-        raise UsageError("give a policy source: --registry PATH or --policy FILE")
-    where, params = ReportFilter(tenant=tenant, environment=env).where()
-    result = check_conformance(
-        cast("Path", _store(store)), policies, where.removeprefix("WHERE "), params
-    )
-    if fmt == "json":
-        write_stdout(json.dumps(result.model_dump(mode="json"), indent=2, sort_keys=True))
-    else:
-        from nexusctl.evidence.report_render import conformance_text
-
-        write_stdout(conformance_text(result))
-    if fail_on_deviation:
-        require_conformance(result)
 
 
 @evidence_app.command("retain")
@@ -491,7 +360,7 @@ def retain(
     from nexusctl.evidence.keys import load_signer
     from nexusctl.evidence.retention import retain as run_retain
 
-    results = run_retain(_store(store), before.date(), load_signer(key))
+    results = run_retain(store_root(store), before.date(), load_signer(key))
     lines = [
         f"{r.kind}: dropped {len(r.segments)} segment(s), {r.records} record(s)"
         + (f"; tombstone {r.tombstone}" if r.tombstone else "")

@@ -8,7 +8,9 @@ and ``dt`` as the DATE partition)::
 
 Only sealed segments are read, so a segment an interrupted ingest left is never visible. The
 connection is locked down before the user's SQL runs: file system access is disabled outside
-the store, the configuration is frozen, and exactly one SELECT statement is accepted.
+the store, the configuration is frozen, and exactly one SELECT statement is accepted. A query
+is bounded (``QueryLimits``): it is stopped after a time limit and refused when it returns more
+rows than a cap, read as a stream so the cap also bounds memory.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ if TYPE_CHECKING:
 VIEWS = {"real": "decisions", "counterfactual": "counterfactual_decisions"}
 _VIEW = "CREATE VIEW {view} AS SELECT *, {extra} FROM (SELECT {select} FROM {source})"
 _INTEGER = re.compile(r"-?\d{1,18}")
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """How long a query may run (seconds; 0: no limit) and how many rows it may return."""
+
+    timeout_s: float = 900.0
+    max_rows: int = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ def open_store(root: StoreRoot) -> duckdb.DuckDBPyConnection:
 
     config = load_config(root)
     blobs = as_blobs(root)
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(":memory:", config={"temp_directory": _spill_directory()})
     empty = _empty_source()
     select = ", ".join(f'"{alias}" AS {name}' for name, alias in COLUMNS)
     extra = "make_timestamp(time_unix_us) AS time, CAST(make_timestamp(time_unix_us) AS DATE) AS dt"
@@ -107,10 +117,26 @@ def open_store(root: StoreRoot) -> duckdb.DuckDBPyConnection:
         # Names and paths come from the schema and the seals, quoted; no user text here.
         con.execute(_VIEW.format(view=VIEWS[kind], extra=extra, select=select, source=source))
     allowed = str(blobs.root.resolve()) + "/" if isinstance(blobs, LocalBlobs) else "/nonexistent/"
+    con.execute("SET enable_progress_bar=false")  # stdout carries the result
     con.execute(f"SET allowed_directories=[{_quote(allowed)}]")
     con.execute("SET enable_external_access=false")
     con.execute("SET lock_configuration=true")
     return con
+
+
+def _spill_directory() -> str:
+    """A private folder for what DuckDB spills to disk, removed when the process exits.
+
+    An in-memory connection otherwise spills into ``.tmp`` under the working directory: a
+    large sort would leave gigabytes in the auditor's checkout.
+    """
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="nexusctl-duckdb-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -128,23 +154,55 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def run_query(root: StoreRoot, sql: str, params: dict[str, Any]) -> QueryResult:
-    """Run one SELECT over the store's views.
+def run_query(
+    root: StoreRoot, sql: str, params: dict[str, Any], limits: QueryLimits | None = None
+) -> QueryResult:
+    """Run one SELECT over the store's views, within ``limits``.
 
     Raises:
-        InputError: not one SELECT statement, or DuckDB refused it (message kept).
+        InputError: not one SELECT statement, DuckDB refused it (message kept), it ran past
+            the time limit (stopped) or returned more rows than the cap.
     """
+    import threading
+
     import duckdb
 
+    limits = limits or QueryLimits()
     con = open_store(root)
+    timer = threading.Timer(limits.timeout_s, con.interrupt) if limits.timeout_s > 0 else None
     try:
         statements = con.extract_statements(sql)
         if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
             raise InputError("evidence query runs exactly one SELECT statement (read-only)")
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
         cursor = con.execute(sql, params or None)
         columns = [d[0] for d in cursor.description or []]
-        return QueryResult(columns, cursor.fetchall())
+        rows = cursor.fetchmany(limits.max_rows + 1)
+        check_row_count(len(rows), limits)
+        return QueryResult(columns, rows)
+    except duckdb.InterruptException:
+        raise InputError(
+            f"query stopped after {limits.timeout_s:g} s (--timeout)",
+            hint="narrow it, or give it longer with --timeout SECONDS (0: no limit)",
+        ) from None
     except duckdb.Error as exc:
         raise InputError(f"query failed: {str(exc).splitlines()[0]}") from None
     finally:
+        if timer is not None:
+            timer.cancel()
         con.close()
+
+
+def check_row_count(rows: int, limits: QueryLimits) -> None:
+    """Refuse a result of more than ``limits.max_rows`` rows (fetch one more to know).
+
+    Raises:
+        InputError: the result is over the cap.
+    """
+    if rows > limits.max_rows:
+        raise InputError(
+            f"the query returns more than {limits.max_rows:,} rows (--max-rows)",
+            hint="aggregate, add a LIMIT, or raise --max-rows",
+        )

@@ -12,7 +12,7 @@ from nexusctl.spark.session import SparkSettings
 
 if TYPE_CHECKING:
     from nexusctl.evidence.conformance import PolicySelection
-    from nexusctl.evidence.query import QueryResult
+    from nexusctl.evidence.query import QueryLimits, QueryResult
     from nexusctl.evidence.report import EvidenceReport, ReportFilter
     from nexusctl.simulate.aggregate import TrafficFold
 
@@ -54,8 +54,8 @@ def simulate_fold(engine: str, master: str | None, conf: list[str] | None) -> Tr
 
 def evidence_query(
     engine: str, master: str | None, conf: list[str] | None
-) -> Callable[[Path, str, dict[str, Any]], QueryResult]:
-    """``run_query(store, sql, params)`` on DuckDB or on Spark.
+) -> Callable[[Path, str, dict[str, Any], QueryLimits], QueryResult]:
+    """``run_query(store, sql, params, limits)`` on DuckDB or on Spark.
 
     Raises:
         UsageError: Spark options without ``--engine spark``, or a malformed ``--conf``.
@@ -67,7 +67,10 @@ def evidence_query(
         return run_query
     from nexusctl.spark.evidence import run_query as run_on_spark
 
-    return functools.partial(run_on_spark, settings=settings)
+    def on_spark(root: Path, sql: str, params: dict[str, Any], limits: QueryLimits) -> QueryResult:
+        return run_on_spark(root, sql, params, settings, limits)
+
+    return on_spark
 
 
 def evidence_report(

@@ -29,7 +29,13 @@ from typing import TYPE_CHECKING, Any
 from nexusctl.errors import InputError, UsageError
 from nexusctl.evidence.conformance import PolicySelection
 from nexusctl.evidence.objectstore import as_blobs
-from nexusctl.evidence.query import VIEWS, QueryResult, visible_segments
+from nexusctl.evidence.query import (
+    VIEWS,
+    QueryLimits,
+    QueryResult,
+    check_row_count,
+    visible_segments,
+)
 from nexusctl.evidence.record import COLUMNS, arrow_schema
 from nexusctl.evidence.report import SECTIONS, ReportFilter
 from nexusctl.evidence.report_model import EvidenceReport, Section, Totals
@@ -98,14 +104,34 @@ def _spark_schema(spark: SparkSession) -> Any:
     return spark.createDataFrame(arrow_schema().empty_table()).schema
 
 
-def run_query(root: Path, sql: str, params: dict[str, Any], settings: SparkSettings) -> QueryResult:
+def run_query(
+    root: Path,
+    sql: str,
+    params: dict[str, Any],
+    settings: SparkSettings,
+    limits: QueryLimits | None = None,
+) -> QueryResult:
     """Run one Spark SQL query over the store's views; rows as DuckDB's cursor gives them.
 
+    Within ``limits``: the query's jobs are cancelled at the time limit, and at most one row
+    over the cap is collected to the driver.
+
     Raises:
-        InputError: not one query, or Spark refused it (its first line kept).
+        InputError: not one query, Spark refused it (its first line kept), it ran past the
+            time limit or returned more rows than the cap.
         EnvironmentError_: Spark could not run.
     """
+    import threading
+
+    limits = limits or QueryLimits()
     spark = start_session(settings, "nexusctl evidence query")
+    fired = threading.Event()
+
+    def stop() -> None:
+        fired.set()
+        spark.sparkContext.cancelAllJobs()
+
+    timer = threading.Timer(limits.timeout_s, stop) if limits.timeout_s > 0 else None
     # After --conf: a query never reads a file path, whatever the settings say.
     spark.conf.set("spark.sql.runSQLOnFiles", "false")
     register_views(spark, root)
@@ -117,8 +143,16 @@ def run_query(root: Path, sql: str, params: dict[str, Any], settings: SparkSetti
         try:
             frame = spark.sql(wrapped, args=params or None)
             check_plan(frame)
-            rows = frame.collect()
+            if timer is not None:
+                timer.daemon = True
+                timer.start()
+            rows = frame.limit(limits.max_rows + 1).collect()
         except Exception as exc:
+            if fired.is_set():
+                raise InputError(
+                    f"query stopped after {limits.timeout_s:g} s (--timeout)",
+                    hint="narrow it, or give it longer with --timeout SECONDS (0: no limit)",
+                ) from None
             if _is_analysis_error(exc):
                 first = str(exc).strip().splitlines()[0]
                 raise InputError(
@@ -126,6 +160,10 @@ def run_query(root: Path, sql: str, params: dict[str, Any], settings: SparkSetti
                     hint="evidence query --engine spark runs exactly one SELECT (Spark SQL)",
                 ) from None
             raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+    check_row_count(len(rows), limits)
     return QueryResult(frame.columns, [tuple(_plain(v) for v in row) for row in rows])
 
 

@@ -39,21 +39,25 @@ def inspect_traffic(path: Path, top: int = TOP, limits: ReadLimits | None = None
             empty, or holding invalid rows (each listed with its row and column).
         EnvironmentError_: DuckDB failed for another reason.
     """
+    import tempfile
+
     import duckdb
 
     metadata = check_traffic_file(path, limits)
-    con = duckdb.connect()
-    try:
-        _check_unique(con, str(path))
-        return _summary(con, str(path), metadata, top)
-    except duckdb.InvalidInputException as exc:
-        raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
-    except duckdb.BinderException as exc:
-        raise TrafficError(f"{path}: not a canonical traffic file ({exc})") from None
-    except duckdb.Error as exc:
-        raise EnvironmentError_(f"{path}: DuckDB failed: {exc}") from None
-    finally:
-        con.close()
+    # What DuckDB spills goes to a private folder, not `.tmp` in the working directory.
+    with tempfile.TemporaryDirectory(prefix="nexusctl-duckdb-") as spill:
+        con = duckdb.connect(config={"temp_directory": spill})
+        try:
+            _check_unique(con, str(path))
+            return _summary(con, str(path), metadata, top)
+        except duckdb.InvalidInputException as exc:
+            raise TrafficError(f"{path}: not a readable Parquet file ({exc})") from None
+        except duckdb.BinderException as exc:
+            raise TrafficError(f"{path}: not a canonical traffic file ({exc})") from None
+        except duckdb.Error as exc:
+            raise EnvironmentError_(f"{path}: DuckDB failed: {exc}") from None
+        finally:
+            con.close()
 
 
 def check_traffic_file(path: Path, limits: ReadLimits | None = None) -> dict[str, Any] | None:

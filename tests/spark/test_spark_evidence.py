@@ -227,3 +227,23 @@ def test_failed_query_is_one_line(spark: SparkSession, store: Path) -> None:
     assert lines[0].startswith("error: query failed:"), result.stderr
     assert len(lines) == 2, result.stderr  # the error and its hint: no JSON log, no JVM stack
     assert lines[1].startswith("hint:")
+
+
+def test_spark_query_limits(spark: SparkSession, store: Path) -> None:
+    """At most cap + 1 rows reach the driver; a query past the timeout has its jobs cancelled."""
+    from nexusctl.errors import InputError
+    from nexusctl.evidence.query import QueryLimits
+
+    at_cap = run_query_on_spark(
+        store, "SELECT * FROM range(5)", {}, SparkSettings(), QueryLimits(max_rows=5)
+    )
+    assert len(at_cap.rows) == 5
+    with pytest.raises(InputError, match="more than 5 rows"):
+        run_query_on_spark(
+            store, "SELECT * FROM range(6)", {}, SparkSettings(), QueryLimits(max_rows=5)
+        )
+    endless = "SELECT count(*) FROM range(1000000000000000) WHERE id % 7 = 3"
+    with pytest.raises(InputError, match=r"query stopped after 3 s \(--timeout\)"):
+        run_query_on_spark(store, endless, {}, SparkSettings(), QueryLimits(timeout_s=3))
+    again = run_query_on_spark(store, "SELECT count(*) FROM decisions", {}, SparkSettings())
+    assert again.rows == [(60,)]  # the session still serves queries after the cancel
