@@ -261,10 +261,6 @@ class Store:
         self._note_files(rel)
         shutil.rmtree(self.root / rel, ignore_errors=True)
 
-    def touched(self) -> list[str]:
-        """Return the paths changed since the last commit (what the next commit stages)."""
-        return sorted(self._touched)
-
     def _note_files(self, rel: str) -> None:
         path = self.root / rel
         if path.is_dir() and not path.is_symlink():
@@ -277,8 +273,8 @@ class Store:
 
         Only the paths ``write``, ``copy_tree``, ``move`` and ``remove_tree`` noted are
         staged (``git update-index``): the tree was clean when the lock was taken, so they are
-        every change, and git never scans the whole work tree. The identity is set on the
-        command line, never taken from the global git config.
+        every change, and git never scans the whole work tree. The author, committer and date
+        are the event's, never taken from the git config.
 
         Raises:
             ConflictError: the remote moved (push rejected); the local commit is undone.
@@ -287,18 +283,11 @@ class Store:
         if self._bulk is not None:
             touched, self._touched = self._touched, set()
             return self._bulk.commit(touched, message, actor, moment)
-        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
-        env = {
-            "GIT_AUTHOR_NAME": actor,
-            "GIT_AUTHOR_EMAIL": f"{actor}@registry.invalid",
-            "GIT_COMMITTER_NAME": actor,
-            "GIT_COMMITTER_EMAIL": f"{actor}@registry.invalid",
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_DATE": stamp,
-        }
+        if not self._touched:
+            raise EnvironmentError_("git commit failed: nothing to commit (no file was written)")
         before = self.head()
         try:
-            head = commit_staged(self.root, self._touched, before, message, env)
+            head = commit_staged(self.root, self._touched, before, message, actor, moment)
         except GitFailed as exc:
             raise EnvironmentError_(f"git commit failed: {exc.stderr.strip()}") from None
         self._touched.clear()

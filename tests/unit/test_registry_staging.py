@@ -67,8 +67,15 @@ def test_every_event_commits_every_file_it_wrote_moved_or_deleted(world: World) 
     for version in (3, 4):
         ops.publish(reg, signed_bundle(world.tmp, version, keys["ci"]), keys["ci"], c)
         assert_committed(reg)
-        ops.promote(reg, "retail-chat", version, "dev", keys["ci"], c)
+        promoted = ops.promote(reg, "retail-chat", version, "dev", keys["ci"], c)
         assert_committed(reg)
+        # The commit is the event's: its actor and time, its message, whatever git config says.
+        author = git(reg, "log", "-1", "--format=%an <%ae> %cn <%ce> %aI %cI%n%s").splitlines()
+        when = promoted.predicate.time.replace("Z", "+00:00")
+        assert author == [
+            f"ci <ci@registry.invalid> ci <ci@registry.invalid> {when} {when}",
+            f"promote: retail-chat v{version} to dev (record {promoted.sequence})",
+        ]
     ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
     assert_committed(reg)
     ops.rollback(reg, "retail-chat", "dev", 3, "back to v3", keys["ci"], c)
