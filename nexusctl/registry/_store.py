@@ -296,8 +296,16 @@ class Store:
         return head or ""
 
     def dirty(self) -> bool:
-        """Return True when the work tree holds changes no commit has (a half-done event)."""
-        return bool(self._git("status", "--porcelain", "--untracked-files=all"))
+        """Return True when the work tree holds changes no commit has (a half-done event).
+
+        Finding it dirty also drops the clean stamp, so the next command under the lock
+        undoes what was found (``registry verify``'s ``uncommitted-event`` says it will).
+        """
+        if not self._git("status", "--porcelain", "--untracked-files=all"):
+            return False
+        if self._bulk is None:
+            (self.git_dir() / CLEAN_STAMP).unlink(missing_ok=True)
+        return True
 
     def _git(self, *args: str) -> str:
         try:

@@ -142,16 +142,24 @@ def test_files_changed_by_hand_are_never_committed_by_an_event(world: World) -> 
     (reg / "notes.txt").write_text("a stray file")
     ops.promote(reg, "retail-chat", 3, "dev", keys["ci"], c)
     # The stamp named HEAD, so the promote did not scan the tree: the stray file stays, and
-    # is in no commit; verify reports it.
+    # is in no commit.
     assert "notes.txt" not in head_files(reg)
     assert (reg / "notes.txt").is_file()
+    # verify reports it, and the next command undoes it (as verify's message says).
     with pytest.raises(VerificationError) as info:
         verify_registry(reg)
     assert info.value.reason == "uncommitted-event"
-    # HEAD moved by hand (the stamp no longer names it): the next command checks the whole
-    # tree and undoes what it finds.
+    ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
+    assert not (reg / "notes.txt").exists()
+    assert_committed(reg)
+
+
+def test_a_head_moved_by_hand_makes_the_next_command_check_the_whole_tree(world: World) -> None:
+    keys, reg, c = world.keys, world.reg, world.clock
+    ops.publish(reg, signed_bundle(world.tmp, 3, keys["ci"]), keys["ci"], c)
+    (reg / "notes.txt").write_text("a stray file")
     git(reg, "-c", "user.name=h", "-c", "user.email=h@x.invalid", "commit", "-q",
         "--allow-empty", "-m", "by hand")  # fmt: skip
-    ops.approve(reg, "retail-chat", 3, "staging", keys["alice"], c)
+    ops.promote(reg, "retail-chat", 3, "dev", keys["ci"], c)
     assert not (reg / "notes.txt").exists()
     assert_committed(reg)
