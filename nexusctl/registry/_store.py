@@ -224,7 +224,7 @@ class Store:
     def write(self, rel: str, data: bytes) -> Path:
         """Write ``rel`` atomically (temp file + rename) and return its path."""
         self._changing()
-        self._touched.add(rel)
+        self._touched.add(Path(rel).as_posix())
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -304,7 +304,8 @@ class Store:
         if not self._git("status", "--porcelain", "--untracked-files=all"):
             return False
         if self._bulk is None:
-            (self.git_dir() / CLEAN_STAMP).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # verify still reports; only the undo waits
+                (self.git_dir() / CLEAN_STAMP).unlink(missing_ok=True)
         return True
 
     def _git(self, *args: str) -> str:
