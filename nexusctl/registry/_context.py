@@ -375,7 +375,8 @@ def _cached_state(store: Store, names: list[str]) -> State:
 
 def save_cache(reg: Registry) -> None:
     """Save ``reg``'s replayed state as the clone-local cache (after a bulk session)."""
-    _save_cache(reg.store, reg.state, reg.store.record_names(), reg.config)
+    # The last record is the state's own: no need to list (and sort) 20,000 names again.
+    _save_cache(reg.store, reg.state, [record_name(reg.state.sequence)], reg.config)
 
 
 def _save_cache(store: Store, state: State, names: list[str], config: LoadedConfig) -> None:

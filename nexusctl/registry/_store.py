@@ -14,12 +14,15 @@ Layout (documented in docs/registry.md)::
 
 A command changes files, then commits them in one commit; if it dies in between, the next
 command under the lock finds the tree dirty and undoes the half-done event (``git reset
---hard`` + ``git clean``), so nothing half-written is ever committed or pushed.
+--hard`` + ``git clean``), so nothing half-written is ever committed or pushed. Every change
+goes through the Store's writing methods, which note the paths they change; the commit
+stages exactly those (``git update-index``, never ``git add --all``, which would scan all
+~50,000 files of a large registry), so the tree is clean again after each commit.
 
 A bulk session (``nexusctl.registry.bulk``, for building or importing large registries; the
 CLI never uses it) keeps one commit per event but streams the commits into one ``git
-fast-import`` process instead of running ``git add`` + ``git commit`` per event: the same
-files, the same commit messages, authors and dates. The branch moves only when the session
+fast-import`` process instead of two git processes per event: the same files (the noted
+paths), the same commit messages, authors and dates. The branch moves only when the session
 ends; a session that dies leaves the tree dirty and the next command undoes all of it.
 """
 
@@ -35,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusctl.errors import ConflictError, EnvironmentError_, InputError
+from nexusctl.registry._gitrun import FastImport, GitFailed, commit_staged, files_under, run_git
 
 if TYPE_CHECKING:
     from git import Repo
@@ -48,6 +52,7 @@ TRUST = "trust"
 TUF = "tuf"
 SEQUENCE_WIDTH = 12
 LOCK_NAME = "nexusctl-registry.lock"
+CLEAN_STAMP = "nexusctl-clean"
 
 
 def record_name(sequence: int) -> str:
@@ -73,7 +78,10 @@ class Store:
             raise InputError(f"{root}: not a registry (no {RECORDS}/ folder)")
         self.root = root
         self._repo: Repo | None = None
-        self._bulk: _FastImport | None = None
+        self._bulk: FastImport | None = None
+        self._touched: set[str] = set()  # paths changed since the last commit
+        self._unstamped = False  # the clean stamp was removed (the tree is being changed)
+        self._origin: bool | None = None
 
     @property
     def repo(self) -> Repo:
@@ -135,14 +143,19 @@ class Store:
 
     def head(self) -> str | None:
         """Return the commit HEAD names (None in a repository with no commit yet)."""
-        from git import GitCommandError
-
         try:
-            return str(self.repo.git.rev_parse("--verify", "--quiet", "HEAD"))
-        except GitCommandError:
+            return run_git(self.root, "rev-parse", "--verify", "--quiet", "HEAD") or None
+        except GitFailed:
             return None
 
     # -- writing ---------------------------------------------------------------------------
+    #
+    # Every change to the tree goes through ``write``, ``copy_tree``, ``move`` or
+    # ``remove_tree``, which note the paths they change; ``commit`` stages exactly those.
+    # The first change after a commit deletes the clean stamp (``.git/nexusctl-clean``, the
+    # commit after which the tree was last known clean); each commit writes it again. Taking
+    # the lock, a stamp naming HEAD means no event was interrupted since: the ``git status``
+    # scan of the whole tree (and the undo) is needed only without one.
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -151,26 +164,67 @@ class Store:
         with open(lock_path, "a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
-                self.undo_uncommitted()
+                if not self._stamped_clean():
+                    self.undo_uncommitted()
                 self.push_pending()
                 yield
             finally:
-                self.repo.close()
+                if self._repo is not None:
+                    self._repo.close()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def undo_uncommitted(self) -> bool:
-        """Drop uncommitted changes (a killed command's partial event); True if any were."""
+        """Drop uncommitted changes (a killed command's partial event); True if any were.
+
+        This scans the whole work tree (``git status``); it runs when no clean stamp names
+        HEAD, and by ``config propose`` when a proposal is refused half-written.
+        """
+        self._changing()
+        self._touched.clear()
+        head = self.head()
         if not self.dirty():
+            self._stamp(head)
             return False
-        if self.head() is not None:
-            self.repo.git.reset("--hard", "HEAD")
-        self.repo.git.clean("-fdq")
+        if head is not None:
+            self._git("reset", "--quiet", "--hard", "HEAD")
+        self._git("clean", "-fdq")
+        self._stamp(head)
         return True
+
+    def _stamped_clean(self) -> bool:
+        try:
+            stamp = (self.git_dir() / CLEAN_STAMP).read_text(encoding="ascii").strip()
+        except (OSError, ValueError):
+            return False
+        return bool(stamp) and stamp == self.head()
+
+    def _stamp(self, head: str | None) -> None:
+        """Record that the tree is clean at commit ``head`` (see ``locked``)."""
+        if head is None or self._bulk is not None:
+            return
+        target = self.git_dir() / CLEAN_STAMP
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{CLEAN_STAMP}.", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="ascii") as handle:
+                handle.write(head + "\n")
+            os.replace(tmp, target)
+        except OSError:
+            return  # without a stamp the next command checks the whole tree: only slower
+        self._unstamped = False
+
+    def _changing(self) -> None:
+        """Called before each change to the tree: the clean stamp goes first."""
+        if not self._unstamped:
+            try:
+                (self.git_dir() / CLEAN_STAMP).unlink(missing_ok=True)
+            except OSError as exc:
+                raise EnvironmentError_(f"cannot remove the clean stamp: {exc.strerror}") from exc
+            self._unstamped = True
 
     def write(self, rel: str, data: bytes) -> Path:
         """Write ``rel`` atomically (temp file + rename) and return its path."""
-        if self._bulk is not None:
-            self._bulk.touched.add(rel)
+        self._changing()
+        self._touched.add(Path(rel).as_posix())
         target = self.root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -184,49 +238,86 @@ class Store:
             raise EnvironmentError_(f"cannot write {target}: {exc.strerror}") from exc
         return target
 
-    def moved_in(self, rel: str) -> None:
-        """Note that the folder ``rel`` was moved into the tree (not written with ``write``)."""
-        if self._bulk is not None:
-            folder = self.root / rel
-            self._bulk.touched.update(
-                p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file()
-            )
+    def move(self, src: str, dst: str) -> None:
+        """Rename the file or folder ``src`` to ``dst`` (both relative to the root)."""
+        self._changing()
+        self._note_files(src)
+        (self.root / src).rename(self.root / dst)
+        self._note_files(dst)
+
+    def copy_tree(self, source: Path, rel: str) -> None:
+        """Copy the folder ``source`` (symlinks as symlinks) to the new folder ``rel``."""
+        import shutil
+
+        self._changing()
+        shutil.copytree(source, self.root / rel, symlinks=True)
+        self._note_files(rel)
+
+    def remove_tree(self, rel: str) -> None:
+        """Delete the folder ``rel`` and everything in it (if it exists)."""
+        import shutil
+
+        self._changing()
+        self._note_files(rel)
+        shutil.rmtree(self.root / rel, ignore_errors=True)
+
+    def _note_files(self, rel: str) -> None:
+        path = self.root / rel
+        if path.is_dir() and not path.is_symlink():
+            self._touched.update(p.relative_to(self.root).as_posix() for p in files_under(path))
+        elif path.is_symlink() or path.exists():
+            self._touched.add(Path(rel).as_posix())
 
     def commit(self, message: str, actor: str, moment: dt.datetime) -> str:
-        """Commit every change as one commit by ``actor``; push if there is a remote.
+        """Commit the changed paths as one commit by ``actor``; push if there is a remote.
 
-        The identity is set on the command line, never taken from the global git config.
+        Only the paths ``write``, ``copy_tree``, ``move`` and ``remove_tree`` noted are
+        staged (``git update-index``): the tree was clean when the lock was taken, so they are
+        every change, and git never scans the whole work tree. The author, committer and date
+        are the event's, never taken from the git config.
 
         Raises:
             ConflictError: the remote moved (push rejected); the local commit is undone.
             EnvironmentError_: git failed otherwise.
         """
-        from git import GitCommandError
-
         if self._bulk is not None:
-            return self._bulk.commit(message, actor, moment)
-        stamp = moment.strftime("%Y-%m-%dT%H:%M:%S+0000")
-        env = {
-            "GIT_AUTHOR_NAME": actor,
-            "GIT_AUTHOR_EMAIL": f"{actor}@registry.invalid",
-            "GIT_COMMITTER_NAME": actor,
-            "GIT_COMMITTER_EMAIL": f"{actor}@registry.invalid",
-            "GIT_AUTHOR_DATE": stamp,
-            "GIT_COMMITTER_DATE": stamp,
-        }
+            touched, self._touched = self._touched, set()
+            return self._bulk.commit(touched, message, actor, moment)
+        if not self._touched:
+            raise EnvironmentError_("git commit failed: nothing to commit (no file was written)")
         before = self.head()
         try:
-            self.repo.git.add("--all")
-            with self.repo.git.custom_environment(**env):
-                self.repo.git.commit("--quiet", "--no-verify", "-m", message)
-        except GitCommandError as exc:
+            head = commit_staged(self.root, self._touched, before, message, actor, moment)
+        except GitFailed as exc:
             raise EnvironmentError_(f"git commit failed: {exc.stderr.strip()}") from None
-        self.push(before)
-        return self.head() or ""
+        self._touched.clear()
+        self.push(before)  # undone on rejection: the tree is clean at ``before`` then
+        self._stamp(head)
+        return head or ""
 
     def dirty(self) -> bool:
-        """Return True when the work tree holds changes no commit has (a half-done event)."""
-        return bool(self.repo.git.status("--porcelain", "--untracked-files=all").strip())
+        """Return True when the work tree holds changes no commit has (a half-done event).
+
+        Finding it dirty also drops the clean stamp, so the next command under the lock
+        undoes what was found (``registry verify``'s ``uncommitted-event`` says it will).
+        """
+        if not self._git("status", "--porcelain", "--untracked-files=all"):
+            return False
+        if self._bulk is None:
+            with contextlib.suppress(OSError):  # verify still reports; only the undo waits
+                (self.git_dir() / CLEAN_STAMP).unlink(missing_ok=True)
+        return True
+
+    def _git(self, *args: str) -> str:
+        try:
+            return run_git(self.root, *args)
+        except GitFailed as exc:
+            raise EnvironmentError_(f"git {args[0]} failed: {exc.stderr.strip()}") from None
+
+    def _has_origin(self) -> bool:
+        if self._origin is None:
+            self._origin = "origin" in self._git("remote").split()
+        return self._origin
 
     def push_pending(self) -> None:
         """Push commits a killed command made but did not push (completing its event).
@@ -234,16 +325,14 @@ class Store:
         Raises:
             ConflictError: the remote moved meanwhile; pull, then the next command pushes.
         """
-        from git import GitCommandError
-
-        if "origin" not in [r.name for r in self.repo.remotes]:
+        if not self._has_origin():
             return
-        branch = str(self.repo.git.symbolic_ref("--short", "HEAD"))
+        branch = self._git("symbolic-ref", "--short", "HEAD")
         try:
-            ahead = self.repo.git.rev_list(f"origin/{branch}..HEAD")
-        except GitCommandError:
+            ahead = run_git(self.root, "rev-list", f"origin/{branch}..HEAD")
+        except GitFailed:
             return
-        if ahead.strip():
+        if ahead:
             self.push(None)
 
     def push(self, before: str | None) -> None:
@@ -253,17 +342,16 @@ class Store:
             ConflictError: the remote has commits this clone lacks.
             EnvironmentError_: the push failed for another reason.
         """
-        from git import GitCommandError
-
-        if "origin" not in [r.name for r in self.repo.remotes]:
+        if not self._has_origin():
             return
-        branch = str(self.repo.git.symbolic_ref("--short", "HEAD"))
+        branch = self._git("symbolic-ref", "--short", "HEAD")
         try:
-            self.repo.git.push("--quiet", "origin", f"HEAD:refs/heads/{branch}")
-        except GitCommandError as exc:
-            text = str(exc.stderr)
+            run_git(self.root, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+        except GitFailed as exc:
+            text = exc.stderr
             if before is not None:
-                self.repo.git.reset("--hard", before)
+                self._git("reset", "--quiet", "--hard", before)
+                self._stamp(before)
             if "rejected" in text or "fetch first" in text or "non-fast-forward" in text:
                 raise ConflictError(
                     "the registry remote moved since this clone last pulled; nothing was recorded",
@@ -279,20 +367,16 @@ class Store:
             ConflictError: the histories diverged (never merged automatically).
             EnvironmentError_: git failed.
         """
-        from git import GitCommandError
-
-        branch = str(self.repo.git.symbolic_ref("--short", "HEAD"))
+        branch = self._git("symbolic-ref", "--short", "HEAD")
         try:
-            self.repo.git.pull("--ff-only", "--quiet", "origin", branch)
-        except GitCommandError as exc:
-            text = str(exc.stderr)
+            run_git(self.root, "pull", "--ff-only", "--quiet", "origin", branch)
+        except GitFailed as exc:
+            text = exc.stderr
             if "Not possible to fast-forward" in text or "diverg" in text:
                 raise ConflictError(
                     "this clone and the remote have diverged; refusing to merge registry history"
                 ) from None
             raise EnvironmentError_(f"git pull failed: {text.strip()}") from None
-        finally:
-            self.repo.close()
         return self.head() or ""
 
     # -- bulk sessions ---------------------------------------------------------------------
@@ -303,7 +387,7 @@ class Store:
 
     def bulk_pending(self) -> bool:
         """Return True when the bulk session has files written since its last commit."""
-        return self._bulk is not None and bool(self._bulk.touched)
+        return self._bulk is not None and bool(self._touched)
 
     def begin_bulk(self) -> None:
         """Stream every later ``commit`` into one ``git fast-import`` (one commit per event).
@@ -311,8 +395,9 @@ class Store:
         Raises:
             EnvironmentError_: git could not be started.
         """
-        branch = str(self.repo.git.symbolic_ref("HEAD"))
-        self._bulk = _FastImport(self.root, branch, self.head())
+        branch = self._git("symbolic-ref", "HEAD")
+        self._touched.clear()
+        self._bulk = FastImport(self.root, branch, self.head())
 
     def end_bulk(self, *, keep: bool) -> None:
         """Finish (``keep``) or abandon the bulk session.
@@ -324,6 +409,7 @@ class Store:
             EnvironmentError_: fast-import failed, or the tree differs from the commits.
         """
         bulk, self._bulk = self._bulk, None
+        self._touched.clear()
         if bulk is None:
             return
         if not keep:
@@ -331,90 +417,11 @@ class Store:
             return
         bulk.finish()
         if self.head() is not None:
-            self.repo.git.reset("--quiet")  # the index follows the new HEAD; files untouched
+            self._git("reset", "--quiet")  # the index follows the new HEAD; files untouched
         if self.dirty():
             raise EnvironmentError_(
                 "bulk session: the work tree differs from what was committed "
-                "(a file was changed without Store.write or Store.moved_in)"
+                "(a file was changed other than through the Store's writing methods)"
             )
+        self._stamp(self.head())
         self.push_pending()
-
-
-class _FastImport:
-    """One ``git fast-import`` process receiving one commit per event (see git-fast-import(1))."""
-
-    def __init__(self, root: Path, branch: str, parent: str | None) -> None:
-        import subprocess
-
-        self.root = root
-        self.branch = branch
-        self.parent = parent
-        self.mark = 0
-        self.touched: set[str] = set()
-        try:
-            self.process = subprocess.Popen(
-                ["git", "-C", str(root), "fast-import", "--quiet", "--done", "--date-format=raw"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-            )
-        except OSError as exc:
-            raise EnvironmentError_(f"cannot run git fast-import: {exc.strerror}") from exc
-
-    def commit(self, message: str, actor: str, moment: dt.datetime) -> str:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.mark += 1
-        ident = f"{actor} <{actor}@registry.invalid> {int(moment.timestamp())} +0000"
-        text = message.encode() + b"\n"
-        chunks = [
-            f"commit {self.branch}\nmark :{self.mark}\n".encode(),
-            f"author {ident}\ncommitter {ident}\n".encode(),
-            b"data %d\n%s\n" % (len(text), text),
-        ]
-        if self.parent is not None:
-            chunks.append(f"from {self.parent}\n".encode())
-            self.parent = None
-        for rel in sorted(self.touched):
-            path = self.root / rel
-            if not path.is_file():
-                chunks.append(f"D {rel}\n".encode())
-                continue
-            data = path.read_bytes()
-            mode = "100755" if os.stat(path).st_mode & 0o111 else "100644"
-            chunks.append(
-                b"M %s inline %s\ndata %d\n%s\n" % (mode.encode(), rel.encode(), len(data), data)
-            )
-        self.touched.clear()
-        chunks.append(f"\nget-mark :{self.mark}\n".encode())
-        try:
-            self.process.stdin.write(b"".join(chunks))
-            self.process.stdin.flush()
-            line = self.process.stdout.readline().decode().strip()
-        except OSError as exc:
-            raise EnvironmentError_(f"git fast-import failed: {exc.strerror}") from exc
-        if len(line) < 40:
-            raise EnvironmentError_("git fast-import stopped (see its message above)")
-        return line
-
-    def finish(self) -> None:
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(b"done\n")
-            self.process.stdin.close()
-        except OSError as exc:
-            raise EnvironmentError_(f"git fast-import failed: {exc.strerror}") from exc
-        code = self.process.wait()
-        self._close()
-        if code != 0:
-            raise EnvironmentError_("git fast-import failed")
-
-    def abort(self) -> None:
-        self.process.kill()
-        self.process.wait()
-        self._close()
-
-    def _close(self) -> None:
-        for pipe in (self.process.stdin, self.process.stdout):
-            if pipe is not None and not pipe.closed:
-                with contextlib.suppress(OSError):  # a killed process's pipe: nothing to flush
-                    pipe.close()

@@ -18,7 +18,6 @@ only with the previous admins' threshold.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,7 +191,7 @@ def propose(
                 hint="give the new trust policy with --trust-policy FILE",
             )
         try:  # the lock is held and the tree was clean: a refused proposal leaves nothing
-            shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
+            store.remove_tree(PROPOSED)
             store.write(f"{PROPOSED}/{config_name(version)}", loaded.raw)
             binding = None
             if trust is not None:
@@ -278,10 +277,8 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
         )
         roots = check_proposed_roots(store, loaded.config, version)
         resign = _resign(store, roots, loaded, releaser_key)
-        (store.root / PROPOSED / config_name(version)).rename(
-            store.root / CONFIG / config_name(version)
-        )
-        (store.root / signature_dir(version, True)).rename(store.root / signature_dir(version))
+        store.move(f"{PROPOSED}/{config_name(version)}", f"{CONFIG}/{config_name(version)}")
+        store.move(signature_dir(version, True), signature_dir(version))
         install_trust(store, version)
         now = clock.now()
         if resign:  # timestamp last, then the roots: a client reading the folder before the
@@ -292,7 +289,7 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
             for name in names:
                 publish_metadata(reg, loaded.config.environment(name), releaser, now)
         install_roots(store, roots)
-        shutil.rmtree(store.root / PROPOSED, ignore_errors=True)
+        store.remove_tree(PROPOSED)
         trust = read_bounded(store.root / loaded.config.spec.trust_policy, MAX_TRUST_FILE_BYTES)
         predicate = reg.next_predicate(
             actor,

@@ -25,6 +25,7 @@ from nexusctl.registry._context import (
     parse_ref,
 )
 from nexusctl.registry._store import (
+    BUNDLES,
     CONFIG,
     LIVE,
     Store,
@@ -137,30 +138,30 @@ def publish_in(reg: Registry, actor: Actor, bundle_dir: Path, clock: Clock) -> E
     now = clock.now()
     first = reg.cfg.spec.environments[0]
     # Copy first, then verify the copy: what is stored is exactly what was verified.
-    incoming = store.root / "bundles" / ".incoming"
-    shutil.rmtree(incoming, ignore_errors=True)
+    incoming_rel = f"{BUNDLES}/.incoming"
+    incoming = store.root / incoming_rel
+    store.remove_tree(incoming_rel)
     if not bundle_dir.is_dir() or bundle_dir.is_symlink():
         raise InputError(f"{bundle_dir}: not a bundle folder")
-    shutil.copytree(bundle_dir, incoming, symlinks=True)
+    store.copy_tree(bundle_dir, incoming_rel)
     try:
         verify_bundle(incoming, reg.trust_environment(first.trust_environment), now=now)
         tree = check_tree(incoming)
     except BaseException:
-        shutil.rmtree(incoming, ignore_errors=True)
+        store.remove_tree(incoming_rel)
         raise
     ref = BundleRef(
         name=tree.manifest.policy.name, version=tree.manifest.policy.version, digest=tree.digest
     )
     for digest, other in reg.state.published.items():
         if digest == ref.digest or (other.name, other.version) == (ref.name, ref.version):
-            shutil.rmtree(incoming, ignore_errors=True)
+            store.remove_tree(incoming_rel)
             raise InputError(
                 f"{ref.name} v{ref.version} is already published ({digest}); "
                 "published bundles are never rewritten",
                 hint="bump metadata.version in the policy and bundle it again",
             )
-    incoming.rename(store.bundle_dir(ref.digest))
-    store.moved_in(f"bundles/{ref.digest.removeprefix('sha256:')}")
+    store.move(incoming_rel, f"{BUNDLES}/{ref.digest.removeprefix('sha256:')}")
     predicate = reg.next_predicate(actor, now, event="publish", bundle=ref)
     return reg.record(predicate, actor, now, f"publish: {ref.name} v{ref.version}")
 
