@@ -2,13 +2,13 @@
 
 A record's signature and statement do not depend on the records before it, except for *which*
 keys may sign it (the config in effect). Workers therefore verify every record against the
-union of the keys of every config version in the repository (each named by its fingerprint)
-and parse its statement, in log order; the replay then accepts a prefetched result only when
-the fingerprint that verified is a key of the config in effect, and takes the signer's id from
-that config (its first key with that fingerprint, as the sequential check would). Anything
-else — no key verified, a key of another config, a malformed statement — is checked again by
-the sequential code, which names the failure exactly as before. So this changes how fast the
-checks run, never what they accept.
+union of the keys of every config version in the repository (each named by its fingerprint),
+in log order; the replay then accepts a prefetched result only when the fingerprint that
+verified is a key of the config in effect, and takes the signer's id from that config (its
+first key with that fingerprint, as the sequential check would). Anything else — no key
+verified, a key of another config, a malformed statement — is checked again by the sequential
+code, which names the failure exactly as before. So this changes how fast the checks run, never
+what they accept.
 
 Workers hand back the verified payload bytes, not a parsed predicate: pickling a pydantic model
 across processes costs more than parsing it again, so the statement is parsed (strictly, once)
