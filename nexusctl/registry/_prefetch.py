@@ -2,13 +2,20 @@
 
 A record's signature and statement do not depend on the records before it, except for *which*
 keys may sign it (the config in effect). Workers therefore verify every record against the
-union of the keys of every config version in the repository (each named by its fingerprint)
-and parse its statement, in log order; the replay then accepts a prefetched result only when
-the fingerprint that verified is a key of the config in effect, and takes the signer's id from
-that config (its first key with that fingerprint, as the sequential check would). Anything
-else — no key verified, a key of another config, a malformed statement — is checked again by
-the sequential code, which names the failure exactly as before. So this changes how fast the
-checks run, never what they accept.
+union of the keys of every config version in the repository (each named by its fingerprint),
+in log order; the replay then accepts a prefetched result only when the fingerprint that
+verified is a key of the config in effect, and takes the signer's id from that config (its
+first key with that fingerprint, as the sequential check would). Anything else — no key
+verified, a key of another config, a malformed statement — is checked again by the sequential
+code, which names the failure exactly as before. So this changes how fast the checks run, never
+what they accept.
+
+Workers hand back the verified payload bytes, not a parsed predicate: pickling a pydantic model
+across processes costs more than parsing it again, so the statement is parsed (strictly, once)
+when the replay asks for it (``Prefetched.predicate``), exactly as the sequential check parses
+it. A worker reads the payload only to find which extra check a record calls for (below); what
+it finds there is a hint, never believed: the replay uses an extra result only when it matches
+the check it makes itself.
 
 Two costlier checks ride along, on the same terms. For a publish record the worker verifies the
 stored bundle as ``Registry.check_signature`` would at the record's time (``verify_bundle``
@@ -21,8 +28,9 @@ passed; otherwise it runs the check itself, so failures are still named in log o
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,16 +67,29 @@ class StoredCheck:
 
 @dataclass(frozen=True)
 class Prefetched:
-    """A record whose signature verified under ``fingerprint``, with its parsed predicate.
+    """A record whose signature verified under ``fingerprint``, with the payload it signs.
 
     ``stored`` (publish records) and ``evidence`` (promotions) are the extra checks that passed.
     """
 
     digest: str
     fingerprint: str | None
-    predicate: PromotionPredicate | None
+    payload: bytes
     stored: tuple[StoredCheck, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+
+    @functools.cached_property
+    def predicate(self) -> PromotionPredicate | None:
+        """The signed statement's promotion predicate (None: not one; the replay names why).
+
+        Parsed as the sequential check parses a verified payload (``parse_statement``).
+        """
+        from nexusctl.statements import PromotionPredicate, StatementError, parse_statement
+
+        try:
+            return parse_statement(self.payload, PromotionPredicate).predicate
+        except StatementError:
+            return None
 
 
 _UNION: ResolvedEnvironment | None = None
@@ -88,7 +109,7 @@ def fingerprints(config: LoadedConfig) -> dict[str, str]:
 
 
 def prefetch(
-    paths: list[Path], configs: list[LoadedConfig], root: Path | None = None
+    paths: Sequence[Path | str], configs: list[LoadedConfig], root: Path | None = None
 ) -> Iterator[Prefetched | None]:
     """Yield one result per record of ``paths``, in order (None: check it sequentially).
 
@@ -107,7 +128,7 @@ def prefetch(
     keys = {key_hint(key): key for config in configs for _, key in config.signers().keys}
     # Each key is named by its fingerprint: ids may name other keys in other versions.
     _UNION = dataclasses.replace(configs[0].signers(), keys=tuple(keys.items()))
-    _ROOT = root if root is not None else paths[0].parent.parent
+    _ROOT = root if root is not None else Path(paths[0]).parent.parent
     _TRUST.clear()
     _TRUST.update(_publish_trust(configs, _ROOT))
     chunks = [
@@ -119,7 +140,7 @@ def prefetch(
             yield from chunk
 
 
-def read_record(path: Path, what: str) -> bytes:
+def read_record(path: Path | str, what: str) -> bytes:
     """Read a record file: a regular file (no symlink) of at most ``MAX_RECORD_BYTES``.
 
     ``nexusctl.files.read_bounded``'s rules with two system calls fewer: this runs 20,000 times
@@ -192,38 +213,59 @@ def parse_evidence(raw: bytes, digest: str) -> Evidence | None:
 
 
 def _check_chunk(paths: list[str]) -> list[Prefetched | None]:
-    return [_check(Path(p)) for p in paths]
+    return [_check(p) for p in paths]
 
 
-def _check(path: Path) -> Prefetched | None:
+#: How a (canonical) payload names the events that call for an extra check.
+_EXTRA_EVENTS = (b'"event":"publish"', b'"event":"promote"', b'"event":"rollback"')
+
+
+def _check(path: str) -> Prefetched | None:
     import hashlib
 
     from nexusctl.errors import NexusError
     from nexusctl.registry.records import _hinted_first
     from nexusctl.signing.verify import verify_signature_bytes
-    from nexusctl.statements import PromotionPredicate, StatementError, parse_statement
 
     assert _UNION is not None
+    name = os.path.basename(path)
     try:
-        raw = read_record(path, path.name)
+        raw = read_record(path, name)
         digest = "sha256:" + hashlib.sha256(raw).hexdigest()
-        signed = verify_signature_bytes(raw, _hinted_first(raw, _UNION), what=path.name)
-        predicate = parse_statement(signed.payload, PromotionPredicate).predicate
-    except (OSError, NexusError, StatementError):
+        signed = verify_signature_bytes(raw, _hinted_first(raw, _UNION), what=name)
+    except (OSError, NexusError):
         return None
+    payload = signed.payload
     stored: tuple[StoredCheck, ...] = ()
     evidence: tuple[Evidence, ...] = ()
-    # Any failure below only means the replay checks it itself (and names it exactly).
-    try:
-        if predicate.event == "publish" and predicate.bundle is not None:
-            stored = _check_stored(predicate.bundle.digest, predicate.time)
-        elif predicate.event in ("promote", "rollback"):
-            evidence = _read_evidence(
-                [g.evidence for g in predicate.gates if g.name == "simulation" and g.evidence]
-            )
-    except Exception:
-        stored, evidence = (), ()
-    return Prefetched(digest, signed.signer.removeprefix("key:"), predicate, stored, evidence)
+    # What the payload says is only a hint for which extra check to run: the replay takes a
+    # result only for the very check it makes. Any failure here only means the replay checks
+    # it itself (and names it exactly).
+    if any(event in payload for event in _EXTRA_EVENTS):
+        try:
+            stored, evidence = _extras(payload)
+        except Exception:
+            stored, evidence = (), ()
+    return Prefetched(digest, signed.signer.removeprefix("key:"), payload, stored, evidence)
+
+
+def _extras(payload: bytes) -> tuple[tuple[StoredCheck, ...], tuple[Evidence, ...]]:
+    """Run the extra check a publish or promotion record calls for (its bundle, its evidence)."""
+    import json
+
+    predicate = json.loads(payload)["predicate"]
+    event = predicate["event"]
+    if event == "publish":
+        bundle = predicate["bundle"]
+        return _check_stored(str(bundle["digest"]), str(predicate["time"])), ()
+    if event in ("promote", "rollback"):
+        digests = [
+            str(g["evidence"])
+            for g in predicate["gates"]
+            if g["name"] == "simulation" and g.get("evidence")
+        ]
+        return (), _read_evidence(digests)
+    return (), ()
 
 
 def _check_stored(digest: str, time: str) -> tuple[StoredCheck, ...]:

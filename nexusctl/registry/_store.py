@@ -295,6 +295,11 @@ class Store:
         self._stamp(head)
         return head or ""
 
+    def close(self) -> None:
+        """Release GitPython's helper processes, if this store ever started them."""
+        if self._repo is not None:
+            self._repo.close()
+
     def dirty(self) -> bool:
         """Return True when the work tree holds changes no commit has (a half-done event).
 
