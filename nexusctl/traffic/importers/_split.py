@@ -31,8 +31,11 @@ from nexusctl.traffic.importers._raw import LineBlock, RawTraffic
 #: Smaller files are parsed in this process: starting a worker (a fresh interpreter that
 #: imports pyarrow) costs about 0.4 s of CPU, more than it saves below this size.
 SPLIT_MIN_BYTES = 64 << 20
-#: At most this many workers (each holds one block and its parse, about 60 MiB).
-MAX_WORKERS = 4
+#: At most this many workers. Each costs ~135 MiB (an interpreter with pyarrow, one block and
+#: its parse), and one is enough: a worker parses 1M rows of 425 bytes in ~3 s of CPU, about
+#: what this process spends converting, checking, writing and hashing them (its own threads),
+#: so a second worker would wait for this process while adding to the peak memory.
+MAX_WORKERS = 1
 #: Blocks queued or parsed ahead per worker: enough to keep each busy, and bounded memory.
 _AHEAD = 2
 
@@ -48,7 +51,7 @@ def split_workers(size: int) -> int:
         return 0
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     # This process converts, checks and writes the chunks meanwhile: it keeps a core busy.
-    return min((cpus or 1) - 1, MAX_WORKERS)
+    return max(0, min((cpus or 1) - 1, MAX_WORKERS))
 
 
 @dataclass(frozen=True)
@@ -82,9 +85,11 @@ def parse_in_workers(
             block that changed after this process read it.
         EnvironmentError_: a worker could not start, or ended unexpectedly.
     """
-    pool = [_Worker(path) for _ in range(workers)]
+    pool: list[_Worker] = []
     finished = False
     try:
+        while len(pool) < workers:
+            pool.append(_Worker(path))  # if one cannot start, those started are stopped below
         queued: deque[_Worker | NexusError] = deque()
         source: Iterator[LineBlock] | None = blocks
         sent = 0
