@@ -1,19 +1,24 @@
 """Parse the blocks of a large text file in worker processes, handing the chunks back in order.
 
-A JSON Lines import spends most of its time in Arrow's JSON parser, which holds one core. For
-a file of at least ``SPLIT_MIN_BYTES``, this process cuts the file into the very blocks the
-single-process reader would (``iter_line_spans``: whole lines, each block carrying its byte
-offset and first line number), and worker processes read and parse them; the import pipeline
-converts, checks and writes the chunks in file order, exactly as it would the local reader's.
-So the output is the same file, byte for byte, and problems name the same lines.
+A JSON Lines import spends about half its CPU in Arrow's JSON parser. For a file of at least
+``SPLIT_MIN_BYTES``, this process cuts the file into the very blocks the single-process
+reader would (``iter_line_spans``: whole lines, each block carrying its byte offset and first
+line number), and a worker reads and parses them while the import pipeline converts, checks,
+writes and hashes the chunks, in file order, exactly as it would the local reader's. So the
+output is the same file, byte for byte, and problems name the same lines.
 
-Errors keep their order: a worker's error (an unknown key, say) is raised when the pipeline
-reaches its block, after every block before it; this process's own error (a byte that is not
-UTF-8) is raised after the blocks before it. The first error by position in the file wins,
-whichever process found it. A worker that dies (killed, out of memory) ends the import with an
-error instead of a hang; leaving early (an error, Ctrl-C) cancels the queued blocks and waits
-for the workers to exit, so none is left behind. Workers are started with ``spawn``: a forked
-child of a process running Arrow's thread pools may inherit a lock held by another thread.
+Errors keep the single-process order: a worker's error (an unknown key, say) is raised when
+the pipeline reaches its block, after every block before it; this process's own error (a
+byte that is not UTF-8, found as each 16 MiB piece is read) after the blocks handed out
+before it. So the first error wins whichever process found it. A worker that dies (killed,
+out of memory) ends the import with an error instead of a hang; leaving early (an error,
+Ctrl-C) kills and reaps the workers, so none is left behind.
+
+Workers are fresh interpreters (``python -P -c``) fed over pipes, not ``multiprocessing``: a
+forked child of a process running Arrow's thread pools may inherit a lock another thread
+held, and ``spawn`` re-runs the caller's main script, which a script without an
+``if __name__ == "__main__"`` guard does not survive. Each runs in its own process group, so
+Ctrl-C reaches the importing process only, which stops them.
 """
 
 from __future__ import annotations
