@@ -210,3 +210,36 @@ def test_ctrl_c_stops_the_import_and_its_workers_and_leaves_nothing(tmp_path: Pa
     assert "Traceback" not in stderr
     assert not any(worker.is_running() and worker.status() != "zombie" for worker in workers)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_blocks_tile_the_file_at_line_ends_whatever_the_piece_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    import random
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(_raw, "_CHUNK", rng.choice([7, 64, 300]))
+    monkeypatch.setattr(_raw, "CHUNK_ROWS", rng.choice([1, 3, 50]))
+    lines = [rng.choice(["", " ", "{}", "x" * rng.randrange(1, 900), "é" * 5]) for _ in range(60)]
+    text = ("\ufeff" if seed % 3 == 0 else "") + "\n".join(lines) + ("\n" if seed % 2 else "")
+    src = tmp_path / "t.jsonl"
+    src.write_bytes(text.encode())
+    raw = src.read_bytes()
+    kept = list(_raw.iter_line_spans(src))
+    bare = list(_raw.iter_line_spans(src, keep_data=False))
+    assert [(b.offset, b.size, b.first_line, b.lines) for b in kept] == [
+        (b.offset, b.size, b.first_line, b.lines) for b in bare
+    ]
+    start = 3 if seed % 3 == 0 else 0
+    line = 1
+    for block in kept:
+        assert block.data is not None
+        assert block.offset == start
+        assert block.data == raw[start : start + block.size]
+        assert block.first_line == line
+        assert block.lines == block.data.count(b"\n") + (not block.data.endswith(b"\n"))
+        assert block.lines <= _raw.CHUNK_ROWS or block.data.count(b"\n") < 2
+        start += block.size
+        line += block.lines
+    assert raw[start:].strip() == b""  # only blank trailing bytes are left out

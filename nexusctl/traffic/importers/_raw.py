@@ -298,35 +298,46 @@ def iter_line_spans(path: Path, *, keep_data: bool = True) -> Iterator[LineBlock
             _check_piece(path, decoder, read, final=not size)
             if not size:
                 break
+            # The block ends at the last newline of carry + read, as if they were one string.
             last = read.rfind(b"\n")
-            if last < 0:
-                carry += read  # one line longer than a piece: read on
-                continue
-            data = b"".join((carry, memoryview(read)[: last + 1])) if keep_data else None
-            ends = _line_ends(read, last + 1, len(carry))
-            for start, stop, lines in ends:
+            if last >= 0:
+                before, end, rest = carry, last + 1, bytes(read[last + 1 :])
+            else:
+                held = carry.rfind(b"\n")  # only the file's first bytes can hold one here
+                if held < 0:
+                    carry += read  # one line longer than a piece: read on
+                    continue
+                before, end, rest = carry[: held + 1], 0, carry[held + 1 :] + read
+            data = b"".join((before, memoryview(read)[:end])) if keep_data else None
+            for start, stop, lines in _line_ends(before, read, end):
                 part = None if data is None else data[start:stop]
                 yield LineBlock(offset + start, stop - start, first_line, lines, part)
                 first_line += lines
-            offset += len(carry) + last + 1
-            carry = bytes(read[last + 1 :])
+            offset += len(before) + end
+            carry = rest
     if carry.strip():
         kept = carry if keep_data else None
         yield LineBlock(offset, len(carry), first_line, carry.count(b"\n") + 1, kept)
 
 
-def _line_ends(read: bytearray, end: int, before: int) -> list[tuple[int, int, int]]:
-    """Cut ``before`` bytes of a line's start plus ``read[:end]`` (whole lines) into parts of
-    at most ``CHUNK_ROWS`` lines: (start, stop, lines) relative to the block's first byte.
+def _line_ends(carry: bytes, read: bytearray, end: int) -> list[tuple[int, int, int]]:
+    """Cut ``carry + read[:end]`` (whole lines) into parts of at most ``CHUNK_ROWS`` lines:
+    (start, stop, lines) relative to the block's first byte.
+
+    ``carry`` is what was read before: the start of a line, or the file's first bytes (which
+    may hold whole lines).
     """
     import numpy as np
 
     is_newline = np.frombuffer(read, np.uint8, count=end) == 10
-    lines = int(np.count_nonzero(is_newline))  # twice as fast as bytearray.count
-    total = before + end
+    early = [i for i, byte in enumerate(carry) if byte == 10] if b"\n" in carry else []
+    lines = len(early) + int(np.count_nonzero(is_newline))  # 2x faster than bytearray.count
+    total = len(carry) + end
     if lines <= CHUNK_ROWS:
         return [(0, total, lines)]
-    newlines = np.flatnonzero(is_newline) + before
+    newlines = np.concatenate(
+        [np.array(early, dtype=np.int64), np.flatnonzero(is_newline) + len(carry)]
+    )
     parts = []
     start = 0
     for index in range(CHUNK_ROWS - 1, len(newlines), CHUNK_ROWS):
