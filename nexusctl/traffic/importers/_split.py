@@ -52,8 +52,8 @@ def split_workers(size: int) -> int:
     """How many worker processes to parse a file of ``size`` bytes with (0: parse here)."""
     import sys
 
-    if size < SPLIT_MIN_BYTES or not sys.executable:
-        return 0
+    if size < SPLIT_MIN_BYTES or not sys.executable or os.name != "posix":
+        return 0  # workers read with os.pread and run in their own process group (POSIX)
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     # This process converts, checks and writes the chunks meanwhile: it keeps a core busy.
     return max(0, min((cpus or 1) - 1, MAX_WORKERS))
