@@ -243,3 +243,15 @@ def test_blocks_tile_the_file_at_line_ends_whatever_the_piece_size(
         start += block.size
         line += block.lines
     assert raw[start:].strip() == b""  # only blank trailing bytes are left out
+
+
+def test_a_bug_in_a_worker_is_an_internal_error_not_a_lost_worker(
+    tmp_path: Path, split: None
+) -> None:
+    src = _write(tmp_path / "t.jsonl", _lines(3 * BLOCK))
+    blocks = _raw.iter_line_spans(src, keep_data=False)
+    # split_lines takes two arguments, not four: a TypeError inside the worker.
+    chunks = _split.parse_in_workers(src, blocks, _raw.split_lines, 2)  # type: ignore[arg-type]
+    with pytest.raises(RuntimeError, match="in the parse worker: TypeError"):
+        next(chunks)
+    assert _children() == []

@@ -61,13 +61,19 @@ def split_workers(size: int) -> int:
 
 @dataclass(frozen=True)
 class _Failed:
-    """A worker's input error, carried back as data (an exception's pickle drops its hint)."""
+    """A worker's error, carried back as data (an exception's pickle drops its hint).
 
-    kind: type[NexusError]
+    ``kind`` None: an unexpected exception (a bug), raised here as one so that it ends the
+    import as it would in one process (internal error), not as a lost worker.
+    """
+
+    kind: type[NexusError] | None
     message: str
     hint: str | None
 
-    def raise_it(self) -> None:
+    def raise_it(self) -> NoReturn:
+        if self.kind is None:
+            raise RuntimeError(f"in the parse worker: {self.message}")
         raise self.kind(self.message, hint=self.hint)
 
 
@@ -275,6 +281,8 @@ def _parse_block(
         return _Failed(type(exc), exc.message, exc.hint)
     except OSError as exc:
         return _Failed(TrafficError, f"{path}: cannot read: {exc.strerror or exc}", None)
+    except Exception as exc:  # a bug: reported by the importing process, not a lost worker
+        return _Failed(None, f"{type(exc).__name__}: {exc}", None)
 
 
 def _is_utf8(data: bytes) -> bool:
