@@ -34,7 +34,7 @@ from nexusctl.errors import EnvironmentError_, NexusError, TrafficError
 from nexusctl.traffic.importers._raw import LineBlock, RawTraffic
 
 #: Smaller files are parsed in this process: starting a worker (a fresh interpreter that
-#: imports pyarrow) costs about 0.4 s of CPU, more than it saves below this size.
+#: imports pyarrow) costs 0.3-0.4 s of CPU, about what it saves on a file of this size.
 SPLIT_MIN_BYTES = 64 << 20
 #: At most this many workers. Each costs ~135 MiB (an interpreter with pyarrow, one block and
 #: its parse), and one is enough: a worker parses 1M rows of 425 bytes in ~3 s of CPU, about
@@ -77,8 +77,8 @@ class _Failed:
         raise self.kind(self.message, hint=self.hint)
 
 
-#: The peak resident memory (KiB) of each worker of the last split parse that ran to its end
-#: in this process: ``bench/traffic.py`` adds them to the importer's own peak.
+#: The peak resident memory (KiB) of each worker of the last split parse in this process (empty
+#: if it did not run to its end): ``bench/traffic.py`` adds them to the importer's own peak.
 WORKER_PEAKS_KIB: list[int] = []
 
 
@@ -132,8 +132,7 @@ def parse_in_workers(
             yield result
     finally:
         peaks = [worker.stop(finished) for worker in pool]
-        if finished:
-            WORKER_PEAKS_KIB[:] = peaks
+        WORKER_PEAKS_KIB[:] = peaks if finished else []
 
 
 class _Worker:
