@@ -21,12 +21,15 @@ from nexusctl.traffic.importers._raw import (
     RawTraffic,
     iter_counted_line_blocks,
     iter_csv_strings,
+    iter_line_spans,
+    open_check,
     parse_json_line,
     parse_lines,
     prefetched,
     rebatch,
     split_lines,
 )
+from nexusctl.traffic.importers._split import parse_in_workers, split_workers
 from nexusctl.traffic.parquet import ReadLimits, open_traffic_parquet, traffic_batches
 from nexusctl.traffic.schema import IMPORT_DEFAULTS, TRAFFIC
 
@@ -42,6 +45,10 @@ def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[Raw
     if suffix == ".csv":
         return prefetched(_read_csv(path))
     if suffix in (".jsonl", ".ndjson"):
+        workers = split_workers(open_check(path))
+        if workers:
+            blocks = iter_line_spans(path, keep_data=False)
+            return parse_in_workers(path, blocks, parse_jsonl_block, workers)
         return prefetched(_read_jsonl(path))
     if suffix == ".parquet":
         return _read_parquet(path, limits or ReadLimits())
@@ -53,38 +60,48 @@ def read_canonical(path: Path, limits: ReadLimits | None = None) -> Iterator[Raw
 
 def _read_csv(path: Path) -> Iterator[RawTraffic]:
     for batch, lines in iter_csv_strings(path):
-        _check_names(path, batch.schema.names)
+        _check_names(str(path), batch.schema.names)
         columns = {name: batch.column(name) for name in batch.schema.names}
         yield RawTraffic(columns, batch.num_rows, lines, dict(IMPORT_DEFAULTS), {"format": "csv"})
 
 
-def _check_names(path: Path, names: list[str]) -> None:
+def _check_names(where: str, names: list[str]) -> None:
+    """Refuse names that are not canonical columns; ``where`` is the path, or path:line."""
     unknown = [n for n in names if n not in TRAFFIC.names]
     if unknown:
         name = unknown[0]
         near = difflib.get_close_matches(name, TRAFFIC.names, n=1, cutoff=0.6)
         more = f" (did you mean {near[0]!r}?)" if near else ""
         raise TrafficError(
-            f"{path}: unknown column(s) {', '.join(repr(u) for u in unknown)}{more}",
+            f"{where}: unknown column(s) {', '.join(repr(u) for u in unknown)}{more}",
             hint="canonical columns: " + ", ".join(TRAFFIC.names),
         )
 
 
 def _read_jsonl(path: Path) -> Iterator[RawTraffic]:
+    for block, first_line, rows in iter_counted_line_blocks(path):
+        yield parse_jsonl_block(path, block, first_line, rows)
+
+
+def parse_jsonl_block(path: Path, block: bytes, first_line: int, rows: int) -> RawTraffic:
+    """One chunk from a block of ``rows`` whole JSON Lines starting at line ``first_line``.
+
+    Raises:
+        TrafficError: a key that is not a canonical column.
+    """
     import numpy as np
 
-    for block, first_line, rows in iter_counted_line_blocks(path):
-        errors: dict[int, str] = {}
-        columns = _parse_fast(block, rows)
-        if columns is not None:  # one row per line: checked by _parse_fast
-            numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
-        else:
-            lines, line_numbers = split_lines(block, first_line)
-            columns, errors = _parse_each(path, lines)
-            numbers = np.array(line_numbers, dtype=np.int64)
-        yield RawTraffic(
-            columns, len(numbers), numbers, dict(IMPORT_DEFAULTS), {"format": "jsonl"}, errors
-        )
+    errors: dict[int, str] = {}
+    columns = _parse_fast(block, rows)
+    if columns is not None:  # one row per line: checked by _parse_fast
+        numbers: Any = np.arange(first_line, first_line + rows, dtype=np.int64)
+    else:
+        lines, line_numbers = split_lines(block, first_line)
+        columns, errors = _parse_each(path, lines, line_numbers)
+        numbers = np.array(line_numbers, dtype=np.int64)
+    return RawTraffic(
+        columns, len(numbers), numbers, dict(IMPORT_DEFAULTS), {"format": "jsonl"}, errors
+    )
 
 
 def _parse_fast(block: bytes, lines: int) -> dict[str, Any] | None:
@@ -168,16 +185,20 @@ def _clean_columns(table: Any, lines: int) -> dict[str, Any] | None:
     return columns
 
 
-def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[int, str]]:
+def _parse_each(
+    path: Path, lines: list[bytes], numbers: list[int]
+) -> tuple[dict[str, Any], dict[int, str]]:
     records, errors = parse_lines(lines)
     for row, value in enumerate(records):
         if value is not None and not isinstance(value, dict):
             errors[row] = f"expected a JSON object, got {type(value).__name__}"
     objects = [r if isinstance(r, dict) else {} for r in records]
     names: dict[str, None] = {}
-    for obj in objects:
-        names.update(dict.fromkeys(obj))
-    _check_names(path, list(names))
+    for row, obj in enumerate(objects):
+        if not names.keys() >= obj.keys():
+            # An unknown key is named with the first line that holds it.
+            _check_names(f"{path}:{numbers[row]}", [n for n in obj if n not in names])
+            names.update(dict.fromkeys(obj))
     columns = {
         name: python_array([obj.get(name) for obj in objects], TRAFFIC.kind(name)) for name in names
     }
@@ -186,7 +207,7 @@ def _parse_each(path: Path, lines: list[bytes]) -> tuple[dict[str, Any], dict[in
 
 def _read_parquet(path: Path, limits: ReadLimits) -> Iterator[RawTraffic]:
     parquet = open_traffic_parquet(path, limits)
-    _check_names(path, parquet.schema_arrow.names)
+    _check_names(str(path), parquet.schema_arrow.names)
     for batch in rebatch(traffic_batches(parquet, str(path), batch_rows=CHUNK_ROWS), CHUNK_ROWS):
         columns = {name: batch.column(name) for name in batch.schema.names}
         yield RawTraffic(
