@@ -7,7 +7,6 @@ invalid one rejects the whole input (exit 3, nothing written), named by line or 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,19 +52,25 @@ def read_jsonl(path: Path) -> pa.Table:
     Raises:
         InputError: a line that is too long, not JSON, or not a valid record.
     """
+    from nexusctl.document.strict_json import JsonLimitError, loads_strict
+
     rows: list[dict[str, Any]] = []
     with open_regular(path, what="records file") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        # At most MAX_LINE + 1 bytes a read: a line that never ends is refused, not held.
+        while raw := handle.readline(MAX_LINE + 1):
+            number += 1
             if len(raw) > MAX_LINE:
                 raise InputError(f"{path}:{number}: line longer than {MAX_LINE} bytes")
             if not raw.strip():
                 continue
             try:
-                row = json.loads(raw)
+                row = loads_strict(raw)  # bounded depth, unique keys, I-JSON numbers
                 DecisionRecord.model_validate(row)
-            except ValueError as exc:
-                detail = _explain(exc) if isinstance(exc, ValidationError) else "not JSON"
-                raise InputError(f"{path}:{number}: {detail}") from None
+            except JsonLimitError as exc:
+                raise InputError(f"{path}:{number}: not JSON ({exc})") from None
+            except ValidationError as exc:
+                raise InputError(f"{path}:{number}: {_explain(exc)}") from None
             rows.append(row)
     return _rows_table(rows)
 

@@ -86,6 +86,42 @@ def test_hostile_records_are_refused_with_exit_3(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[" * 30_000 + "\n", "bad.jsonl:2: not JSON (JSON nested deeper than 32 levels)"),
+        ('{"a": 1, "a": 2}\n', "bad.jsonl:2: not JSON (duplicate key 'a')"),
+        ('{"a": NaN}\n', "bad.jsonl:2: not JSON"),
+    ],
+)
+def test_hostile_json_lines_are_input_errors(tmp_path: Path, text: str, message: str) -> None:
+    """30,000 brackets were a RecursionError (exit 70); a repeated key kept its last value."""
+    store, key, _ = make_store(tmp_path, 2)
+    src = write_jsonl(tmp_path / "bad.jsonl", records(1, 100))
+    with src.open("a") as handle:
+        handle.write(text)
+    result = run("evidence", "ingest", str(store), str(src), "--key", str(key))
+    assert result.exit_code == 3, result.stdout
+    assert message in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_a_line_that_never_ends_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    """20 GiB without a newline: the line iterator read it all (24 GB, killed) before the
+    length check."""
+    from tests.cli._bounded import assert_bounded, run_bounded
+
+    store, key, _ = make_store(tmp_path, 2)
+    src = tmp_path / "endless.jsonl"
+    with src.open("wb") as handle:
+        handle.write(b'{"nexus.request.id": "')
+        handle.truncate(20 << 30)  # sparse: no disk space
+    outcome = run_bounded("evidence", "ingest", str(store), str(src), "--key", str(key))
+    assert outcome.code == 3, outcome.stderr
+    assert "endless.jsonl:1: line longer than 65536 bytes" in outcome.stderr
+    assert_bounded(outcome)
+
+
 def test_ingest_with_another_key_is_refused(tmp_path: Path) -> None:
     store, _, _ = make_store(tmp_path, 2)
     other = tmp_path / "other.key"

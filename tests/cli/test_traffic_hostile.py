@@ -196,3 +196,36 @@ def test_the_max_rows_help_states_the_real_caps() -> None:
 
     assert f"default {DEFAULT_MAX_ROWS:,}" in traffic_cmds._MAX_ROWS_HELP
     assert f"({DEFAULT_MAX_UNCOMPRESSED >> 30} GiB)" in traffic_cmds._MAX_ROWS_HELP
+
+
+def _sparse(path: Path, head: bytes, size: int = 20 << 30) -> Path:
+    """``head`` followed by zero bytes up to ``size`` (sparse: no disk space, no newline)."""
+    with path.open("wb") as handle:
+        handle.write(head)
+        handle.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["canonical", "litellm"])
+def test_a_json_lines_line_that_never_ends_is_refused(tmp_path: Path, fmt: str) -> None:
+    """20 GiB without a newline: the reader held it all (4 GB and growing before the cap)."""
+    src = _sparse(tmp_path / "endless.jsonl", b'{"time"')
+    out = tmp_path / "o.parquet"
+    code, err, peak, seconds = _measured(["traffic", "import", fmt, src, "-o", out])
+    assert code == 3, err
+    assert "endless.jsonl:1: line is longer than 64 MiB" in err
+    assert not out.exists()
+    assert peak < 1 << 30, f"peak RSS {peak / 2**20:.0f} MiB"
+    assert seconds < 10, f"{seconds:.1f} s"
+
+
+def test_an_early_error_does_not_wait_for_the_whole_file_to_be_hashed(tmp_path: Path) -> None:
+    """The source's SHA-256 runs beside the import; it used to read all 20 GiB after the
+    error on line 2 (~40 s here)."""
+    src = _sparse(tmp_path / "bad.csv", b"time,request_id,bogus\n2026-01-01T00:00:00Z,r1,x\n")
+    out = tmp_path / "o.parquet"
+    code, err, peak, seconds = _measured(["traffic", "import", "canonical", src, "-o", out])
+    assert code == 3, err
+    assert not out.exists()
+    assert peak < 1 << 30, f"peak RSS {peak / 2**20:.0f} MiB"
+    assert seconds < 10, f"{seconds:.1f} s"

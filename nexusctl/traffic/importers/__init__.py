@@ -12,6 +12,7 @@ be unique over the file. Any invalid row rejects the file (nothing written) unle
 from __future__ import annotations
 
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -304,36 +305,50 @@ def _first_bad_rows(problems: Problems) -> list[int]:
     return [int(r) for r in (np.flatnonzero(problems.bad)[:1000] + 1)]
 
 
-def _sha256(path: Path) -> str:
-    from nexusctl.files import sha256_file
+def _sha256(path: Path, stop: threading.Event | None = None) -> str | None:
+    """The file's SHA-256 in hex; None when ``stop`` was set before the end of the file."""
+    import hashlib
 
-    return sha256_file(path, what="traffic file")
+    from nexusctl.files import open_regular
+
+    digest = hashlib.sha256()
+    with open_regular(path, what="traffic file") as handle:
+        while chunk := handle.read(1 << 20):
+            if stop is not None and stop.is_set():
+                return None
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 class _Digest:
     """The source's SHA-256, computed in a background thread while the rows are imported.
 
     hashlib releases the GIL on large updates, so on two cores the hash costs no wall time.
-    Only a regular file is hashed ahead; anything else is left to the reader to refuse.
+    Only a regular file is hashed ahead; anything else is left to the reader to refuse. When
+    the import fails, the hash stops at its next chunk: an error on line 3 of a huge file does
+    not wait for the rest of the file to be read.
     """
 
     def __init__(self, path: Path) -> None:
         self._path = path
         self._pool: Any = None
         self._future: Any = None
+        self._stop = threading.Event()
 
     def __enter__(self) -> _Digest:
         if self._path.is_file():
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="traffic-sha256")
-            self._future = self._pool.submit(_sha256, self._path)
+            self._future = self._pool.submit(_sha256, self._path, self._stop)
         return self
 
     def hexdigest(self) -> str:
         """The digest (raises what hashing raised)."""
-        return str(self._future.result()) if self._future is not None else _sha256(self._path)
+        return str(self._future.result()) if self._future is not None else str(_sha256(self._path))
 
     def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is not None:
+            self._stop.set()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)

@@ -23,6 +23,9 @@ from nexusctl.traffic.parquet import require_regular_file
 _CHUNK = 16 * 1024 * 1024
 #: Rows per chunk a reader yields (the pipeline re-cuts them to exactly this many).
 CHUNK_ROWS = 1 << 16
+#: The longest line a JSON Lines reader holds: far above any request record (a gateway log
+#: line with a large prompt is a few MB), far below what a line that never ends would take.
+MAX_LINE_BYTES = 64 << 20
 #: A JSON document read whole (OTel export, LiteLLM list) may be at most this large.
 MAX_DOCUMENT_BYTES = 256 << 20
 #: Bytes the CSV reader decodes at a time.
@@ -305,6 +308,12 @@ def iter_line_spans(path: Path, *, keep_data: bool = True) -> Iterator[LineBlock
             else:
                 held = carry.rfind(b"\n")  # only the file's first bytes can hold one here
                 if held < 0:
+                    if len(carry) + size > MAX_LINE_BYTES:
+                        raise TrafficError(
+                            f"{path}:{first_line}: line is longer than "
+                            f"{MAX_LINE_BYTES >> 20} MiB (no JSON Lines record is)",
+                            hint="is this a JSON Lines file? each record ends with a newline",
+                        )
                     carry += read  # one line longer than a piece: read on
                     continue
                 before, end, rest = carry[: held + 1], 0, carry[held + 1 :] + read
