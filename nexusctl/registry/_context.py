@@ -15,7 +15,7 @@ from nexusctl.registry._snapshot import CACHE_NAME
 from nexusctl.registry._state import Approval, State
 from nexusctl.registry._store import CONFIG, RECORDS, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
-from nexusctl.registry.records import read_unverified, sign_record
+from nexusctl.registry.records import read_record, read_unverified, sign_record
 from nexusctl.statements import PromotionPredicate
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class Registry:
         state = _cached_state(store, names)
         replayed = len(names) - state.sequence
         for name in names[state.sequence :]:
-            raw = (store.root / RECORDS / name).read_bytes()
+            raw = read_record(store.root / RECORDS / name, name)
             predicate = read_unverified(raw, name)
             state.apply(predicate, "sha256:" + hashlib.sha256(raw).hexdigest(), predicate.actor)
         if state.sequence == 0:
@@ -223,7 +223,7 @@ class Registry:
 
         name = record_name(approval.predicate.sequence)
         try:
-            raw = (self.store.root / RECORDS / name).read_bytes()
+            raw = read_record(self.store.root / RECORDS / name, name)
             if "sha256:" + hashlib.sha256(raw).hexdigest() != approval.digest:
                 return ""
             version = approval.predicate.config_version

@@ -62,11 +62,11 @@ def history(
         from nexusctl.registry._index import live_at
 
         return {"at": format_rfc3339(at), "live": live_at(root, at, env, name)}
-    from nexusctl.registry.records import read_unverified
+    from nexusctl.registry.records import read_record, read_unverified
 
     entries: list[HistoryEntry] = []
     for path in store.record_paths():
-        raw = path.read_bytes()
+        raw = read_record(path, path.name)
         predicate = read_unverified(raw, path.name)
         if env is not None and predicate.environment != env:
             continue

@@ -150,3 +150,35 @@ def _hinted_first(raw: bytes, signers: ResolvedEnvironment) -> ResolvedEnvironme
     ordered = dataclasses.replace(signers, keys=tuple(first + rest)) if first else signers
     _ORDERED[(id(signers), hint)] = (signers, ordered)
     return ordered
+
+
+def read_record(
+    path: Path | str, what: str, cap: int = MAX_RECORD_BYTES, reason: str = "malformed-record"
+) -> bytes:
+    """Read a record (or another file of the registry's tree): a regular file, not a symlink,
+    of at most ``cap`` bytes. Someone with push access can commit a symlink to /dev/zero or a
+    huge file; reading it must fail with ``reason``, not hang or take the machine's memory.
+
+    ``nexusctl.files.read_bounded``'s rules with two system calls fewer: this runs 20,000 times
+    in a large registry's verify.
+    """
+    import os
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise VerificationError(f"{what}: unreadable ({exc.strerror})", reason=reason) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise VerificationError(f"{what}: not a regular file", reason=reason)
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, cap + 1 - size):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > cap:
+                raise VerificationError(f"{what}: larger than {cap} bytes", reason=reason)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)

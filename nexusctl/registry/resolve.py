@@ -48,6 +48,17 @@ class Resolved:
         }
 
 
+def _chunks(fd: int) -> Iterator[bytes]:
+    """Read ``fd`` to its end in 64 KiB chunks, closing it however the reader stops."""
+    import os
+
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            yield chunk
+    finally:
+        os.close(fd)
+
+
 def _folder_fetcher() -> FetcherInterface:
     from tuf.api.exceptions import DownloadHTTPError
     from tuf.ngclient.fetcher import FetcherInterface
@@ -56,12 +67,22 @@ def _folder_fetcher() -> FetcherInterface:
         """Serve ``file://`` URLs from the local file system (a registry clone)."""
 
         def _fetch(self, url: str) -> Iterator[bytes]:
+            """Stream the file in chunks, so python-tuf's length limit stops an endless or
+            huge file; a symlink or special file (a tampered clone) is refused."""
+            import os
+            import stat
+
             path = Path(unquote(urlparse(url).path))
             try:
-                data = path.read_bytes()
-            except (FileNotFoundError, IsADirectoryError):
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
                 raise DownloadHTTPError(f"{path} not found", 404) from None
-            return iter([data])
+            except OSError as exc:
+                raise DownloadHTTPError(f"{path}: {exc.strerror}", 403) from None
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise DownloadHTTPError(f"{path}: not a regular file", 403)
+            return _chunks(fd)
 
     return FolderFetcher()
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from tuf.api.metadata import Metadata, Root, VerificationResult
 
 ROOT_EXPIRY = dt.timedelta(days=365)
+#: The largest TUF metadata file the registry reads from its tree (targets list live bundles).
+MAX_TUF_BYTES = 16 * 1024 * 1024
 #: ``registry verify`` warns when a root expires sooner than this (renew with
 #: ``config propose --renew-roots``): gateways refuse an expired root.
 ROOT_RENEW_BEFORE = dt.timedelta(days=90)
@@ -113,7 +115,9 @@ def read_root(path: Path, what: str) -> Metadata[Root]:
     from tuf.api.serialization import DeserializationError
 
     try:
-        return Metadata[Root].from_bytes(path.read_bytes())
+        from nexusctl.registry.records import read_record
+
+        return Metadata[Root].from_bytes(read_record(path, what, MAX_TUF_BYTES, "tuf-mismatch"))
     except (OSError, DeserializationError, ValueError, KeyError, TypeError) as exc:
         raise VerificationError(f"{what}: {path.name}: {exc}", reason="tuf-mismatch") from None
 

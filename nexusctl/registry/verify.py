@@ -46,7 +46,6 @@ from nexusctl.registry._prefetch import (
     fingerprints,
     parse_evidence,
     prefetch,
-    read_record,
 )
 from nexusctl.registry._state import State
 from nexusctl.registry._store import (
@@ -63,8 +62,10 @@ from nexusctl.registry.config import LoadedConfig, load_config
 from nexusctl.registry.configchange import check_config_record
 from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, run_gates
 from nexusctl.registry.identities import verify_signed_record
-from nexusctl.registry.records import verify_record
-from nexusctl.registry.tufroots import RootChain
+from nexusctl.registry.ops import MAX_ATTESTATION_BYTES
+from nexusctl.registry.records import read_record, verify_record
+from nexusctl.registry.trustfiles import MAX_TRUST_FILE_BYTES
+from nexusctl.registry.tufroots import MAX_TUF_BYTES, RootChain
 from nexusctl.statements import PromotionPredicate
 
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -308,8 +309,11 @@ class _Replay:
             if done.digest == digest:  # a worker read the file with this digest and parsed it
                 return done
         path = self.store.evidence_path(digest)
-        raw = path.read_bytes() if path.is_file() else b""
-        if not path.is_file() or "sha256:" + sha256_hex(raw) != digest:
+        try:
+            raw = read_record(path, what, MAX_ATTESTATION_BYTES, "gate-simulation")
+        except VerificationError:
+            raw = b""
+        if not raw or "sha256:" + sha256_hex(raw) != digest:
             raise VerificationError(
                 f"{what}: evidence {digest} is missing or altered", reason="gate-simulation"
             )
@@ -378,8 +382,8 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str, roots: RootCh
         path = store.root / LIVE / f"{env.name}.json"
         expected = canonical_bytes(state.live_document(env.name))
         actual = (
-            path.read_bytes()
-            if path.is_file()
+            read_record(path, f"{LIVE}/{env.name}.json", reason="live-tampered")
+            if os.path.lexists(path)
             else canonical_bytes({"environment": env.name, "live": {}})
         )
         if actual != expected:
@@ -395,7 +399,12 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str, roots: RootCh
             f"{BUNDLES}/{extra[0]} was never published", reason="unrecorded-bundle"
         )
     trust = store.root / reg.cfg.spec.trust_policy
-    if not trust.is_file() or "sha256:" + sha256_hex(trust.read_bytes()) != trust_digest:
+    held = (
+        read_record(trust, str(trust), MAX_TRUST_FILE_BYTES, "trust-policy-changed")
+        if os.path.lexists(trust)
+        else b""
+    )
+    if "sha256:" + sha256_hex(held) != trust_digest:
         raise VerificationError(
             f"{reg.cfg.spec.trust_policy} is not the trust policy the config records name",
             reason="trust-policy-changed",
@@ -427,9 +436,9 @@ def _check_tuf(store: Store, env: str, state: State, roots: RootChain) -> None:
     try:
         if root is None:
             raise ValueError("no root justifies the metadata")
-        timestamp = Metadata[Timestamp].from_bytes(timestamp_path.read_bytes())
+        timestamp = Metadata[Timestamp].from_bytes(_tuf_file(timestamp_path))
         version = timestamp.signed.snapshot_meta.version
-        targets = Metadata[Targets].from_bytes((folder / f"{version}.targets.json").read_bytes())
+        targets = Metadata[Targets].from_bytes(_tuf_file(folder / f"{version}.targets.json"))
         root.verify_delegate("timestamp", timestamp)
         root.verify_delegate("targets", targets)
     except (OSError, ValueError, KeyError, DeserializationError, UnsignedMetadataError) as exc:
@@ -442,3 +451,10 @@ def _check_tuf(store: Store, env: str, state: State, roots: RootChain) -> None:
         raise VerificationError(
             f"{TUF}/{env}: the TUF targets do not list the live set", reason="tuf-mismatch"
         )
+
+
+def _tuf_file(path: Path) -> bytes:
+    """A TUF metadata file of the registry's tree, bounded like any file of it."""
+    return read_record(
+        path, f"{TUF}/{path.parent.parent.name}/{path.name}", MAX_TUF_BYTES, "tuf-mismatch"
+    )

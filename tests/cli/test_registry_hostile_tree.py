@@ -1,0 +1,93 @@
+"""A registry's tree is only as trustworthy as whoever can push to it: a file replaced by a
+symlink to /dev/zero, or by a file over every cap, must make `registry verify` name it (exit 5,
+with its reason) and a gateway's `resolve` refuse it, in bounded time and memory, never hang
+or read gigabytes (issue 8's rule for every reader, issue 9's tamper cases)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from nexusctl.registry import ops
+from tests.cli._bounded import assert_bounded, run_bounded
+from tests.registry_kit import World, new_world, to_prod_ready
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    world = new_world(tmp_path_factory.mktemp("hostile-tree") / "w")
+    to_prod_ready(world, 3)
+    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    return world
+
+
+def tampered(world: World, tmp_path: Path, rel: str, how: str) -> Path:
+    """A clone of the registry whose file ``rel`` is replaced (``how``) and committed."""
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(world.reg), str(clone)], check=True)
+    target = clone / rel
+    target.unlink()
+    if how == "dev-zero":
+        target.symlink_to("/dev/zero")
+    else:  # 64 MiB (sparse): over every cap the registry reads with (1-16 MiB)
+        with target.open("wb") as handle:
+            handle.truncate(64 << 20)
+    git = ["git", "-C", str(clone), "-c", "user.name=M", "-c", "user.email=m@x.invalid"]
+    subprocess.run([*git, "add", "--all"], check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "tamper"], check=True)
+    return clone
+
+
+@pytest.mark.parametrize(
+    ("rel", "reason"),
+    [
+        ("records/000000000003.json", "malformed-record"),
+        ("tuf/prod/metadata/timestamp.json", "tuf-mismatch"),
+        ("tuf/prod/metadata/1.root.json", "tuf-mismatch"),
+        ("live/prod.json", "live-tampered"),
+    ],
+)
+@pytest.mark.parametrize("how", ["dev-zero", "huge"])
+def test_verify_names_the_file_in_bounded_time_and_memory(
+    world: World, tmp_path: Path, rel: str, reason: str, how: str
+) -> None:
+    clone = tampered(world, tmp_path, rel, how)
+    outcome = run_bounded("registry", "verify", "-r", str(clone), "--format", "json")
+    assert outcome.code == 5, outcome.stderr
+    assert json.loads(outcome.stdout)["reason"] == reason
+    assert_bounded(outcome)
+
+
+@pytest.mark.parametrize("how", ["dev-zero", "huge"])
+def test_status_and_history_refuse_a_record_that_is_not_a_record(
+    world: World, tmp_path: Path, how: str
+) -> None:
+    clone = tampered(world, tmp_path, "records/000000000004.json", how)
+    for command in (["history"], ["status"]):
+        outcome = run_bounded("registry", *command, "-r", str(clone))
+        assert outcome.code == 5, outcome.stderr
+        assert "000000000004.json" in outcome.stderr
+        assert_bounded(outcome)
+
+
+@pytest.mark.parametrize("how", ["dev-zero", "huge"])
+def test_a_gateway_resolving_from_a_tampered_folder_refuses_it(
+    world: World, tmp_path: Path, how: str
+) -> None:
+    clone = tampered(world, tmp_path, "tuf/prod/metadata/timestamp.json", how)
+    state = tmp_path / "gateway"
+    outcome = run_bounded(
+        "registry", "resolve", "prod", "retail-chat", "--from", str(clone), "--state", str(state)
+    )
+    assert outcome.code in (4, 5), outcome.stderr  # unreachable, or refused by python-tuf
+    refusal = {
+        "dev-zero": "timestamp.json: Too many levels of symbolic links",  # not followed
+        "huge": "maximum allowed length",  # python-tuf stops the stream at its length limit
+    }
+    assert refusal[how] in outcome.stderr
+    assert_bounded(outcome)
+    assert os.path.isdir(state)
