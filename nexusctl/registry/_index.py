@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from nexusctl.clock import format_rfc3339, parse_rfc3339
+from nexusctl.errors import VerificationError
 from nexusctl.registry._store import RECORDS, record_name
+from nexusctl.registry.records import read_record
 
 INDEX_NAME = "nexusctl-index.json"
 # Row fields, in order.
@@ -56,7 +58,7 @@ def load_index(root: Path) -> list[list[Any]]:
     rows = _cached_rows(root, names)
     start = len(rows)
     for name in names[start:]:
-        rows.append(_row((folder / name).read_bytes(), name))
+        rows.append(_row(read_record(folder / name, name), name))
     if len(rows) > start:
         _save(root, rows)
     return rows
@@ -68,11 +70,11 @@ def _cached_rows(root: Path, names: list[str]) -> list[list[Any]]:
         count = len(rows)
         if count == 0 or count > len(names) or names[count - 1] != record_name(count):
             return []
-        last = (root / RECORDS / names[count - 1]).read_bytes()
+        last = read_record(root / RECORDS / names[count - 1], names[count - 1])
         if "sha256:" + hashlib.sha256(last).hexdigest() != rows[-1][RECORD]:
             return []
         return list(rows)
-    except (OSError, ValueError, KeyError, TypeError, IndexError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError, VerificationError):
         return []
 
 
@@ -116,7 +118,7 @@ def live_at(
                 continue
             seq = int(row[SEQUENCE])
             path = root / RECORDS / record_name(seq)
-            record = read_unverified(path.read_bytes(), path.name)
+            record = read_unverified(read_record(path, path.name), path.name)
             out.append(
                 {
                     "environment": env_name,

@@ -67,7 +67,8 @@ def test_status_and_history_refuse_a_record_that_is_not_a_record(
     world: World, tmp_path: Path, how: str
 ) -> None:
     clone = tampered(world, tmp_path, "records/000000000004.json", how)
-    for command in (["history"], ["status"]):
+    at = world.clock.now().isoformat().replace("+00:00", "Z")
+    for command in (["history"], ["status"], ["history", "--env", "dev", "--at", at]):
         outcome = run_bounded("registry", *command, "-r", str(clone))
         assert outcome.code == 5, outcome.stderr
         assert "000000000004.json" in outcome.stderr
