@@ -60,8 +60,20 @@ def split(monkeypatch: pytest.MonkeyPatch, small_blocks: None) -> None:
     _split.WORKER_PEAKS_KIB.clear()
 
 
+#: Children of this process that were running before the test (a session's Spark JVM, a fake
+#: server another test left up for the session): not the split import's workers.
+_PRESENT: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _others() -> None:
+    _PRESENT.clear()
+    _PRESENT.update(p.pid for p in psutil.Process().children())
+
+
 def _children() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
+    """The processes this test started (workers are direct children of the importer)."""
+    return [p for p in psutil.Process().children() if p.pid not in _PRESENT]
 
 
 def test_the_split_import_writes_the_same_file_byte_for_byte(
