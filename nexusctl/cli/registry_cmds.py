@@ -438,20 +438,17 @@ def verify(
 
 
 def _warn_expiring_roots(roots: dict[str, dict[str, Any]]) -> None:
-    """Name each TUF root that expires within ROOT_RENEW_BEFORE (gateways refuse it then)."""
-    from nexusctl.clock import parse_rfc3339
-    from nexusctl.registry.tufroots import ROOT_RENEW_BEFORE
+    """Name each TUF root that expires soon (gateways refuse it then)."""
+    from nexusctl.registry.tufroots import expiring_roots
 
-    now = _clock().now()
-    for env, root in roots.items():
-        expires = parse_rfc3339(root["expires"])
-        if expires - now < ROOT_RENEW_BEFORE:
-            stderr_console().print(
-                f"warning: {env}'s TUF root v{root['version']} expires {root['expires']}; "
-                "renew it: `registry config propose CONFIG --renew-roots`",
-                markup=False,
-                highlight=False,
-            )
+    for env in expiring_roots(roots, _clock().now()):
+        root = roots[env]
+        stderr_console().print(
+            f"warning: {env}'s TUF root v{root['version']} expires {root['expires']}; "
+            "renew it: `registry config propose CONFIG --renew-roots`",
+            markup=False,
+            highlight=False,
+        )
 
 
 @registry_app.command("resolve")

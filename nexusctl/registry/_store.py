@@ -169,8 +169,7 @@ class Store:
                 self.push_pending()
                 yield
             finally:
-                if self._repo is not None:
-                    self._repo.close()
+                self.close()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def undo_uncommitted(self) -> bool:

@@ -17,7 +17,6 @@ only with the previous admins' threshold.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +34,12 @@ from nexusctl.registry._context import (
 )
 from nexusctl.registry._store import CONFIG, Store, config_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, keys_as_environment, load_config
-from nexusctl.registry.records import CONFIG_SUBJECT, read_record
+from nexusctl.registry.records import CONFIG_SUBJECT
 from nexusctl.registry.trustfiles import (
     MAX_TRUST_FILE_BYTES,
     TRUST_SUBJECT,
     binding,
+    held_digest,
     install_trust,
     stage_trust,
     staged_binding,
@@ -331,10 +331,7 @@ def check_config_record(
     if trust is None or not _DIGEST.match(trust):
         count_signatures(folder, new, previous.config, legacy=True)  # config-threshold first
         raise VerificationError("names no trust policy digest", reason="trust-policy-changed")
-    held = b""
-    if os.path.lexists(path):  # a regular file within its cap, or the reason says why not
-        held = read_record(path, rel, MAX_TRUST_FILE_BYTES, "trust-policy-changed")
-    if "sha256:" + sha256_hex(held) != trust:
+    if held_digest(path, rel) != trust:
         raise VerificationError(
             f"{rel} is not the trust policy config v{version}'s record names",
             reason="trust-policy-changed",

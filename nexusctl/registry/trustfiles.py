@@ -139,3 +139,22 @@ def install_trust(store: Store, version: int) -> None:
         return
     for path in sorted(p for p in staged.rglob("*") if p.is_file()):
         store.write(path.relative_to(staged).as_posix(), path.read_bytes())
+
+
+def held_digest(path: Path, what: str) -> str:
+    """``sha256:<hex>`` of the trust file at ``path`` as the tree holds it ("" when absent).
+
+    Read like every file of the tree: a regular file, not a symlink, within the cap.
+
+    Raises:
+        VerificationError: ``trust-policy-changed``: a symlink, special file or larger file.
+    """
+    import os
+
+    from nexusctl.registry.records import read_record
+
+    if not os.path.lexists(path):
+        return ""
+    return "sha256:" + sha256_hex(
+        read_record(path, what, MAX_TRUST_FILE_BYTES, "trust-policy-changed")
+    )

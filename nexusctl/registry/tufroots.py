@@ -432,3 +432,12 @@ def root_summary(proposals: list[RootProposal]) -> list[dict[str, object]]:
             }
         )
     return out
+
+
+def expiring_roots(roots: dict[str, dict[str, object]], now: dt.datetime) -> list[str]:
+    """Of ``RootChain.expiries()``, the environments whose root expires within
+    ``ROOT_RENEW_BEFORE`` of ``now`` (renew them with ``config propose --renew-roots``)."""
+    from nexusctl.clock import parse_rfc3339
+
+    soon = now + ROOT_RENEW_BEFORE
+    return [env for env, root in roots.items() if parse_rfc3339(str(root["expires"])) < soon]

@@ -64,7 +64,7 @@ from nexusctl.registry.gates import Evidence, GateInputs, RegistryGateFailed, ru
 from nexusctl.registry.identities import verify_signed_record
 from nexusctl.registry.ops import MAX_ATTESTATION_BYTES
 from nexusctl.registry.records import read_record, verify_record
-from nexusctl.registry.trustfiles import MAX_TRUST_FILE_BYTES
+from nexusctl.registry.trustfiles import held_digest
 from nexusctl.registry.tufroots import MAX_TUF_BYTES, RootChain
 from nexusctl.statements import PromotionPredicate
 
@@ -399,12 +399,7 @@ def _check_derived(store: Store, reg: Registry, trust_digest: str, roots: RootCh
             f"{BUNDLES}/{extra[0]} was never published", reason="unrecorded-bundle"
         )
     trust = store.root / reg.cfg.spec.trust_policy
-    held = (
-        read_record(trust, str(trust), MAX_TRUST_FILE_BYTES, "trust-policy-changed")
-        if os.path.lexists(trust)
-        else b""
-    )
-    if "sha256:" + sha256_hex(held) != trust_digest:
+    if held_digest(trust, reg.cfg.spec.trust_policy) != trust_digest:
         raise VerificationError(
             f"{reg.cfg.spec.trust_policy} is not the trust policy the config records name",
             reason="trust-policy-changed",

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -46,7 +47,7 @@ def root_expiry(world: World, env: str, version: int) -> str:
     return str(json.loads(path.read_bytes())["signed"]["expires"])
 
 
-def last_record(reg: Path) -> dict[str, object]:
+def last_record(reg: Path) -> dict[str, Any]:
     import base64
 
     path = sorted((reg / "records").glob("*.json"))[-1]
@@ -75,7 +76,7 @@ def test_renewal_reissues_every_root_and_the_gateway_follows(world: World, tmp_p
     for env in ENVS:
         assert root_expiry(world, env, 2) == expected
         assert root_expiry(world, env, 2) > old[env]
-    assert sorted(last_record(world.reg)["renewed_roots"]) == sorted(ENVS)  # type: ignore[arg-type]
+    assert sorted(last_record(world.reg)["renewed_roots"]) == sorted(ENVS)
     summary = verify_registry(world.reg)
     assert summary["roots"]["prod"] == {"version": 2, "expires": expected}
     # The gateway walks root 1 -> 2 by itself; the live bundle is unchanged.

@@ -345,7 +345,9 @@ class _Digest:
 
     def hexdigest(self) -> str:
         """The digest (raises what hashing raised)."""
-        return str(self._future.result()) if self._future is not None else str(_sha256(self._path))
+        digest = self._future.result() if self._future is not None else _sha256(self._path)
+        assert digest is not None  # only a failed import stops the hash, and asks for no digest
+        return digest
 
     def __exit__(self, *exc_info: object) -> None:
         if exc_info[0] is not None:
