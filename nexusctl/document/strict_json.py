@@ -59,23 +59,27 @@ def loads_strict(
             ±(2^53-1), a non-finite number (NaN, Infinity, 1e400) or a duplicate key (named).
     """
     data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
-    brackets = _brackets(data)
-    if max_containers is not None:
-        opened = brackets.count(b"[") + brackets.count(b"{")
-        if opened > max_containers:
-            raise JsonTooLargeError(f"more than {max_containers} JSON objects and arrays")
-    if len(brackets) > 2 * max_depth:
-        depth = max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
-        if depth > max_depth:
-            raise JsonLimitError(f"JSON nested deeper than {max_depth} levels")
+    # Every bracket, in strings too, bounds both the nesting and the container count from
+    # above: a small document (a signed record, a request) needs no skeleton at all.
+    rough = data.count(b"[") + data.count(b"{")
+    if rough > max_depth or (max_containers is not None and rough > max_containers):
+        brackets = _brackets(data)
+        if max_containers is not None:
+            opened = brackets.count(b"[") + brackets.count(b"{")
+            if opened > max_containers:
+                raise JsonTooLargeError(f"more than {max_containers} JSON objects and arrays")
+        if len(brackets) > 2 * max_depth:
+            depth = max(itertools.accumulate(map(_STEP.__getitem__, brackets)), default=0)
+            if depth > max_depth:
+                raise JsonLimitError(f"JSON nested deeper than {max_depth} levels")
     try:
-        return json.loads(
-            raw,
-            parse_int=_safe_int,
-            parse_float=_finite_float,
-            parse_constant=_no_constant,
-            object_pairs_hook=_unique_keys,
-        )
+        if isinstance(raw, str):
+            if raw.startswith("\ufeff"):  # as json.loads: a str must not keep its BOM
+                raise json.JSONDecodeError("Unexpected UTF-8 BOM", raw, 0)
+            text = raw
+        else:  # as json.loads decodes bytes (UTF-8, a BOM dropped; UTF-16/32 detected)
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        return _DECODER.decode(text)
     except JsonLimitError:
         raise
     except json.JSONDecodeError as exc:
@@ -130,3 +134,14 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
                 raise JsonLimitError(f"duplicate key {key!r}")
             seen.add(key)
     return out
+
+
+#: One decoder for every call: ``json.loads`` with hooks builds a decoder (and its scanner)
+#: each time, which costs as much as parsing a small signed record. The C scanner keeps no
+#: state between calls but a key-interning cache it clears, so sharing it is safe.
+_DECODER = json.JSONDecoder(
+    parse_int=_safe_int,
+    parse_float=_finite_float,
+    parse_constant=_no_constant,
+    object_pairs_hook=_unique_keys,
+)

@@ -252,11 +252,11 @@ class RegistryConfig(Model):
         Raises:
             UsageError: no such environment.
         """
-        from nexusctl.errors import UsageError
-
         for env in self.spec.environments:
             if env.name == name:
                 return env
+        from nexusctl.errors import UsageError
+
         raise UsageError(
             f"environment '{name}' is not in the registry",
             hint="environments: " + ", ".join(e.name for e in self.spec.environments),
