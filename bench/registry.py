@@ -138,8 +138,12 @@ def main() -> None:
     records = len(list((reg / "records").glob("*.json")))
     version, attestation = (folder / "last.txt").read_text().split()
     key = str(folder / "ci.pem")
-    cache = reg / ".git" / "nexusctl-state.json"
+    cache, status_head = reg / ".git" / "nexusctl-state.json", reg / ".git" / "nexusctl-status.json"
+    if not status_head.is_file():  # a cache built before status read its own head file
+        subprocess.run([NEXUSCTL, "registry", "status", "-r", str(reg)], check=True,
+                       capture_output=True)  # fmt: skip
     head, saved = git(reg, "rev-parse", "HEAD").strip(), cache.read_bytes()
+    saved_head = status_head.read_bytes()
     # Leave the clone as any finished command leaves it: a full check of the tree, then the
     # clean stamp naming HEAD (a copied cache may lack it), so each promote times the hot path.
     from nexusctl.registry._store import CLEAN_STAMP, Store
@@ -159,6 +163,7 @@ def main() -> None:
             samples["promote"].append(timed(promote_args))
             git(reg, "reset", "--quiet", "--hard", head)
             cache.write_bytes(saved)
+            status_head.write_bytes(saved_head)
             stamp.write_bytes(stamped)
     at = (folder / "mid.txt").read_text()
     if "history" in only:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusctl.errors import InputError, UsageError
-from nexusctl.registry._snapshot import CACHE_NAME
+from nexusctl.registry._snapshot import CACHE_NAME, write_head
 from nexusctl.registry._state import Approval, State
 from nexusctl.registry._store import CONFIG, RECORDS, Store, config_name, record_name
 from nexusctl.registry.config import LoadedConfig, RegistryConfig, load_config
@@ -363,7 +363,7 @@ def _cached_state(store: Store, names: list[str]) -> State:
     try:
         doc = json.loads(_cache_path(store).read_bytes())
         state = State.from_cache(doc)
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):  # any junk: replay
         return State()
     if not 0 < state.sequence <= len(names):
         return State()
@@ -403,3 +403,4 @@ def _save_cache(store: Store, state: State, names: list[str], config: LoadedConf
         os.replace(tmp, target)
     except OSError:
         return  # a cache is an optimisation; failing to write it changes nothing
+    write_head(target.parent, doc)
