@@ -184,7 +184,7 @@ def verify_proof(path: Path, verifier: NoteVerifier) -> dict[str, Any]:
         if not isinstance(document, dict) or document.get("format") != PROOF_FORMAT:
             raise InputError(f"{path}: not a {PROOF_FORMAT} document")
         note = str(document["checkpoint"])
-    except (ValueError, KeyError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise InputError(f"{path}: not a proof document ({exc})") from None
     checkpoint = parse_checkpoint(open_note(note, [verifier]))
     try:

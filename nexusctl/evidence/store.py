@@ -123,7 +123,7 @@ def load_config(root: StoreRoot) -> StoreConfig:
         if data.get("format") != FORMAT:
             raise InputError(f"{where}: unknown format {data.get('format')!r}")
         return StoreConfig(str(data["origin"]), NoteVerifier.parse(str(data["verifier_key"])))
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise InputError(f"{where}: malformed store configuration ({exc})") from None
 
 
@@ -196,7 +196,7 @@ class Log:
             try:
                 data = json.loads(self.blobs.read(key, _SMALL, "seal"))
                 out.append(Seal(**data))
-            except (ValueError, TypeError) as exc:
+            except (ValueError, TypeError, RecursionError) as exc:
                 raise InputError(f"{self.blobs.describe(key)}: malformed seal ({exc})") from None
         return sorted(out, key=lambda seal: seal.seq)
 

@@ -74,8 +74,8 @@ def _cached_rows(root: Path, names: list[str]) -> list[list[Any]]:
         if "sha256:" + hashlib.sha256(last).hexdigest() != rows[-1][RECORD]:
             return []
         return list(rows)
-    except (OSError, ValueError, KeyError, TypeError, IndexError, VerificationError):
-        return []
+    except (OSError, LookupError, ValueError, TypeError, RecursionError, VerificationError):
+        return []  # a cache is only a shortcut: anything odd means reading the log again
 
 
 def _save(root: Path, rows: list[list[Any]]) -> None:

@@ -168,6 +168,13 @@ class Store:
                     self.undo_uncommitted()
                 self.push_pending()
                 yield
+            except BaseException:
+                # A refused or failed event undoes what it wrote before it releases the lock
+                # (a killed one leaves it to the next command, above): nothing half-written.
+                if self._unstamped and self._bulk is None:
+                    with contextlib.suppress(Exception):
+                        self.undo_uncommitted()
+                raise
             finally:
                 self.close()
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -371,7 +371,7 @@ def _signed_config(folder: Path, loaded: LoadedConfig, previous: RegistryConfig)
             signed = verify_signature_file(path, admins, what=path.name)
             if subject in json.loads(signed.payload).get("subject", []):
                 signers.add(signed.signer)
-        except (VerificationError, ValueError, AttributeError):
+        except (VerificationError, ValueError, AttributeError, RecursionError):
             continue
     return len(signers) >= previous.spec.admins.threshold
 

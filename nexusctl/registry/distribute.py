@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import tarfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,9 +105,30 @@ def publish_metadata(
 
 
 def _current_version(folder: Path, role: str) -> int:
-    import json
+    """The version of the role's current metadata (0: none yet), read as any tree file is.
+
+    Raises:
+        VerificationError: ``tuf-mismatch``: not a regular file within the cap, or not
+            metadata with an integer version (someone with push access replaced it).
+    """
+    from nexusctl.document.strict_json import JsonLimitError, loads_strict
+    from nexusctl.errors import VerificationError
+    from nexusctl.registry.records import read_record
+    from nexusctl.registry.tufroots import MAX_TUF_BYTES
 
     path = folder / f"{role}.json"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return 0
-    return int(json.loads(path.read_bytes())["signed"]["version"])
+    shown = f"{TUF}/{folder.parent.name}/metadata/{role}.json"
+    raw = read_record(path, shown, MAX_TUF_BYTES, "tuf-mismatch")
+    try:
+        version = loads_strict(raw)["signed"]["version"]
+    except (JsonLimitError, KeyError, TypeError) as exc:
+        version = exc
+    if type(version) is not int or version < 1:
+        raise VerificationError(
+            f"{shown}: not TUF metadata with a version",
+            reason="tuf-mismatch",
+            hint="`registry verify` names what changed it; restore it from the history",
+        )
+    return version

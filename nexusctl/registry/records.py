@@ -94,7 +94,7 @@ def read_unverified(raw: bytes, what: str) -> PromotionPredicate:
     """
     try:
         payload = base64.b64decode(json.loads(raw)["dsseEnvelope"]["payload"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise VerificationError(f"{what}: not a signed record", reason="malformed-record") from None
     try:
         # pydantic-core parses the JSON and validates in one pass (these reads are the hot path

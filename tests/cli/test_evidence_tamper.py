@@ -171,7 +171,9 @@ def test_proof_checked_with_another_key_fails(tmp_path: Path) -> None:
     assert "no signature by a trusted key" in result.stderr
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", '{"format": "other"}'])
+@pytest.mark.parametrize(
+    "content", ["not json", "[]", '{"format": "other"}', "[" * 100_000, '{"a": ' * 60_000]
+)
 def test_garbage_proof_is_exit_3(tmp_path: Path, content: str) -> None:
     _, _, vkey, proof = _proof(tmp_path)
     proof.write_text(content)
@@ -194,3 +196,18 @@ def test_verify_log_reads_a_bare_tiles_log(tmp_path: Path) -> None:
     broken = run("evidence", "verify-log", str(log), "--key", str(vkey))
     assert broken.exit_code == 5
     assert "do not hash to its signed root" in broken.stderr
+
+
+@pytest.mark.parametrize("which", ["config", "seal"])
+def test_a_store_file_nested_past_any_parser_is_exit_3(tmp_path: Path, which: str) -> None:
+    store, _, vkey = make_store(tmp_path)
+    target = (
+        store / "evidence.json"
+        if which == "config"
+        else sorted((store / "real" / "seals").glob("*.json"))[0]
+    )
+    target.write_text("[" * 100_000)
+    result = run("evidence", "verify", str(store), "--key", str(vkey))
+    assert result.exit_code == 3, result.stderr
+    assert "malformed" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -14,7 +14,7 @@ import pytest
 
 from nexusctl.registry import ops
 from tests.cli._bounded import assert_bounded, run_bounded
-from tests.registry_kit import World, new_world, to_prod_ready
+from tests.registry_kit import World, new_world, signed_bundle, to_prod_ready
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +22,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     world = new_world(tmp_path_factory.mktemp("hostile-tree") / "w")
     to_prod_ready(world, 3)
     ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    # v4 waits, published only: the promote tests below move it to dev on a tampered clone.
+    ops.publish(world.reg, signed_bundle(world.tmp, 4, world.keys["ci"]), world.keys["ci"],
+                world.clock)  # fmt: skip
     return world
 
 
@@ -33,6 +36,8 @@ def tampered(world: World, tmp_path: Path, rel: str, how: str) -> Path:
     target.unlink()
     if how == "dev-zero":
         target.symlink_to("/dev/zero")
+    elif how == "deep":  # within every cap, but nested past any parser's recursion limit
+        target.write_bytes(b"[" * 600_000)
     else:  # 64 MiB (sparse): over every cap the registry reads with (1-16 MiB)
         with target.open("wb") as handle:
             handle.truncate(64 << 20)
@@ -51,18 +56,20 @@ def tampered(world: World, tmp_path: Path, rel: str, how: str) -> Path:
         ("live/prod.json", "live-tampered"),
     ],
 )
-@pytest.mark.parametrize("how", ["dev-zero", "huge"])
+@pytest.mark.parametrize("how", ["dev-zero", "huge", "deep"])
 def test_verify_names_the_file_in_bounded_time_and_memory(
     world: World, tmp_path: Path, rel: str, reason: str, how: str
 ) -> None:
     clone = tampered(world, tmp_path, rel, how)
     outcome = run_bounded("registry", "verify", "-r", str(clone), "--format", "json")
     assert outcome.code == 5, outcome.stderr
+    if how == "deep" and rel.startswith("records/"):
+        reason = "malformed-signature"  # read within its cap; its Sigstore bundle is refused
     assert json.loads(outcome.stdout)["reason"] == reason
     assert_bounded(outcome)
 
 
-@pytest.mark.parametrize("how", ["dev-zero", "huge"])
+@pytest.mark.parametrize("how", ["dev-zero", "huge", "deep"])
 def test_status_and_history_refuse_a_record_that_is_not_a_record(
     world: World, tmp_path: Path, how: str
 ) -> None:
@@ -92,3 +99,34 @@ def test_a_gateway_resolving_from_a_tampered_folder_refuses_it(
     assert refusal[how] in outcome.stderr
     assert_bounded(outcome)
     assert os.path.isdir(state)
+
+
+@pytest.mark.parametrize("how", ["dev-zero", "huge", "deep"])
+def test_promote_refuses_tampered_tuf_metadata_and_writes_nothing(
+    world: World, tmp_path: Path, how: str
+) -> None:
+    """Promote reads the environment's current timestamp to number the next: a replaced file
+    is refused (exit 5, named), in bounded time, and the clone is left as it was."""
+    clone = tampered(world, tmp_path, "tuf/dev/metadata/timestamp.json", how)
+    # A clone of its own (no remote to push the tamper commit to): only the promote is tested.
+    subprocess.run(["git", "-C", str(clone), "remote", "remove", "origin"], check=True)
+    head = subprocess.run(
+        ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout
+    outcome = run_bounded(
+        "registry", "promote", "retail-chat@4", "--to", "dev", "--key", str(world.keys["ci"]),
+        "-r", str(clone),
+    )  # fmt: skip
+    assert outcome.code == 5, outcome.stderr
+    assert "tuf/dev/metadata/timestamp.json" in outcome.stderr, outcome.stderr
+    assert_bounded(outcome)
+    after = subprocess.run(
+        ["git", "-C", str(clone), "status", "--porcelain"], capture_output=True, text=True
+    ).stdout
+    assert after == ""
+    assert (
+        subprocess.run(
+            ["git", "-C", str(clone), "rev-parse", "HEAD"], capture_output=True, text=True
+        ).stdout
+        == head
+    )
