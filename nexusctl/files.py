@@ -1,4 +1,5 @@
-"""Bounded reads and hashing of files given by a user: the one place nexusctl opens them.
+"""Bounded reads and hashing of files given by a user: the one place nexusctl opens them
+(and ``write_atomic``, for the small state files a command keeps for its user).
 
 A size cap taken from ``stat().st_size`` trusts the file to say how big it is: ``/dev/zero``
 says 0 and never ends, and a FIFO blocks the reader until someone writes. So every read here
@@ -15,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from nexusctl.errors import InputError
+from nexusctl.errors import EnvironmentError_, InputError
 
 _CHUNK = 1024 * 1024
 
@@ -95,3 +97,38 @@ def sha256_file(path: Path, *, what: str = "file") -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def write_atomic(path: Path, data: bytes, *, what: str = "file") -> None:
+    """Replace ``path`` with ``data`` through a temporary file beside it and a rename.
+
+    A reader (or a crash) sees the old bytes or the new ones, never a torn file. A symlink at
+    ``path`` is replaced, never written through; a special file or folder there is refused.
+
+    Raises:
+        EnvironmentError_: the folder is missing or unwritable, or ``path`` is a folder or a
+            special file (``/dev/null``, a FIFO) that a rename must not replace.
+    """
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise EnvironmentError_(f"{path}: cannot write {what}: {exc.strerror}") from None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise EnvironmentError_(f"{path}: cannot write {what}: not a regular file")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        raise EnvironmentError_(f"{path}: cannot write {what}: {exc.strerror or exc}") from None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)

@@ -418,6 +418,7 @@ def verify(
 ) -> None:
     """Verify the whole history: signatures, chain, gates, live sets, bundles, TUF (exit 5)."""
     from nexusctl.errors import VerificationError
+    from nexusctl.files import write_atomic
     from nexusctl.registry.query import read_known_state
     from nexusctl.registry.verify import verify_registry
 
@@ -429,7 +430,8 @@ def verify(
             write_stdout(json.dumps({"ok": False, "reason": exc.reason, "message": str(exc)}))
         raise
     if state is not None:
-        state.write_text(json.dumps({"records": doc["records"], "head": doc["head"]}) + "\n")
+        kept = json.dumps({"records": doc["records"], "head": doc["head"]}) + "\n"
+        write_atomic(state, kept.encode(), what="the verified state")
     if output_format == "json":
         write_stdout(json.dumps(doc, indent=2))
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,7 +92,7 @@ def read_known_state(path: Path) -> tuple[int, str] | None:
     from nexusctl.errors import InputError
     from nexusctl.files import read_bounded
 
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling or looping symlink is refused, not "new"
         return None
     raw = read_bounded(path, MAX_STATE_BYTES, what="verified-state file")
     try:

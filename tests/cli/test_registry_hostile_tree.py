@@ -130,3 +130,43 @@ def test_promote_refuses_tampered_tuf_metadata_and_writes_nothing(
         ).stdout
         == head
     )
+
+
+@pytest.mark.parametrize("kind", ["loop", "dev-null", "fifo", "folder", "dangling"])
+def test_verify_state_that_is_not_a_state_file_is_refused(
+    world: World, tmp_path: Path, kind: str
+) -> None:
+    """``verify --state`` reads, then replaces, a file the consumer keeps: whatever sits there
+    instead is refused (exit 3) before anything is written, never followed or waited on."""
+    state = tmp_path / "state.json"
+    if kind == "loop":
+        state.symlink_to(state)
+    elif kind == "dev-null":
+        state.symlink_to("/dev/null")
+    elif kind == "fifo":
+        os.mkfifo(state)
+    elif kind == "folder":
+        state.mkdir()
+    else:
+        state.symlink_to(tmp_path / "nowhere" / "state.json")
+    outcome = run_bounded("registry", "verify", "-r", str(world.reg), "--state", str(state))
+    assert outcome.code == 3, outcome.stderr
+    assert str(state) in outcome.stderr
+    assert "Traceback" not in outcome.stderr
+    assert_bounded(outcome)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_verify_state_is_replaced_atomically_and_kept_across_runs(
+    world: World, tmp_path: Path
+) -> None:
+    state = tmp_path / "state.json"
+    first = run_bounded("registry", "verify", "-r", str(world.reg), "--state", str(state))
+    assert first.code == 0, first.stderr
+    kept = json.loads(state.read_text())
+    assert kept["records"] >= 1
+    assert kept["head"].startswith("sha256:")
+    again = run_bounded("registry", "verify", "-r", str(world.reg), "--state", str(state))
+    assert again.code == 0, again.stderr
+    assert json.loads(state.read_text()) == kept
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left
