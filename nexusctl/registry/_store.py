@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusctl.errors import ConflictError, EnvironmentError_, InputError
-from nexusctl.registry._gitrun import FastImport, GitFailed, commit_staged, files_under, run_git
+from nexusctl.registry._gitrun import (
+    FastImport,
+    GitFailed,
+    commit_staged,
+    files_under,
+    read_head,
+    run_git,
+)
 
 if TYPE_CHECKING:
     from git import Repo
@@ -164,7 +171,7 @@ class Store:
         with open(lock_path, "a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
-                if not self._stamped_clean():
+                if not self.stamped_clean():
                     self.undo_uncommitted()
                 self.push_pending()
                 yield
@@ -190,12 +197,28 @@ class Store:
         self._stamp(head)
         return True
 
-    def _stamped_clean(self) -> bool:
+    def stamped_clean(self) -> bool:
+        """Return True when the clean stamp names HEAD: no event was interrupted since."""
         try:
             stamp = (self.git_dir() / CLEAN_STAMP).read_text(encoding="ascii").strip()
         except (OSError, ValueError):
             return False
-        return bool(stamp) and stamp == self.head()
+        return bool(stamp) and stamp == (read_head(self.git_dir()) or self.head())
+
+    def uncommitted(self, rel: str) -> bool:
+        """Return True when the folder ``rel`` holds changes no commit has.
+
+        Read-only, unlike ``dirty``: no stamp is dropped, and git does not refresh the index
+        (``--no-optional-locks``), so a reader without write access can ask too.
+
+        Raises:
+            EnvironmentError_: git failed (e.g. it refuses a clone another user owns).
+        """
+        args = ("status", "--porcelain", "--untracked-files=all", "--", rel)
+        try:
+            return bool(run_git(self.root, "--no-optional-locks", *args))
+        except GitFailed as exc:
+            raise EnvironmentError_(f"git status failed: {exc.stderr.strip()}") from None
 
     def _stamp(self, head: str | None) -> None:
         """Record that the tree is clean at commit ``head`` (see ``locked``)."""
