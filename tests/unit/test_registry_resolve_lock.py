@@ -6,6 +6,7 @@ resolves from a fresh `git clone` (no lock file, no clean stamp) or a clone move
 from __future__ import annotations
 
 import fcntl
+import inspect
 import os
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from nexusctl.errors import ConflictError, VerificationError
 from nexusctl.registry import ops
 from nexusctl.registry._gitrun import read_head
 from nexusctl.registry._store import CLEAN_STAMP, LOCK_NAME
-from nexusctl.registry.resolve import resolve
+from nexusctl.registry.resolve import DEFAULT_WAIT_SECONDS, resolve
 from tests.registry_kit import World, new_world, signed_bundle, to_prod_ready
 
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
@@ -242,3 +243,9 @@ def test_head_is_read_from_gits_files(world: World, tmp_path: Path) -> None:
     assert read_head(git_dir) == head
     subprocess.run(["git", "init", "--quiet", str(tmp_path / "empty")], check=True)
     assert read_head(tmp_path / "empty" / ".git") is None  # no commit yet
+
+
+def test_the_cli_waits_as_long_as_the_library_by_default() -> None:
+    from nexusctl.cli.registry_resolve_cmds import resolve as command
+
+    assert inspect.signature(command).parameters["wait"].default == DEFAULT_WAIT_SECONDS
