@@ -390,21 +390,31 @@ class Store:
     def pull(self) -> str:
         """Fast-forward this clone from ``origin``; return the new HEAD.
 
+        Under the lock (no event, and no gateway read, overlaps it); a tree stamped clean
+        before is stamped clean at the new HEAD, so readers keep their fast path.
+
         Raises:
             ConflictError: the histories diverged (never merged automatically).
             EnvironmentError_: git failed.
         """
-        branch = self._git("symbolic-ref", "--short", "HEAD")
-        try:
-            run_git(self.root, "pull", "--ff-only", "--quiet", "origin", branch)
-        except GitFailed as exc:
-            text = exc.stderr
-            if "Not possible to fast-forward" in text or "diverg" in text:
-                raise ConflictError(
-                    "this clone and the remote have diverged; refusing to merge registry history"
-                ) from None
-            raise EnvironmentError_(f"git pull failed: {text.strip()}") from None
-        return self.head() or ""
+        with open(self.git_dir() / LOCK_NAME, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            clean = self.stamped_clean()
+            branch = self._git("symbolic-ref", "--short", "HEAD")
+            try:
+                run_git(self.root, "pull", "--ff-only", "--quiet", "origin", branch)
+            except GitFailed as exc:
+                text = exc.stderr
+                if "Not possible to fast-forward" in text or "diverg" in text:
+                    raise ConflictError(
+                        "this clone and the remote have diverged; refusing to merge registry "
+                        "history"
+                    ) from None
+                raise EnvironmentError_(f"git pull failed: {text.strip()}") from None
+            head = self.head()
+            if clean:
+                self._stamp(head)
+            return head or ""
 
     # -- bulk sessions ---------------------------------------------------------------------
 

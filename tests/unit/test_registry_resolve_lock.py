@@ -5,6 +5,7 @@ resolves from a fresh `git clone` (no lock file, no clean stamp) or a clone move
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import inspect
 import os
@@ -19,7 +20,7 @@ from tuf.ngclient import Updater
 from nexusctl.errors import ConflictError, VerificationError
 from nexusctl.registry import ops
 from nexusctl.registry._gitrun import read_head
-from nexusctl.registry._store import CLEAN_STAMP, LOCK_NAME
+from nexusctl.registry._store import CLEAN_STAMP, LOCK_NAME, Store
 from nexusctl.registry.resolve import DEFAULT_WAIT_SECONDS, resolve
 from tests.registry_kit import World, new_world, signed_bundle, to_prod_ready
 
@@ -249,3 +250,26 @@ def test_the_cli_waits_as_long_as_the_library_by_default() -> None:
     from nexusctl.cli.registry_resolve_cmds import resolve as command
 
     assert inspect.signature(command).parameters["wait"].default == DEFAULT_WAIT_SECONDS
+
+
+def test_registry_pull_stamps_the_new_head_so_readers_keep_the_fast_path(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(world.reg), str(remote)], check=True)
+    git(world.reg, "remote", "add", "origin", str(remote))
+    git(world.reg, "fetch", "--quiet", "origin")
+    other = tmp_path / "other"
+    subprocess.run(["git", "clone", "--quiet", str(remote), str(other)], check=True)
+    world.clock.advance(dt.timedelta(minutes=1))
+    ops.publish(other, signed_bundle(world.tmp, 4, world.keys["ci"]), world.keys["ci"],
+                world.clock)  # fmt: skip
+    head = ops.pull(world.reg)
+    assert head == git(other, "rev-parse", "HEAD") == git(world.reg, "rev-parse", "HEAD")
+    assert (world.reg / ".git" / CLEAN_STAMP).read_text().strip() == head
+
+    def no_scan(self: Store, rel: str) -> bool:
+        raise AssertionError("the stamp names HEAD: no git status needed")
+
+    monkeypatch.setattr(Store, "uncommitted", no_scan)
+    assert resolve(str(world.reg), "prod", "retail-chat", tmp_path / "gateway").version == 3
