@@ -390,8 +390,9 @@ class Store:
     def pull(self) -> str:
         """Fast-forward this clone from ``origin``; return the new HEAD.
 
-        Under the lock (no event, and no gateway read, overlaps it); a tree stamped clean
-        before is stamped clean at the new HEAD, so readers keep their fast path.
+        Under the lock (no event, and no gateway read, overlaps it); a tree clean before
+        (stamped, or else checked: a fresh clone has no stamp) is stamped clean at the new
+        HEAD, so readers keep their fast path.
 
         Raises:
             ConflictError: the histories diverged (never merged automatically).
@@ -399,7 +400,7 @@ class Store:
         """
         with open(self.git_dir() / LOCK_NAME, "a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            clean = self.stamped_clean()
+            clean = self.stamped_clean() or not self.uncommitted(".")
             branch = self._git("symbolic-ref", "--short", "HEAD")
             try:
                 run_git(self.root, "pull", "--ff-only", "--quiet", "origin", branch)

@@ -273,3 +273,17 @@ def test_registry_pull_stamps_the_new_head_so_readers_keep_the_fast_path(
 
     monkeypatch.setattr(Store, "uncommitted", no_scan)
     assert resolve(str(world.reg), "prod", "retail-chat", tmp_path / "gateway").version == 3
+
+
+def test_registry_pull_in_a_fresh_clone_stamps_it_when_clean(world: World, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(world.reg), str(remote)], check=True)
+    gateway_clone = tmp_path / "gateway-clone"
+    subprocess.run(["git", "clone", "--quiet", str(remote), str(gateway_clone)], check=True)
+    stray = gateway_clone / "tuf" / "prod" / "stray.json"
+    stray.write_text("{}")  # not clean: the pull must not vouch for it
+    ops.pull(gateway_clone)
+    assert not (gateway_clone / ".git" / CLEAN_STAMP).exists()
+    stray.unlink()
+    head = ops.pull(gateway_clone)
+    assert (gateway_clone / ".git" / CLEAN_STAMP).read_text().strip() == head
