@@ -14,6 +14,7 @@ from nexusctl.cli import (  # noqa: F401  (each module registers its commands)
     policytest_cmds,
     registry_cmds,
     registry_config_cmds,
+    registry_resolve_cmds,
     registry_sample_cmds,
     schema_cmds,
     show_cmds,

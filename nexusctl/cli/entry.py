@@ -40,7 +40,12 @@ GROUP_MODULES: dict[str, tuple[str, ...]] = {
     "catalog": ("catalog_cmds",),
     "schema": ("schema_cmds",),
     "traffic": ("traffic_cmds",),
-    "registry": ("registry_cmds", "registry_config_cmds", "registry_sample_cmds"),
+    "registry": (
+        "registry_cmds",
+        "registry_config_cmds",
+        "registry_resolve_cmds",
+        "registry_sample_cmds",
+    ),
     "evidence": ("evidence_cmds", "evidence_report_cmds"),
     "ci": ("ci_cmds",),
     "simulate": ROOT_MODULES,

@@ -453,32 +453,6 @@ def _warn_expiring_roots(roots: dict[str, dict[str, Any]]) -> None:
         )
 
 
-@registry_app.command("resolve")
-@handle_errors
-def resolve(
-    env: Annotated[str, typer.Argument(help="Environment.")],
-    name: Annotated[str, typer.Argument(help="Policy name.")],
-    source: Annotated[
-        str, typer.Option("--from", help="Registry folder or HTTP base URL serving it.")
-    ] = ".",
-    state: Annotated[
-        Path, typer.Option("--state", help="The client's trusted-metadata and cache folder.")
-    ] = Path(".nexusctl-tuf"),
-    root: Annotated[
-        Path | None, typer.Option("--root", help="Trusted 1.root.json for the first run.")
-    ] = None,
-    output_format: FormatOpt = TextOrJson.text,
-) -> None:
-    """Fetch the live bundle with a TUF client; print its verified path and digest."""
-    from nexusctl.registry.resolve import resolve as run
-
-    resolved = run(source, env, name, state, root=root)
-    if output_format == "json":
-        write_stdout(json.dumps(resolved.to_json(), indent=2))
-        return
-    write_stdout(f"{resolved.path} {resolved.digest}")
-
-
 @registry_app.command("pull")
 @handle_errors
 def pull(registry: RepoOpt = Path(".")) -> None:

@@ -48,6 +48,33 @@ def run_git(root: Path, *args: str, stdin: bytes | None = None) -> str:
     return proc.stdout.decode(errors="replace").strip()
 
 
+def read_head(git_dir: Path) -> str | None:
+    """Return the commit HEAD names, read from ``git_dir``'s files without starting git.
+
+    A loose ref wins over ``packed-refs`` (as in git). None when the files do not say it
+    plainly (no commit yet, another ref storage, a ref naming a ref): ask git then. A reader
+    gains more than speed: git refuses a repository another user owns ("dubious ownership").
+    """
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="ascii").strip()
+        if not head.startswith("ref: refs/"):
+            return head if _is_object_name(head) else None
+        ref = head.removeprefix("ref: ")
+        try:
+            value = (git_dir / ref).read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            packed = (git_dir / "packed-refs").read_text(encoding="ascii").splitlines()
+            named = (line.partition(" ") for line in packed)  # "<sha> <ref>", "^<peeled>"
+            value = next((sha for sha, _, name in named if name == ref), "")
+    except (OSError, ValueError):  # no packed-refs, a folder in the way, not ASCII
+        return None
+    return value if _is_object_name(value) else None
+
+
+def _is_object_name(text: str) -> bool:
+    return len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text)
+
+
 def stage(root: Path, paths: Iterable[str]) -> None:
     """Stage exactly ``paths`` (files, relative): added or updated if present, else removed.
 

@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nexusctl.errors import ConflictError, EnvironmentError_, InputError
-from nexusctl.registry._gitrun import FastImport, GitFailed, commit_staged, files_under, run_git
+from nexusctl.registry._gitrun import (
+    FastImport,
+    GitFailed,
+    commit_staged,
+    files_under,
+    read_head,
+    run_git,
+)
 
 if TYPE_CHECKING:
     from git import Repo
@@ -164,7 +171,7 @@ class Store:
         with open(lock_path, "a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:
-                if not self._stamped_clean():
+                if not self.stamped_clean():
                     self.undo_uncommitted()
                 self.push_pending()
                 yield
@@ -197,12 +204,28 @@ class Store:
         self._stamp(head)
         return True
 
-    def _stamped_clean(self) -> bool:
+    def stamped_clean(self) -> bool:
+        """Return True when the clean stamp names HEAD: no event was interrupted since."""
         try:
             stamp = (self.git_dir() / CLEAN_STAMP).read_text(encoding="ascii").strip()
         except (OSError, ValueError):
             return False
-        return bool(stamp) and stamp == self.head()
+        return bool(stamp) and stamp == (read_head(self.git_dir()) or self.head())
+
+    def uncommitted(self, rel: str) -> bool:
+        """Return True when the folder ``rel`` holds changes no commit has.
+
+        Read-only, unlike ``dirty``: no stamp is dropped, and git does not refresh the index
+        (``--no-optional-locks``), so a reader without write access can ask too.
+
+        Raises:
+            EnvironmentError_: git failed (e.g. it refuses a clone another user owns).
+        """
+        args = ("status", "--porcelain", "--untracked-files=all", "--", rel)
+        try:
+            return bool(run_git(self.root, "--no-optional-locks", *args))
+        except GitFailed as exc:
+            raise EnvironmentError_(f"git status failed: {exc.stderr.strip()}") from None
 
     def _stamp(self, head: str | None) -> None:
         """Record that the tree is clean at commit ``head`` (see ``locked``)."""
@@ -374,21 +397,32 @@ class Store:
     def pull(self) -> str:
         """Fast-forward this clone from ``origin``; return the new HEAD.
 
+        Under the lock (no event, and no gateway read, overlaps it); a tree clean before
+        (stamped, or else checked: a fresh clone has no stamp) is stamped clean at the new
+        HEAD, so readers keep their fast path.
+
         Raises:
             ConflictError: the histories diverged (never merged automatically).
             EnvironmentError_: git failed.
         """
-        branch = self._git("symbolic-ref", "--short", "HEAD")
-        try:
-            run_git(self.root, "pull", "--ff-only", "--quiet", "origin", branch)
-        except GitFailed as exc:
-            text = exc.stderr
-            if "Not possible to fast-forward" in text or "diverg" in text:
-                raise ConflictError(
-                    "this clone and the remote have diverged; refusing to merge registry history"
-                ) from None
-            raise EnvironmentError_(f"git pull failed: {text.strip()}") from None
-        return self.head() or ""
+        with open(self.git_dir() / LOCK_NAME, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            clean = self.stamped_clean() or not self.uncommitted(".")
+            branch = self._git("symbolic-ref", "--short", "HEAD")
+            try:
+                run_git(self.root, "pull", "--ff-only", "--quiet", "origin", branch)
+            except GitFailed as exc:
+                text = exc.stderr
+                if "Not possible to fast-forward" in text or "diverg" in text:
+                    raise ConflictError(
+                        "this clone and the remote have diverged; refusing to merge registry "
+                        "history"
+                    ) from None
+                raise EnvironmentError_(f"git pull failed: {text.strip()}") from None
+            head = self.head()
+            if clean:
+                self._stamp(head)
+            return head or ""
 
     # -- bulk sessions ---------------------------------------------------------------------
 

@@ -5,11 +5,14 @@ rollback (a lower version than it trusted), freeze (expired metadata), mix-and-m
 targets file the snapshot does not name) and altered bundle bytes (hash and length from the
 signed targets). The first run trusts the root given with ``root`` (or, trust on first use,
 the registry's ``1.root.json``). The source is a registry folder or an HTTP base URL serving
-``tuf/<env>/``.
+``tuf/<env>/``. A registry clone is read between its events only (``_readlock``): under its
+lock, shared, and never while an interrupted event's files are in the tree, so the state
+never keeps metadata (a rotated root, say) that the next command undoes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import tarfile
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
     from tuf.ngclient.fetcher import FetcherInterface
 
 MAX_ROOT_BYTES = 1024 * 1024
+#: How long to wait, by default, for a registry command holding a clone's lock (events take
+#: seconds at most; a gateway polling every minute can afford it).
+DEFAULT_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -88,13 +94,24 @@ def _folder_fetcher() -> FetcherInterface:
 
 
 def resolve(
-    source: str, env: str, name: str, state_dir: Path, *, root: Path | None = None
+    source: str,
+    env: str,
+    name: str,
+    state_dir: Path,
+    *,
+    root: Path | None = None,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
 ) -> Resolved:
     """Fetch and verify ``name``'s live bundle in ``env`` with python-tuf; unpack it.
 
+    From a registry clone, waits up to ``wait_seconds`` for a registry command in progress
+    there; the state folder is not touched when the clone is refused.
+
     Raises:
         VerificationError: python-tuf refused the metadata or the bundle (``tuf-refused``),
-            or ``name`` is not live in ``env`` (``not-live``).
+            ``name`` is not live in ``env`` (``not-live``), or the clone holds an interrupted
+            event's files (``uncommitted-event``).
+        ConflictError: a registry command held the clone's lock longer than ``wait_seconds``.
         EnvironmentError_: the source could not be reached.
         InputError: no trusted root to start from.
         UsageError: ``env`` or ``name`` is not an identifier.
@@ -111,35 +128,39 @@ def resolve(
     from tuf.api import exceptions
     from tuf.ngclient import Updater
 
+    folder = None
     if source.startswith(("http://", "https://")):
         base, fetcher = source.rstrip("/") + f"/tuf/{env}", None
     else:
-        base, fetcher = (Path(source).resolve() / "tuf" / env).as_uri(), _folder_fetcher()
+        folder = Path(source).resolve()
+        base, fetcher = (folder / "tuf" / env).as_uri(), _folder_fetcher()
     metadata_dir = state_dir / env / "metadata"
     targets_dir = state_dir / env / "targets"
-    metadata_dir.mkdir(parents=True, exist_ok=True)
-    targets_dir.mkdir(parents=True, exist_ok=True)
-    bootstrap = None
-    if not (metadata_dir / "root.json").is_file():
-        bootstrap = _first_root(root, source, env)
     try:
-        updater = Updater(
-            str(metadata_dir),
-            base + "/metadata/",
-            str(targets_dir),
-            base + "/targets/",
-            fetcher=fetcher,
-            bootstrap=bootstrap,
-        )
-        updater.refresh()
-        info = updater.get_targetinfo(f"{name}.tar")
-        if info is None:
-            raise VerificationError(
-                f"{name} is not live in '{env}': its signed, current TUF targets do not list it",
-                reason="not-live",
-                hint=f"nothing is live until `registry promote {name}@VERSION --to {env}`",
+        with _between_events(folder, env, wait_seconds):
+            metadata_dir.mkdir(parents=True, exist_ok=True)
+            targets_dir.mkdir(parents=True, exist_ok=True)
+            bootstrap = None
+            if not (metadata_dir / "root.json").is_file():
+                bootstrap = _first_root(root, source, env)
+            updater = Updater(
+                str(metadata_dir),
+                base + "/metadata/",
+                str(targets_dir),
+                base + "/targets/",
+                fetcher=fetcher,
+                bootstrap=bootstrap,
             )
-        path = updater.find_cached_target(info) or updater.download_target(info)
+            updater.refresh()
+            info = updater.get_targetinfo(f"{name}.tar")
+            if info is None:
+                raise VerificationError(
+                    f"{name} is not live in '{env}': its signed, current TUF targets do not "
+                    "list it",
+                    reason="not-live",
+                    hint=f"nothing is live until `registry promote {name}@VERSION --to {env}`",
+                )
+            path = updater.find_cached_target(info) or updater.download_target(info)
     except exceptions.DownloadError as exc:
         raise EnvironmentError_(f"cannot fetch from {source}: {exc}") from None
     except exceptions.RepositoryError as exc:
@@ -154,6 +175,25 @@ def resolve(
         digest=str(custom.get("digest", "")),
         path=_unpack(Path(path), state_dir / env / "bundles", str(custom.get("digest", ""))),
     )
+
+
+def _between_events(
+    folder: Path | None, env: str, wait_seconds: float
+) -> contextlib.AbstractContextManager[None]:
+    """Read a registry clone between its events (see ``_readlock``); other sources as they are.
+
+    An HTTP server, or a folder that is not a registry clone (an exported copy), has no
+    writer here to wait for; it should serve a clone it updates by ``git pull`` (which only
+    brings committed, pushed events) or an exported copy.
+    """
+    if folder is None or not (folder / ".git").is_dir():
+        return contextlib.nullcontext()
+    from nexusctl.registry._readlock import reading
+    from nexusctl.registry._store import RECORDS, Store
+
+    if not (folder / RECORDS).is_dir():
+        return contextlib.nullcontext()
+    return reading(Store(folder), f"tuf/{env}", wait_seconds)
 
 
 def _first_root(root: Path | None, source: str, env: str) -> bytes:
