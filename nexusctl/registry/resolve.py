@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import os
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -132,14 +133,24 @@ def resolve(
     if source.startswith(("http://", "https://")):
         base, fetcher = source.rstrip("/") + f"/tuf/{env}", None
     else:
-        folder = Path(source).resolve()
+        try:
+            folder = Path(source).resolve()
+        except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python 3.11)
+            raise InputError(f"{source}: not a registry folder ({exc})") from None
         base, fetcher = (folder / "tuf" / env).as_uri(), _folder_fetcher()
+    if os.path.lexists(state_dir) and not state_dir.is_dir():
+        raise InputError(f"{state_dir}: --state must be a folder (the client's trusted metadata)")
     metadata_dir = state_dir / env / "metadata"
     targets_dir = state_dir / env / "targets"
     try:
         with _between_events(folder, env, wait_seconds):
-            metadata_dir.mkdir(parents=True, exist_ok=True)
-            targets_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                metadata_dir.mkdir(parents=True, exist_ok=True)
+                targets_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise EnvironmentError_(
+                    f"{state_dir}: cannot create the client's state folders: {exc.strerror}"
+                ) from None
             bootstrap = None
             if not (metadata_dir / "root.json").is_file():
                 bootstrap = _first_root(root, source, env)
@@ -167,6 +178,9 @@ def resolve(
         raise VerificationError(
             f"the TUF client refused '{env}': {type(exc).__name__}: {exc}", reason="tuf-refused"
         ) from None
+    except OSError as exc:  # the client's own state folder: a file where a folder must be, ...
+        where = exc.filename or state_dir
+        raise EnvironmentError_(f"{where}: cannot use the client's state: {exc.strerror}") from None
     custom = info.unrecognized_fields.get("custom", {})
     return Resolved(
         environment=env,

@@ -170,3 +170,66 @@ def test_verify_state_is_replaced_atomically_and_kept_across_runs(
     assert again.code == 0, again.stderr
     assert json.loads(state.read_text()) == kept
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]  # no temporary file left
+
+
+@pytest.mark.parametrize("kind", ["file", "loop", "dev-zero", "fifo"])
+def test_resolve_refuses_a_state_that_is_not_a_folder(
+    world: World, tmp_path: Path, kind: str
+) -> None:
+    state = tmp_path / "state"
+    if kind == "file":
+        state.write_text("{}")
+    elif kind == "loop":
+        state.symlink_to(state)
+    elif kind == "dev-zero":
+        state.symlink_to("/dev/zero")
+    else:
+        os.mkfifo(state)
+    outcome = run_bounded(
+        "registry",
+        "resolve",
+        "prod",
+        "retail-chat",
+        "--from",
+        str(world.reg),
+        "--state",
+        str(state),
+    )
+    assert outcome.code == 3, outcome.stderr
+    assert "--state must be a folder" in outcome.stderr
+    assert_bounded(outcome)
+
+
+def test_resolve_refuses_a_source_that_loops_and_a_broken_state_tree(
+    world: World, tmp_path: Path
+) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    outcome = run_bounded(
+        "registry",
+        "resolve",
+        "prod",
+        "retail-chat",
+        "--from",
+        str(loop),
+        "--state",
+        str(tmp_path / "s"),
+    )
+    assert outcome.code == 3, outcome.stderr
+    assert "not a registry folder" in outcome.stderr
+    state = tmp_path / "state"
+    (state / "prod").mkdir(parents=True)
+    (state / "prod" / "metadata").write_text("not a folder")
+    outcome = run_bounded(
+        "registry",
+        "resolve",
+        "prod",
+        "retail-chat",
+        "--from",
+        str(world.reg),
+        "--state",
+        str(state),
+    )
+    assert outcome.code == 4, outcome.stderr
+    assert "cannot create the client's state folders" in outcome.stderr
+    assert "Traceback" not in outcome.stderr
