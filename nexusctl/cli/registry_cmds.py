@@ -437,6 +437,14 @@ def verify(
         return
     write_stdout(f"OK {doc['records']} records verified; head {doc['head']}")
     _warn_expiring_roots(doc["roots"])
+    if not doc["trust_files_pinned"]:
+        stderr_console().print(
+            "warning: the admins' signatures cover the trust policy file but not the key files "
+            "it names (a registry initialised before they were pinned); pin them with "
+            "`registry config propose CONFIG --trust-policy TRUST`",
+            markup=False,
+            highlight=False,
+        )
 
 
 def _warn_expiring_roots(roots: dict[str, dict[str, Any]]) -> None:

@@ -305,13 +305,23 @@ def apply(root: Path, key: Path, clock: Clock, releaser_key: Path | None = None)
         return commit_record(store, predicate, actor, now, f"config apply: v{version}")
 
 
+@dataclass(frozen=True)
+class ConfigCheck:
+    """What ``check_config_record`` found: the trust policy digest in force after the record,
+    and whether the admins' threshold pinned its files (None: the record keeps the trust
+    policy in force, and its pinning, as they were)."""
+
+    trust_digest: str
+    pinned: bool | None
+
+
 def check_config_record(
     store: Store,
     predicate: PromotionPredicate,
     new: LoadedConfig,
     previous: LoadedConfig,
     in_force: str | None,
-) -> str:
+) -> ConfigCheck:
     """``registry verify``: check an init/config record's admin threshold and trust policy.
 
     The trust policy at the config's ``trustPolicy`` must have the digest the record names.
@@ -319,7 +329,8 @@ def check_config_record(
     digest than ``in_force``), count only when a threshold of the previous admins signed the
     config *with* that trust policy and the files it names, as they are now (``trustfiles``);
     a registry initialised before init pinned them may show signatures over the config alone
-    at init. Returns the trust policy digest in force after the record.
+    at init: it verifies, with ``pinned`` False (its key files are not covered by what the
+    admins signed until a config change brings a trust policy again).
 
     Raises:
         VerificationError: ``config-threshold``, ``trust-policy-changed``.
@@ -339,13 +350,20 @@ def check_config_record(
     brings = version == 1 or rel != previous.config.spec.trust_policy or trust != in_force
     if not brings:
         count_signatures(folder, new, previous.config)
-        return trust
+        return ConfigCheck(trust, None)
     try:
         pinned = binding(store.root, rel)
     except InputError as exc:
         raise VerificationError(str(exc), reason="trust-policy-changed") from None
     try:
-        count_signatures(folder, new, previous.config, pinned, legacy=version == 1)
+        try:
+            count_signatures(folder, new, previous.config, pinned)
+            return ConfigCheck(trust, pinned=True)
+        except VerificationError:
+            if version != 1:
+                raise
+        count_signatures(folder, new, previous.config, pinned, legacy=True)
+        return ConfigCheck(trust, pinned=False)
     except VerificationError as exc:
         if not _signed_config(folder, new, previous.config):
             raise VerificationError(str(exc), reason="config-threshold") from None
@@ -353,7 +371,6 @@ def check_config_record(
             f"{exc} (the trust policy or a file it names is not the one they signed)",
             reason="trust-policy-changed",
         ) from None
-    return trust
 
 
 def _signed_config(folder: Path, loaded: LoadedConfig, previous: RegistryConfig) -> bool:

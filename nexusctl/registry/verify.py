@@ -125,6 +125,7 @@ def verify_registry(
             env.name: state.live_document(env.name)["live"] for env in reg.cfg.spec.environments
         },
         "roots": replay.roots.expiries(),
+        "trust_files_pinned": replay.trust_pinned,
     }
 
 
@@ -140,6 +141,8 @@ class _Replay:
         self.reg = Registry(store, self.state, self.config(1, "config v1"))
         self.last_time: dt.datetime | None = None
         self.trust_digest: str | None = None
+        #: Whether the admins' threshold signed the trust policy's files (see configchange).
+        self.trust_pinned = True
         self.roots = RootChain(store)
         #: The workers' extra checks for the record being replayed (see ``_prefetch``).
         self.checked: Prefetched | None = None
@@ -362,9 +365,10 @@ class _Replay:
                 f"{what}: config v{version} was changed", reason="config-mismatch"
             )
         _require(signer, previous.config.spec.admins.keys, what)
-        self.trust_digest = check_config_record(
-            self.store, predicate, new, previous, self.trust_digest
-        )
+        checked = check_config_record(self.store, predicate, new, previous, self.trust_digest)
+        self.trust_digest = checked.trust_digest
+        if checked.pinned is not None:
+            self.trust_pinned = checked.pinned
         self.roots.advance(new.config, predicate.renewed_roots)
         self.reg = Registry(self.store, self.state, new)
 

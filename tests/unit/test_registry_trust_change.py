@@ -248,7 +248,42 @@ def test_a_registry_initialised_before_init_pinned_the_trust_policy_verifies(
         path = world.reg / "config" / "v000001.sig" / f"{admin}.json"
         path.write_bytes(signer.sign_statement(config_statement(loaded)))
     commit(world.reg)
-    assert verify_registry(world.reg)["records"] == len(records(world))
+    summary = verify_registry(world.reg)
+    assert summary["records"] == len(records(world))
+    assert summary["trust_files_pinned"] is False  # verify says so (the CLI warns)
     (world.reg / "config" / "v000001.sig" / "admin2.json").unlink()  # threshold 2: one short
     error = failure(world)
     assert error.reason == "config-threshold"
+
+
+def test_only_signatures_over_the_pinned_files_count_as_pinning(world: World) -> None:
+    """One admin signed the pinned statement, the other the config alone: the threshold is
+    met only by counting the old form, so the registry verifies as not pinned; a config change
+    that brings a trust policy (signed pinned by both) pins it again."""
+    from nexusctl.registry.configchange import config_statement
+
+    assert verify_registry(world.reg)["trust_files_pinned"] is True
+    loaded = load_config(world.reg / "config" / "v000001.yaml")
+    path = world.reg / "config" / "v000001.sig" / "admin2.json"
+    path.write_bytes(
+        KeySigner.from_file(world.keys["admin2"]).sign_statement(config_statement(loaded))
+    )
+    commit(world.reg)
+    assert verify_registry(world.reg)["trust_files_pinned"] is False
+    warned = _cli_verify(world.reg)
+    assert warned.returncode == 0, warned.stderr
+    assert "warning: the admins' signatures cover the trust policy file but not" in warned.stderr
+    changed(world)
+    assert verify_registry(world.reg)["trust_files_pinned"] is True
+    quiet = _cli_verify(world.reg)
+    assert quiet.returncode == 0, quiet.stderr
+    assert "warning" not in quiet.stderr
+
+
+def _cli_verify(reg: Path) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    nexusctl = Path(sys.executable).parent / "nexusctl"
+    return subprocess.run(
+        [str(nexusctl), "registry", "verify", "-r", str(reg)], capture_output=True, text=True
+    )
