@@ -1,5 +1,6 @@
 """Bounded reads and hashing of files given by a user: the one place nexusctl opens them
-(and ``write_atomic``, for the small state files a command keeps for its user).
+(and ``write_atomic``, for the small state files a command keeps for its user, and
+``flock_within``, for the lock files that serialise writers).
 
 A size cap taken from ``stat().st_size`` trusts the file to say how big it is: ``/dev/zero``
 says 0 and never ends, and a FIFO blocks the reader until someone writes. So every read here
@@ -13,10 +14,12 @@ translate.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -132,3 +135,18 @@ def write_atomic(path: Path, data: bytes, *, what: str = "file") -> None:
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def flock_within(fd: int, operation: int, seconds: float, *, poll: float = 0.05) -> bool:
+    """Take ``fcntl.flock(fd, operation)`` (``LOCK_SH`` or ``LOCK_EX``), waiting at most
+    ``seconds``; return False when another process held it all that time."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(poll, left))

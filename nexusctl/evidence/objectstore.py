@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from nexusctl.errors import ConflictError, EnvironmentError_, InputError, UsageError
-from nexusctl.files import open_regular, read_bounded, sha256_file
+from nexusctl.files import flock_within, open_regular, read_bounded, sha256_file
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -252,18 +252,10 @@ class LocalBlobs(Blobs):
     def lock(self, timeout_s: float) -> Iterator[None]:
         fd = os.open(self.root / _LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() >= deadline:
-                        raise ConflictError(
-                            f"{self.root}: another ingest holds the writer lock",
-                            hint="retry later",
-                        ) from None
-                    time.sleep(0.05)
+            if not flock_within(fd, fcntl.LOCK_EX, timeout_s):
+                raise ConflictError(
+                    f"{self.root}: another ingest holds the writer lock", hint="retry later"
+                )
             yield
         finally:
             os.close(fd)

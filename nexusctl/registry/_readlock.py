@@ -24,10 +24,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import time
 from collections.abc import Iterator
 
 from nexusctl.errors import ConflictError, EnvironmentError_, VerificationError
+from nexusctl.files import flock_within
 from nexusctl.registry._store import LOCK_NAME, Store
 
 #: How long a reader waits, by default, for a registry command holding the clone's lock.
@@ -70,17 +70,9 @@ def reading(store: Store, rel: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) 
 
 
 def _lock_shared(fd: int, store: Store, wait_seconds: float) -> None:
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise ConflictError(
-                    f"{store.root}: a registry command held the clone's lock for "
-                    f"{wait_seconds:g} s; nothing was read",
-                    hint="try again later, or wait longer (--wait SECONDS)",
-                ) from None
-            time.sleep(min(_POLL_SECONDS, left))
+    if not flock_within(fd, fcntl.LOCK_SH, wait_seconds, poll=_POLL_SECONDS):
+        raise ConflictError(
+            f"{store.root}: a registry command held the clone's lock for "
+            f"{wait_seconds:g} s; nothing was read",
+            hint="try again later, or wait longer (--wait SECONDS)",
+        )

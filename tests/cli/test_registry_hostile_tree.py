@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from nexusctl.registry import ops
-from tests.cli._bounded import assert_bounded, run_bounded
+from tests.cli._bounded import Outcome, assert_bounded, run_bounded
 from tests.registry_kit import World, new_world, signed_bundle, to_prod_ready
 
 
@@ -185,16 +185,7 @@ def test_resolve_refuses_a_state_that_is_not_a_folder(
         state.symlink_to("/dev/zero")
     else:
         os.mkfifo(state)
-    outcome = run_bounded(
-        "registry",
-        "resolve",
-        "prod",
-        "retail-chat",
-        "--from",
-        str(world.reg),
-        "--state",
-        str(state),
-    )
+    outcome = _resolve(world.reg, state)
     assert outcome.code == 3, outcome.stderr
     assert "--state must be a folder" in outcome.stderr
     assert_bounded(outcome)
@@ -205,31 +196,19 @@ def test_resolve_refuses_a_source_that_loops_and_a_broken_state_tree(
 ) -> None:
     loop = tmp_path / "loop"
     loop.symlink_to(loop)
-    outcome = run_bounded(
-        "registry",
-        "resolve",
-        "prod",
-        "retail-chat",
-        "--from",
-        str(loop),
-        "--state",
-        str(tmp_path / "s"),
-    )
+    outcome = _resolve(loop, tmp_path / "s")
     assert outcome.code == 3, outcome.stderr
     assert "not a registry folder" in outcome.stderr
     state = tmp_path / "state"
     (state / "prod").mkdir(parents=True)
     (state / "prod" / "metadata").write_text("not a folder")
-    outcome = run_bounded(
-        "registry",
-        "resolve",
-        "prod",
-        "retail-chat",
-        "--from",
-        str(world.reg),
-        "--state",
-        str(state),
-    )
+    outcome = _resolve(world.reg, state)
     assert outcome.code == 4, outcome.stderr
     assert "cannot create the client's state folders" in outcome.stderr
     assert "Traceback" not in outcome.stderr
+
+
+def _resolve(source: Path, state: Path) -> Outcome:
+    return run_bounded(
+        "registry", "resolve", "prod", "retail-chat", "--from", str(source), "--state", str(state)
+    )
