@@ -354,3 +354,21 @@ def test_answers_carry_arrow_and_numpy_buffers_out_of_band() -> None:
             _split._read_answer(io.BytesIO(raw[:cut]))
     with pytest.raises(ValueError, match="not a worker's answer"):
         _split._read_answer(io.BytesIO(raw[1:]))
+
+
+def unpicklable_parse(path: Path, block: bytes, first_line: int, rows: int) -> object:
+    """A parser whose chunk cannot be sent back (run in the worker, found by name)."""
+    import threading
+
+    return threading.Lock()
+
+
+def test_an_answer_the_worker_cannot_send_ends_the_import_not_a_hang(
+    tmp_path: Path, split: None
+) -> None:
+    src = _write(tmp_path / "t.jsonl", _lines(6 * BLOCK))
+    blocks = _raw.iter_line_spans(src, keep_data=False)
+    chunks = _split.parse_in_workers(src, blocks, unpicklable_parse, 2)  # type: ignore[arg-type]
+    with pytest.raises(EnvironmentError_, match="ended unexpectedly"):
+        next(chunks)
+    assert _children() == []

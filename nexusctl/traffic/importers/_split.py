@@ -23,6 +23,7 @@ Ctrl-C reaches the importing process only, which stops them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 from collections import deque
@@ -159,7 +160,8 @@ class SplitChunks(Iterator[RawTraffic]):
         self._stop(finished=False)
 
     def __del__(self) -> None:
-        self.close()
+        with contextlib.suppress(Exception):  # at interpreter exit, modules may be gone
+            self.close()
 
     def _hand_out(self) -> None:
         """Send blocks until ``_AHEAD`` wait per worker (or the blocks or an error end)."""
@@ -257,7 +259,6 @@ class _Worker:
 
     def stop(self, finished: bool) -> int:
         """End the worker; return its peak memory in KiB (0 if it was stopped early)."""
-        import contextlib
 
         process = self._process
         peak = 0
@@ -353,6 +354,11 @@ class _Sender:
                 if not self._broken.is_set():
                     _write_answer(self._stream, answer)
             except OSError:  # the importing process closed its end: it no longer listens
+                self._broken.set()
+            except BaseException:  # a bug: said on stderr; the worker ends, the import with it
+                import traceback
+
+                traceback.print_exc()
                 self._broken.set()
             finally:
                 del answer
