@@ -267,3 +267,108 @@ def test_a_bug_in_a_worker_is_an_internal_error_not_a_lost_worker(
     with pytest.raises(RuntimeError, match="in the parse worker: TypeError"):
         next(chunks)
     assert _children() == []
+
+
+def test_the_workers_start_with_the_reader_before_any_chunk_is_asked_for(
+    tmp_path: Path, split: None
+) -> None:
+    # They boot (an interpreter importing pyarrow) while the importer opens its output.
+    src = _write(tmp_path / "t.jsonl", _lines(5 * BLOCK))
+    chunks = canonical.read_canonical(src)
+    assert len(_children()) == 2
+    assert [chunk.n_rows for chunk in chunks] == [BLOCK] * 5
+    assert len(_split.WORKER_PEAKS_KIB) == 2  # read to the end: each reported its peak
+    assert _children() == []
+
+
+def test_a_reader_closed_or_dropped_unread_stops_its_workers(tmp_path: Path, split: None) -> None:
+    import gc
+
+    src = _write(tmp_path / "t.jsonl", _lines(30 * BLOCK))
+    chunks = canonical.read_canonical(src)
+    assert len(_children()) == 2
+    close = getattr(chunks, "close")  # noqa: B009 (the Iterator type has no close)
+    close()
+    close()  # twice is harmless
+    assert _children() == []
+    assert list(chunks) == []
+    chunks = canonical.read_canonical(src)
+    assert len(_children()) == 2
+    del chunks
+    gc.collect()
+    assert _children() == []
+
+
+def test_an_output_that_cannot_be_opened_stops_the_started_workers(
+    tmp_path: Path, split: None
+) -> None:
+    src = _write(tmp_path / "t.jsonl", _lines(5 * BLOCK))
+    with pytest.raises(EnvironmentError_, match="does not exist"):
+        import_traffic("canonical", src, tmp_path / "missing" / "o.parquet", ImportOptions())
+    assert _children() == []
+    assert list(tmp_path.iterdir()) == [src]
+
+
+def test_a_garbled_answer_from_a_worker_is_refused_not_a_hang(tmp_path: Path, split: None) -> None:
+    src = _write(tmp_path / "t.jsonl", _lines(6 * BLOCK))
+    chunks = canonical.read_canonical(src)
+    assert next(chunks).n_rows == BLOCK
+    # The second worker's answer stream loses its first bytes (as a stray write would shift
+    # it): read as lengths, they would wait forever for bytes that never come.
+    process = chunks._pool[1]._process  # type: ignore[attr-defined]
+    assert len(process.stdout.read(10)) == 10
+    with pytest.raises(EnvironmentError_, match="sent an answer that cannot be read") as info:
+        list(chunks)
+    assert info.value.exit_code == 4
+    assert _children() == []
+
+
+def test_answers_carry_arrow_and_numpy_buffers_out_of_band() -> None:
+    import io
+
+    import numpy as np
+    import pyarrow as pa
+
+    value = {
+        "strings": pa.array(["a", None, "ccc"] * 1000),
+        "lists": pa.array([["x"], [], None] * 1000, pa.list_(pa.string())),
+        "lines": np.arange(5, 3005, dtype=np.int64),
+        "n": 3,
+    }
+    stream = io.BytesIO()
+    _split._write_answer(stream, value)
+    _split._write_answer(stream, 7)
+    raw = stream.getvalue()
+    assert raw.startswith(b"nxsplit1")
+    stream.seek(0)
+    back = _split._read_answer(stream)
+    assert back["strings"].equals(value["strings"])
+    assert back["lists"].equals(value["lists"])
+    assert np.array_equal(back["lines"], value["lines"])
+    assert back["n"] == 3
+    assert _split._read_answer(stream) == 7
+    with pytest.raises(EOFError):
+        _split._read_answer(stream)
+    for cut in (5, 30, len(raw) // 2):  # a worker that died mid-answer
+        with pytest.raises(EOFError):
+            _split._read_answer(io.BytesIO(raw[:cut]))
+    with pytest.raises(ValueError, match="not a worker's answer"):
+        _split._read_answer(io.BytesIO(raw[1:]))
+
+
+def unpicklable_parse(path: Path, block: bytes, first_line: int, rows: int) -> object:
+    """A parser whose chunk cannot be sent back (run in the worker, found by name)."""
+    import threading
+
+    return threading.Lock()
+
+
+def test_an_answer_the_worker_cannot_send_ends_the_import_not_a_hang(
+    tmp_path: Path, split: None
+) -> None:
+    src = _write(tmp_path / "t.jsonl", _lines(6 * BLOCK))
+    blocks = _raw.iter_line_spans(src, keep_data=False)
+    chunks = _split.parse_in_workers(src, blocks, unpicklable_parse, 2)  # type: ignore[arg-type]
+    with pytest.raises(EnvironmentError_, match="ended unexpectedly"):
+        next(chunks)
+    assert _children() == []

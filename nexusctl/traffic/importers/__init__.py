@@ -11,6 +11,7 @@ be unique over the file. Any invalid row rejects the file (nothing written) unle
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -116,16 +117,6 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
         PolicyLoadError: the enrichment spec is invalid (file:line:col).
         EnvironmentError_: the output cannot be written.
     """
-    from nexusctl.traffic._io import TrafficWriter
-    from nexusctl.traffic.importers._pipeline import (
-        Checked,
-        copy_valid,
-        not_reported,
-        report_duplicates,
-        stage,
-    )
-    from nexusctl.traffic.quality import load_quality
-
     reader = _reader(fmt, options)
     _check_mooncake_options(fmt, options)
     if fmt == "mooncake" and options.enrich is None:
@@ -144,10 +135,28 @@ def import_traffic(fmt: str, src: Path, out: Path, options: ImportOptions) -> Im
             hint="see docs/traffic.md; example: policies/nebula/enrichment/azure-code.yaml",
         )
     spec, spec_record, provided = _enrichment(options.enrich)
-    labels = load_quality(options.quality, options.quality_format) if options.quality else None
+    labels = None
+    if options.quality:
+        from nexusctl.traffic.quality import load_quality
+
+        labels = load_quality(options.quality, options.quality_format)
+    # The reader starts before the pipeline's modules load (NumPy, pyarrow, pandas; ~0.5 s
+    # of CPU): a large JSON Lines file's parse worker boots meanwhile.
+    chunks = reader(src)
+    from nexusctl.traffic._io import TrafficWriter
+    from nexusctl.traffic.importers._pipeline import (
+        Checked,
+        copy_valid,
+        load_modules,
+        not_reported,
+        report_duplicates,
+        stage,
+    )
+
     checked = Checked()
-    with _Digest(src) as digest, TrafficWriter(out, None) as writer:
-        stage(reader(src), spec, labels, writer, checked, options.skip_invalid)
+    with _closed_after(chunks), _Digest(src) as digest, TrafficWriter(out, None) as writer:
+        load_modules()
+        stage(chunks, spec, labels, writer, checked, options.skip_invalid)
         if checked.rows == 0:
             raise TrafficError(f"{src}: no requests in the file (header only?)")
         given = set(checked.defaults) | provided
@@ -297,6 +306,17 @@ def build_traffic(
         table = pq.read_table(out)
     table = table.replace_schema_metadata(None)
     return table, json.loads(json.dumps(result.metadata)), result.problems
+
+
+@contextlib.contextmanager
+def _closed_after(chunks: Iterator[RawTraffic]) -> Iterator[None]:
+    """Close the reader on leaving (an error stops its worker processes at once)."""
+    try:
+        yield
+    finally:
+        close = getattr(chunks, "close", None)  # generators and the worker-parsed reader
+        if close is not None:
+            close()
 
 
 def _first_bad_rows(problems: Problems) -> list[int]:

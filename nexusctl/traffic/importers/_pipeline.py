@@ -62,6 +62,22 @@ def _slice(raw: RawTraffic, start: int, stop: int) -> RawTraffic:
     )
 
 
+def load_modules() -> None:
+    """Load what checking a chunk needs, before the first chunk is there.
+
+    ~0.4 s of CPU that the first ``check_chunk`` would otherwise spend, most of it pandas,
+    which pyarrow imports on its first conversion of a Python value (when pandas is
+    installed). Done while a parse worker starts, it costs no wall time.
+    """
+    import pyarrow as pa
+    import pyarrow.compute
+
+    import nexusctl.traffic._coerce
+    import nexusctl.traffic.schema  # noqa: F401
+
+    pa.array([0])
+
+
 def check_chunk(
     raw: RawTraffic, offset: int, chunk: int, spec: Any, labels: Any
 ) -> tuple[Any, Problems, dict[str, Any]]:

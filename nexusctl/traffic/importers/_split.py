@@ -23,12 +23,14 @@ Ctrl-C reaches the importing process only, which stops them.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import struct
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from nexusctl.errors import EnvironmentError_, NexusError, TrafficError
 from nexusctl.traffic.importers._raw import LineBlock, RawTraffic
@@ -84,59 +86,118 @@ WORKER_PEAKS_KIB: list[int] = []
 
 def parse_in_workers(
     path: Path, blocks: Iterator[LineBlock], parse: BlockParser, workers: int
-) -> Iterator[RawTraffic]:
-    """Yield ``parse`` of each of ``blocks``, in order, parsed by ``workers`` processes.
+) -> SplitChunks:
+    """Start ``workers`` processes now; the result yields ``parse`` of each of ``blocks``.
 
-    ``parse`` must be a module-level function (it is sent to the workers by name). Block i
-    goes to worker i mod ``workers``, which answers in the order it was asked, so the chunks
-    are read back in file order; at most ``_AHEAD`` blocks wait per worker.
+    The workers start (and are handed their first blocks) at once, not at the first chunk
+    asked for: an interpreter that imports pyarrow takes ~0.4 s to start, time this process
+    spends opening its output and loading its own modules meanwhile. ``parse`` must be a
+    module-level function (it is sent to the workers by name). Close the result when leaving
+    it early (an error, Ctrl-C): that stops the workers.
 
     Raises:
+        EnvironmentError_: a worker could not start.
+    """
+    return SplitChunks(path, blocks, parse, workers)
+
+
+class SplitChunks(Iterator[RawTraffic]):
+    """The parsed chunks of a file, in file order, from worker processes.
+
+    Block i goes to worker i mod ``workers``, which answers in the order it was asked, so the
+    chunks are read back in file order; at most ``_AHEAD`` blocks wait per worker.
+
+    Iterating raises:
         TrafficError: what ``blocks`` or ``parse`` raised, first by position in the file; a
             block that changed after this process read it.
-        EnvironmentError_: a worker could not start, or ended unexpectedly.
+        EnvironmentError_: a worker ended unexpectedly.
     """
-    pool: list[_Worker] = []
-    finished = False
-    try:
-        while len(pool) < workers:
-            pool.append(_Worker(path))  # if one cannot start, those started are stopped below
-        queued: deque[_Worker | NexusError] = deque()
-        source: Iterator[LineBlock] | None = blocks
-        sent = 0
-        while True:
-            while source is not None and len(queued) < workers * _AHEAD:
-                try:
-                    block = next(source)
-                except StopIteration:
-                    source = None
-                    break
-                except NexusError as exc:
-                    # Found here: raised after the blocks before it, as a local reader would.
-                    queued.append(exc)
-                    source = None
-                    break
-                worker = pool[sent % workers]
-                sent += 1
-                worker.send((parse, path, block.offset, block.size, block.first_line, block.lines))
-                queued.append(worker)
-            if not queued:
-                finished = True
-                return
-            head = queued.popleft()
+
+    def __init__(
+        self, path: Path, blocks: Iterator[LineBlock], parse: BlockParser, workers: int
+    ) -> None:
+        self._path = path
+        self._parse = parse
+        self._pool: list[_Worker] = []
+        self._queued: deque[_Worker | NexusError] = deque()
+        self._source: Iterator[LineBlock] | None = blocks
+        self._sent = 0
+        self._open = True
+        try:
+            while len(self._pool) < workers:
+                self._pool.append(_Worker(path))
+            self._hand_out()
+        except BaseException:
+            self._stop(finished=False)  # those started are stopped
+            raise
+
+    def __iter__(self) -> SplitChunks:
+        return self
+
+    def __next__(self) -> RawTraffic:
+        if not self._open:
+            raise StopIteration
+        try:
+            self._hand_out()
+            if not self._queued:
+                self._stop(finished=True)
+                raise StopIteration
+            head = self._queued.popleft()
             if isinstance(head, NexusError):
                 raise head
             result = head.receive()
             if isinstance(result, _Failed):
                 result.raise_it()
-            yield result
-    finally:
-        peaks = [worker.stop(finished) for worker in pool]
+            return cast(RawTraffic, result)
+        except StopIteration:
+            raise
+        except BaseException:
+            self._stop(finished=False)
+            raise
+
+    def close(self) -> None:
+        """Stop the workers (killed if chunks were left unread); idempotent."""
+        self._stop(finished=False)
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # at interpreter exit, modules may be gone
+            self.close()
+
+    def _hand_out(self) -> None:
+        """Send blocks until ``_AHEAD`` wait per worker (or the blocks or an error end)."""
+        workers = len(self._pool)
+        while self._source is not None and len(self._queued) < workers * _AHEAD:
+            try:
+                block = next(self._source)
+            except StopIteration:
+                self._source = None
+                break
+            except NexusError as exc:
+                # Found here: raised after the blocks before it, as a local reader would.
+                self._queued.append(exc)
+                self._source = None
+                break
+            worker = self._pool[self._sent % workers]
+            self._sent += 1
+            worker.send(
+                (self._parse, self._path, block.offset, block.size, block.first_line, block.lines)
+            )
+            self._queued.append(worker)
+
+    def _stop(self, *, finished: bool) -> None:
+        if not self._open:
+            return
+        self._open = False
+        self._source = None
+        self._queued.clear()
+        peaks = [worker.stop(finished) for worker in self._pool]
         WORKER_PEAKS_KIB[:] = peaks if finished else []
 
 
 class _Worker:
-    """One worker process: tasks go to its stdin, results come back on its stdout (pickles)."""
+    """One worker process: tasks go to its stdin (pickles), answers come back on its stdout
+    (``_write_answer``).
+    """
 
     def __init__(self, path: Path) -> None:
         import subprocess
@@ -174,11 +235,21 @@ class _Worker:
 
         assert self._process.stdout is not None
         try:
-            return pickle.load(self._process.stdout)  # noqa: S301 (our own worker's answer)
+            return _read_answer(self._process.stdout)
         except (EOFError, OSError, pickle.UnpicklingError):
             self._died()
+        except ValueError:
+            self._died(garbled=True)
 
-    def _died(self) -> NoReturn:
+    def _died(self, *, garbled: bool = False) -> NoReturn:
+        if garbled:
+            self._process.kill()  # alive, perhaps, but its answers can no longer be read
+            self._process.wait()
+            raise EnvironmentError_(
+                f"{self._path}: a worker process parsing the file sent an answer that cannot "
+                "be read; it was stopped",
+                hint="retry; if it happens again, report it (it is a bug)",
+            )
         code = self._process.wait()
         raise EnvironmentError_(
             f"{self._path}: a worker process parsing the file ended unexpectedly (exit code "
@@ -188,8 +259,6 @@ class _Worker:
 
     def stop(self, finished: bool) -> int:
         """End the worker; return its peak memory in KiB (0 if it was stopped early)."""
-        import contextlib
-        import pickle
 
         process = self._process
         peak = 0
@@ -199,7 +268,7 @@ class _Worker:
                 assert process.stdin is not None
                 assert process.stdout is not None
                 process.stdin.close()
-                peak = int(pickle.load(process.stdout))  # noqa: S301 (our own worker's answer)
+                peak = int(_read_answer(process.stdout))
         else:
             process.kill()  # it may be blocked writing an answer nobody will read
         for stream in (process.stdin, process.stdout):
@@ -234,17 +303,128 @@ def serve() -> None:
     tasks = os.fdopen(0, "rb")
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print must not corrupt the answers
+    sender = _Sender(answers)
     while True:
         try:
             # Tasks come from the importing process that started this one, over its pipe.
             parse, path, offset, length, first_line, lines = pickle.load(tasks)  # noqa: S301
         except EOFError:
             break
-        result = _parse_block(parse, path, offset, length, first_line, lines)
-        pickle.dump(result, answers, protocol=pickle.HIGHEST_PROTOCOL)
-        answers.flush()
-    pickle.dump(_peak_kib(), answers)
-    answers.flush()
+        if not sender.send(_parse_block(parse, path, offset, length, first_line, lines)):
+            return  # the importing process is gone
+    if sender.send(_peak_kib()):
+        sender.finish()
+
+
+class _Sender:
+    """Writes a worker's answers from a thread, so that it parses the next block meanwhile.
+
+    An answer (~7 MiB per 16 MiB block) fills the pipe until the importing process reads it,
+    which it does only when it is done with the chunk before. At most one answer is being
+    written while the next is parsed (one chunk more in memory, ~10 MiB).
+    """
+
+    def __init__(self, stream: Any) -> None:
+        import queue
+        import threading
+
+        self._stream = stream
+        self._outbox: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._broken = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="split-sender", daemon=True)
+        self._thread.start()
+
+    def send(self, answer: Any) -> bool:
+        """Hand ``answer`` over once the one before is written; False if the pipe broke."""
+        self._outbox.join()
+        if self._broken.is_set():
+            return False
+        self._outbox.put(answer)
+        return True
+
+    def finish(self) -> None:
+        """Wait until every answer is written."""
+        self._outbox.join()
+        self._outbox.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (answer := self._outbox.get()) is not None:
+            try:
+                if not self._broken.is_set():
+                    _write_answer(self._stream, answer)
+            except OSError:  # the importing process closed its end: it no longer listens
+                self._broken.set()
+            except BaseException:  # a bug: said on stderr; the worker ends, the import with it
+                import traceback
+
+                traceback.print_exc()
+                self._broken.set()
+            finally:
+                del answer
+                self._outbox.task_done()
+
+
+#: An answer on a worker's stdout: this header (a mark, the pickle's size, the number of
+#: out-of-band buffers), each buffer's size, the pickle, then the buffers. Arrow's and
+#: NumPy's buffers travel out of band (pickle protocol 5): written from where they are and
+#: read into their final place, not copied into and out of a pickle. A stream that does not
+#: start with the mark (a stray write) is refused at once, not read as a length.
+_HEAD = struct.Struct("<8sQI")
+_MARK = b"nxsplit1"
+_SIZE = struct.Struct("<Q")
+#: Far above any answer (a block is 16 MiB of text), far below a length read from garbage.
+_MAX_ANSWER = 1 << 33
+
+
+def _write_answer(stream: Any, value: Any) -> None:
+    import pickle
+
+    buffers: list[pickle.PickleBuffer] = []
+    data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    views = [buffer.raw() for buffer in buffers]
+    sizes = b"".join(_SIZE.pack(view.nbytes) for view in views)
+    stream.write(_HEAD.pack(_MARK, len(data), len(views)) + sizes)
+    stream.write(data)
+    for view in views:
+        stream.write(view)
+    stream.flush()
+
+
+def _read_answer(stream: Any) -> Any:
+    """Read one ``_write_answer`` answer.
+
+    Raises:
+        EOFError: the stream ended (the worker is gone).
+        ValueError: not an answer (garbled).
+    """
+    import pickle
+
+    mark, size, count = _HEAD.unpack(_read_exactly(stream, _HEAD.size))
+    if mark != _MARK or size > _MAX_ANSWER or count * _SIZE.size > _MAX_ANSWER:
+        raise ValueError("not a worker's answer")
+    sizes = [n for (n,) in _SIZE.iter_unpack(_read_exactly(stream, count * _SIZE.size))]
+    if sum(sizes) > _MAX_ANSWER:
+        raise ValueError("not a worker's answer")
+    data = _read_exactly(stream, size)
+    buffers = []
+    for n in sizes:
+        buffer = bytearray(n)
+        view = memoryview(buffer)
+        while view:
+            got = stream.readinto(view)
+            if not got:
+                raise EOFError
+            view = view[got:]
+        buffers.append(buffer)
+    return pickle.loads(data, buffers=buffers)  # noqa: S301 (our own worker's answer)
+
+
+def _read_exactly(stream: Any, size: int) -> Any:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
 
 
 def _peak_kib() -> int:
