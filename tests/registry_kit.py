@@ -241,6 +241,16 @@ def new_world(tmp: Path, the_clock: FixedClock | None = None, **config: object) 
     return world
 
 
+def live_in_prod(tmp: Path, the_clock: FixedClock | None = None) -> World:
+    """A new registry (``new_world``) where v3 is live in dev, staging and prod."""
+    from nexusctl.registry import ops
+
+    world = new_world(tmp, the_clock)
+    to_prod_ready(world, 3)
+    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    return world
+
+
 def to_prod_ready(world: World, version: int) -> str:
     """Publish ``version``, walk it to staging, approve it for prod; return its digest."""
     from nexusctl.registry import ops

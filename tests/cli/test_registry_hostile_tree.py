@@ -14,14 +14,12 @@ import pytest
 
 from nexusctl.registry import ops
 from tests.cli._bounded import Outcome, assert_bounded, run_bounded
-from tests.registry_kit import World, new_world, signed_bundle, to_prod_ready
+from tests.registry_kit import World, live_in_prod, signed_bundle
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    world = new_world(tmp_path_factory.mktemp("hostile-tree") / "w")
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path_factory.mktemp("hostile-tree") / "w")
     # v4 waits, published only: the promote tests below move it to dev on a tampered clone.
     ops.publish(world.reg, signed_bundle(world.tmp, 4, world.keys["ci"]), world.keys["ci"],
                 world.clock)  # fmt: skip

@@ -18,14 +18,12 @@ from nexusctl.errors import UsageError, VerificationError
 from nexusctl.registry import ops
 from nexusctl.registry.resolve import resolve
 from tests.local_http import serve_local
-from tests.registry_kit import World, new_world, routing_diff, to_prod_ready
+from tests.registry_kit import World, live_in_prod, routing_diff, to_prod_ready
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    world = new_world(tmp_path / "w")
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path / "w")
     return world
 
 
@@ -92,9 +90,7 @@ def test_altered_bundle_bytes_are_refused(world: World, tmp_path: Path) -> None:
 def test_expired_metadata_is_refused(tmp_path: Path) -> None:
     # The registry's clock was 30 days ago; prod's pointers expire after 7 days: frozen.
     old = FixedClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
-    world = new_world(tmp_path / "w", old)
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path / "w", old)
     with pytest.raises(VerificationError) as info:
         resolve(str(world.reg), "prod", "retail-chat", tmp_path / "client")
     assert "ExpiredMetadataError" in str(info.value)

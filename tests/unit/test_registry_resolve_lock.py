@@ -22,16 +22,14 @@ from nexusctl.registry import ops
 from nexusctl.registry._gitrun import read_head
 from nexusctl.registry._store import CLEAN_STAMP, LOCK_NAME, Store
 from nexusctl.registry.resolve import DEFAULT_WAIT_SECONDS, resolve
-from tests.registry_kit import World, new_world, signed_bundle, to_prod_ready
+from tests.registry_kit import World, live_in_prod, signed_bundle
 
 NEXUSCTL = str(Path(sys.executable).parent / "nexusctl")
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    world = new_world(tmp_path / "w")
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path / "w")
     return world
 
 

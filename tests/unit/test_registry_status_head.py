@@ -9,7 +9,7 @@ from pathlib import Path
 from nexusctl.registry import ops
 from nexusctl.registry._snapshot import CACHE_NAME, HEAD_FIELDS, STATUS_NAME, cached_status
 from nexusctl.registry.query import status
-from tests.registry_kit import new_world, to_prod_ready
+from tests.registry_kit import live_in_prod, new_world, to_prod_ready
 
 
 def _replayed(reg: Path) -> dict[str, object]:
@@ -21,9 +21,7 @@ def _replayed(reg: Path) -> dict[str, object]:
 
 
 def test_status_reads_the_head_which_is_the_cache_without_its_bulk(tmp_path: Path) -> None:
-    world = new_world(tmp_path)
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path)
     git_dir = world.reg / ".git"
     head = json.loads((git_dir / STATUS_NAME).read_bytes())
     cache = json.loads((git_dir / CACHE_NAME).read_bytes())

@@ -19,6 +19,7 @@ from nexusctl.statements import PromotionPredicate
 from tests.registry_kit import (
     World,
     config_yaml,
+    live_in_prod,
     new_world,
     routing_diff,
     signed_bundle,
@@ -29,9 +30,7 @@ from tests.registry_kit import (
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> World:
     """v3 live in prod, v4 live in staging (module-wide; each test works on a copy)."""
-    world = new_world(tmp_path_factory.mktemp("registry"))
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path_factory.mktemp("registry"))
     to_prod_ready(world, 4)
     return world
 

@@ -16,19 +16,17 @@ from pathlib import Path
 import pytest
 
 from nexusctl.errors import VerificationError
-from nexusctl.registry import _prefetch, ops
+from nexusctl.registry import _prefetch
 from nexusctl.registry.records import CONFIG_SUBJECT, read_unverified
 from nexusctl.registry.verify import verify_registry
 from nexusctl.signing import KeySigner, Subject
 from nexusctl.statements import PROMOTION_PREDICATE, PromotionPredicate, statement_bytes
-from tests.registry_kit import World, new_world, to_prod_ready
+from tests.registry_kit import World, live_in_prod
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> World:
-    world = new_world(tmp_path_factory.mktemp("registry"))
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path_factory.mktemp("registry"))
     return world
 
 

@@ -18,15 +18,13 @@ from nexusctl.registry._prefetch import prefetch
 from nexusctl.registry.config import load_config
 from nexusctl.registry.records import read_unverified
 from nexusctl.registry.verify import verify_registry
-from tests.registry_kit import World, new_world, routing_diff, to_prod_ready
+from tests.registry_kit import World, live_in_prod, routing_diff, to_prod_ready
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> World:
     """v3 live in prod, then v4 promoted to prod on a signed simulation (evidence stored)."""
-    world = new_world(tmp_path_factory.mktemp("registry"))
-    to_prod_ready(world, 3)
-    ops.promote(world.reg, "retail-chat", 3, "prod", world.keys["ci"], world.clock)
+    world = live_in_prod(tmp_path_factory.mktemp("registry"))
     to_prod_ready(world, 4)
     v3, v4 = _bundle(world, 2), _bundle(world, len(_records(world)))
     diff = routing_diff(world.tmp, world.keys["ci"], v3, v4, name="v4.json")
