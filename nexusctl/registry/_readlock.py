@@ -47,7 +47,8 @@ def reading(store: Store, rel: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) 
     """
     lock_path = store.git_dir() / LOCK_NAME
     try:
-        fd: int | None = os.open(lock_path, os.O_RDONLY)  # flock needs no write access
+        # flock needs no write access; O_NONBLOCK: a FIFO planted there is not waited on.
+        fd: int | None = os.open(lock_path, os.O_RDONLY | os.O_NONBLOCK)
     except FileNotFoundError:
         fd = None  # no registry command ever ran in this clone: no event to wait for
     except OSError as exc:

@@ -161,6 +161,20 @@ def test_a_fresh_git_clone_resolves(world: World, tmp_path: Path) -> None:
     assert not (clone / ".git" / LOCK_NAME).exists()  # a reader creates nothing in the clone
 
 
+def test_a_fifo_planted_as_the_lock_file_is_not_waited_on(world: World, tmp_path: Path) -> None:
+    lock = world.reg / ".git" / LOCK_NAME
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+    try:
+        done = subprocess.run(
+            cli_resolve(world.reg, tmp_path / "gateway"), capture_output=True, text=True, timeout=60
+        )
+    finally:
+        lock.unlink()
+    assert done.returncode == 0, done.stderr
+    assert "sha256:" in done.stdout
+
+
 def test_a_clone_moved_by_git_resolves_unless_its_tuf_folder_is_dirty(
     world: World, tmp_path: Path
 ) -> None:
