@@ -29,19 +29,13 @@ HEAD_FIELDS = ("sequence", "last_digest", "config_version", "config_digest", "li
 
 def write_head(git_dir: Path, cache: dict[str, Any]) -> None:
     """Write the head of ``cache`` (the full cache document) for ``status``; best effort."""
-    import tempfile
+    from nexusctl.errors import EnvironmentError_
+    from nexusctl.files import write_atomic
 
-    target = git_dir / STATUS_NAME
     data = json.dumps({k: cache[k] for k in HEAD_FIELDS}, separators=(",", ":")).encode()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{STATUS_NAME}.", dir=git_dir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    except OSError:
+        write_atomic(git_dir / STATUS_NAME, data, what="the status cache")
+    except EnvironmentError_:
         return  # without it, status replays (and writes it again): only slower
 
 
