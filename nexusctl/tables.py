@@ -120,12 +120,19 @@ Rule = IntRange | FloatRange | TimeRange | OneOf | Matches | MaxLength
 
 @dataclass(frozen=True)
 class Column:
-    """One declared column: name, kind, nullable, value rules."""
+    """One declared column: name, kind, nullable, value rules, and whether its values repeat.
+
+    ``repeats``: the column holds few distinct values (labels, classes, model names), so a
+    Parquet writer dictionary-encodes it. A column of mostly distinct values (times, ids,
+    measurements) is written plain: dictionary-encoding it hashes every value only to fall
+    back to plain once the dictionary outgrows its page.
+    """
 
     name: str
     kind: Kind
     nullable: bool = False
     rules: tuple[Rule, ...] = ()
+    repeats: bool = False
 
 
 class TableSpec:
@@ -149,6 +156,18 @@ class TableSpec:
     def arrow_schema(self) -> Any:
         """Return the ``pyarrow.Schema`` (built once per table)."""
         return _schema(self)
+
+    def dictionary_columns(self) -> list[str]:
+        """The Parquet leaf paths of the columns declared ``repeats`` (for ``use_dictionary``).
+
+        A list column's leaf is ``NAME.list.element``: the three-level LIST structure of the
+        Parquet format's LogicalTypes.md, which pyarrow writes by default.
+        """
+        return [
+            f"{c.name}.list.element" if c.kind.startswith("list<") else c.name
+            for c in self.columns
+            if c.repeats
+        ]
 
     def problems(self, n_rows: int, offset: int = 0) -> Problems:
         """An empty problem list for ``n_rows`` rows after ``offset``, ordered by this table."""

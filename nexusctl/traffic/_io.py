@@ -1,4 +1,5 @@
-"""Write canonical traffic Parquet files: zstd, contract-A metadata, atomic replace.
+"""Write canonical traffic Parquet files: zstd, dictionaries for the columns declared to repeat,
+contract-A metadata, atomic replace.
 
 The metadata may be given when the writer opens, or only when it publishes (``publish(meta)``):
 a streaming import learns its counts after the last row. Metadata given at publish goes into
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nexusctl.errors import EnvironmentError_, TrafficError
-from nexusctl.traffic.schema import METADATA_KEY, traffic_schema
+from nexusctl.traffic.schema import METADATA_KEY, TRAFFIC, traffic_schema
 
 #: Parquet row-group size: bounded memory for writers and readers of large files.
 ROW_GROUP_ROWS = 1 << 20
@@ -61,7 +62,11 @@ class TrafficWriter:
             # Metadata known only at publish goes to the footer; a serialized Arrow schema
             # written now would not carry it (see the module docstring).
             self._writer = pq.ParquetWriter(
-                self._tmp, schema, compression="zstd", store_schema=self._metadata is not None
+                self._tmp,
+                schema,
+                compression="zstd",
+                use_dictionary=TRAFFIC.dictionary_columns(),
+                store_schema=self._metadata is not None,
             )
         except OSError as exc:
             self._cleanup()

@@ -61,26 +61,30 @@ _HMAC = Matches(r"^[0-9a-f]{64}$", "an HMAC-SHA256 in lowercase hex (64 digits)"
 #: Token columns a source may leave unreported (input and output tokens are always required).
 UNREPORTABLE_TOKENS: tuple[str, ...] = ("cached_input_tokens", "reasoning_tokens")
 
-#: Contract A, in column order. The one declaration of the traffic table.
+#: Contract A, in column order. The one declaration of the traffic table. Labels, classes,
+#: model names and user hashes repeat (``repeats``: dictionary-encoded in Parquet); times,
+#: ids, token counts and scores are mostly distinct and written plain.
 TRAFFIC = TableSpec(
     "traffic",
     (
         Column("time", "timestamp", rules=(TIME_RULE,)),
         Column("request_id", "string", rules=(MaxLength(MAX_REQUEST_ID),)),
-        Column("tenant", "string", rules=(_IDENTIFIER,)),
-        Column("app", "string", rules=(_IDENTIFIER,)),
-        Column("use_case", "string", rules=(_IDENTIFIER,)),
-        Column("data_class", "string", rules=(OneOf(DATA_CLASSES),)),
-        Column("residency_class", "string", rules=(_IDENTIFIER,)),
-        Column("risk_class", "string", rules=(OneOf(RISK_CLASSES),)),
+        Column("tenant", "string", rules=(_IDENTIFIER,), repeats=True),
+        Column("app", "string", rules=(_IDENTIFIER,), repeats=True),
+        Column("use_case", "string", rules=(_IDENTIFIER,), repeats=True),
+        Column("data_class", "string", rules=(OneOf(DATA_CLASSES),), repeats=True),
+        Column("residency_class", "string", rules=(_IDENTIFIER,), repeats=True),
+        Column("risk_class", "string", rules=(OneOf(RISK_CLASSES),), repeats=True),
         Column("input_tokens", "int64", rules=(_TOKENS,)),
         Column("cached_input_tokens", "int64", rules=(_TOKENS,)),
         Column("output_tokens", "int64", rules=(_TOKENS,)),
         Column("reasoning_tokens", "int64", rules=(_TOKENS,)),
-        Column("capabilities", "list<string>", rules=(OneOf(CAPABILITIES, "capability"),)),
+        Column(
+            "capabilities", "list<string>", rules=(OneOf(CAPABILITIES, "capability"),), repeats=True
+        ),
         Column("complexity", "float64", rules=(_UNIT,)),
         Column("confidence", "float64", nullable=True, rules=(_UNIT,)),
-        Column("observed_model", "string", nullable=True),
+        Column("observed_model", "string", nullable=True, repeats=True),
         Column("observed_latency_ms", "int64", nullable=True, rules=(_NON_NEGATIVE,)),
         Column("observed_cost_micro_usd", "int64", nullable=True, rules=(_NON_NEGATIVE,)),
         Column("small_model_correct", "bool", nullable=True),
@@ -92,21 +96,22 @@ TRAFFIC = TableSpec(
             "list<string>",
             nullable=True,
             rules=(OneOf(UNREPORTABLE_TOKENS, "token column"),),
+            repeats=True,
         ),
         # What the gateway observed, as the source recorded it (all optional).
-        Column("observed_provider", "string", nullable=True),
-        Column("observed_model_group", "string", nullable=True),
-        Column("observed_deployment_id", "string", nullable=True),
-        Column("observed_api_base", "string", nullable=True),
-        Column("observed_status", "string", nullable=True),
+        Column("observed_provider", "string", nullable=True, repeats=True),
+        Column("observed_model_group", "string", nullable=True, repeats=True),
+        Column("observed_deployment_id", "string", nullable=True, repeats=True),
+        Column("observed_api_base", "string", nullable=True, repeats=True),
+        Column("observed_status", "string", nullable=True, repeats=True),
         Column("observed_cache_hit", "bool", nullable=True),
         Column("observed_response_id", "string", nullable=True),
-        Column("observed_finish_reasons", "list<string>", nullable=True),
-        Column("service_name", "string", nullable=True),
+        Column("observed_finish_reasons", "list<string>", nullable=True, repeats=True),
+        Column("service_name", "string", nullable=True, repeats=True),
         Column("session_id", "string", nullable=True),
         # Keyed hashes (HMAC-SHA256, hex) of the end user and the API user: never raw ids.
-        Column("end_user_hmac", "string", nullable=True, rules=(_HMAC,)),
-        Column("user_hmac", "string", nullable=True, rules=(_HMAC,)),
+        Column("end_user_hmac", "string", nullable=True, rules=(_HMAC,), repeats=True),
+        Column("user_hmac", "string", nullable=True, rules=(_HMAC,), repeats=True),
     ),
 )
 COLUMN_NAMES: tuple[str, ...] = TRAFFIC.names

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
 from nexusctl.errors import TrafficError
-from nexusctl.traffic.importers import ImportOptions, build_traffic, import_traffic
+from nexusctl.traffic.importers import ImportOptions, _pipeline, build_traffic, import_traffic
 from nexusctl.traffic.importers._raw import CHUNK_ROWS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,6 +60,31 @@ def test_duplicates_are_found_across_chunks(tmp_path: Path) -> None:
     assert (result.rows, result.skipped) == (ROWS - 1, 1)
     assert pq.read_metadata(tmp_path / "o.parquet").num_rows == ROWS - 1
     assert result.metadata["skipped_rows"] == [ROWS]
+
+
+def test_a_hash_collision_is_not_a_duplicate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every id hashes alike (as a collision would): the exact check decides, and finds none.
+    header = "time,request_id,tenant,app,data_class,residency_class,risk_class,input_tokens,output_tokens,complexity"  # noqa: E501
+    rows = [f"2026-01-05T09:00:00Z,r-{i},t,a,public,eu,low,1,1,0.5" for i in range(ROWS)]
+    canonical = tmp_path / "ids.csv"
+    canonical.write_text("\n".join([header, *rows]) + "\n")
+    seen: list[int] = []
+
+    def colliding(ids: Any) -> Any:
+        seen.append(len(ids))
+        return np.zeros(len(ids), dtype=np.int64)
+
+    monkeypatch.setattr(_pipeline, "id_hashes", colliding)
+    result = import_traffic("canonical", canonical, tmp_path / "o.parquet", ImportOptions())
+    assert result.rows == ROWS
+    assert result.skipped == 0
+    assert sum(seen) == ROWS  # every chunk was hashed
+    rows[-1] = rows[-1].replace(f"r-{ROWS - 1},", "r-7,")
+    canonical.write_text("\n".join([header, *rows]) + "\n")
+    with pytest.raises(TrafficError, match=r"duplicate 'r-7' \(first seen at row 8\)"):
+        import_traffic("canonical", canonical, tmp_path / "o.parquet", ImportOptions())
 
 
 def test_json_lines_fast_and_line_by_line_paths_agree(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from nexusctl.policy.loader import load_policy
 from nexusctl.traffic.parquet import file_metadata, open_traffic_parquet
+from nexusctl.traffic.schema import TRAFFIC
 from nexusctl.traffic.synth import (
     NEBULA_SEGMENTS,
     segments_from_policies,
@@ -84,6 +85,24 @@ def test_write_synth_records_metadata(tmp_path: Path) -> None:
     assert meta is not None
     assert meta["importer"] == "synth"
     assert meta["synth"]["seed"] == 9
+
+
+def test_only_the_columns_declared_to_repeat_are_dictionary_encoded(tmp_path: Path) -> None:
+    out = tmp_path / "s.parquet"
+    write_synth(out, 5000, 3)
+    group = pq.read_metadata(out).row_group(0)
+    encodings = {
+        group.column(i).path_in_schema: group.column(i).encodings for i in range(group.num_columns)
+    }
+    declared = TRAFFIC.dictionary_columns()
+    assert "tenant" in declared
+    assert "capabilities.list.element" in declared
+    assert set(declared) <= set(encodings)  # every declared name is a leaf of the file
+    for path, used in encodings.items():
+        assert ("RLE_DICTIONARY" in used) == (path in declared), path
+    table = pq.read_table(out)
+    assert table.column("request_id").type == pa.string()  # readers see the same values
+    assert table.column("tenant").type == pa.string()
 
 
 def test_segments_from_policies_use_declared_values(policies_dir: Path) -> None:
