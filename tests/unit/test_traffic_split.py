@@ -18,7 +18,14 @@ import psutil
 import pytest
 
 from nexusctl.errors import EnvironmentError_, TrafficError
-from nexusctl.traffic.importers import ImportOptions, _raw, _split, canonical, import_traffic
+from nexusctl.traffic.importers import (
+    ImportOptions,
+    _raw,
+    _split,
+    _splitwork,
+    canonical,
+    import_traffic,
+)
 
 BLOCK = 40  # lines per block in these tests
 ROW = {
@@ -53,10 +60,16 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_raw, "CHUNK_ROWS", BLOCK)
 
 
-@pytest.fixture
-def split(monkeypatch: pytest.MonkeyPatch, small_blocks: None) -> None:
-    """Every canonical JSON Lines file is parsed by two workers."""
+@pytest.fixture(params=["workers", "workers-and-here"])
+def split(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, small_blocks: None
+) -> None:
+    """Every canonical JSON Lines file is parsed by two workers; in the second case every
+    answer counts as late, so this process parses every block it may.
+    """
     monkeypatch.setattr(canonical, "split_workers", lambda size: 2)
+    if request.param == "workers-and-here":
+        monkeypatch.setattr(_split, "_BEHIND_S", -1.0)
     _split.WORKER_PEAKS_KIB.clear()
 
 
@@ -76,21 +89,65 @@ def _children() -> list[psutil.Process]:
     return [p for p in psutil.Process().children() if p.pid not in _PRESENT]
 
 
+@pytest.mark.parametrize(
+    ("workers", "behind_s", "here"),
+    [
+        (2, _split._BEHIND_S, None),  # as it runs: blocks parsed here when a worker lags
+        # One worker whose every answer is late: blocks are parsed here whenever the thread
+        # is free, each after one of the worker's at least (at most 15 of the 31 blocks).
+        (1, -1.0, range(1, 16)),
+        (1, 3600.0, range(0, 1)),  # never late: the worker parses every block
+    ],
+)
 def test_the_split_import_writes_the_same_file_byte_for_byte(
-    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    small_blocks: None,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    behind_s: float,
+    here: range | None,
 ) -> None:
-    src = _write(tmp_path / "t.jsonl", _lines(7 * BLOCK + 5))
+    src = _write(tmp_path / "t.jsonl", _lines(30 * BLOCK + 5))
     one = tmp_path / "one.parquet"
     import_traffic("canonical", src, one, ImportOptions())
-    monkeypatch.setattr(canonical, "split_workers", lambda size: 2)
+    monkeypatch.setattr(canonical, "split_workers", lambda size: workers)
+    monkeypatch.setattr(_split, "_BEHIND_S", behind_s)
     _split.WORKER_PEAKS_KIB.clear()
-    two = tmp_path / "two.parquet"
-    result = import_traffic("canonical", src, two, ImportOptions())
-    assert len(_split.WORKER_PEAKS_KIB) == 2  # both workers ran and reported
+    split = tmp_path / "split.parquet"
+    result = import_traffic("canonical", src, split, ImportOptions())
+    assert len(_split.WORKER_PEAKS_KIB) == workers  # every worker ran and reported
     assert all(kib > 0 for kib in _split.WORKER_PEAKS_KIB)
-    assert result.rows == 7 * BLOCK + 5
-    assert two.read_bytes() == one.read_bytes()
+    assert here is None or _split.LOCAL_BLOCKS[0] in here
+    assert result.rows == 30 * BLOCK + 5
+    assert split.read_bytes() == one.read_bytes()
     assert _children() == []
+
+
+def test_an_error_in_a_block_parsed_here_keeps_its_place_in_the_file(
+    tmp_path: Path, small_blocks: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One worker, every answer late: blocks 0-2 go to the worker before any answer, and
+    # after the first (late) answer the next block, 3, is parsed here; later blocks may be
+    # too, as the thread frees up.
+    monkeypatch.setattr(canonical, "split_workers", lambda size: 1)
+    monkeypatch.setattr(_split, "_BEHIND_S", -1.0)
+    lines = _lines(12 * BLOCK)
+    lines[3 * BLOCK + 4] = lines[3 * BLOCK + 4][:-1] + ',"here":1}'
+    lines[5 * BLOCK + 1] = lines[5 * BLOCK + 1][:-1] + ',"later":1}'
+    src = tmp_path / "t.jsonl"
+
+    def refused() -> str:
+        _write(src, lines)
+        with pytest.raises(TrafficError) as info:
+            import_traffic("canonical", src, tmp_path / "o.parquet", ImportOptions())
+        assert list(tmp_path.iterdir()) == [src]
+        assert _children() == []
+        return str(info.value)
+
+    assert refused() == f"{src}:{3 * BLOCK + 5}: unknown column(s) 'here'"
+    assert _split.LOCAL_BLOCKS[0] >= 1
+    lines[2 * BLOCK] = lines[2 * BLOCK][:-1] + ',"first":1}'  # the worker's, earlier in the file
+    assert refused() == f"{src}:{2 * BLOCK + 1}: unknown column(s) 'first'"
 
 
 def test_problems_name_the_same_lines_as_a_local_parse(
@@ -336,24 +393,24 @@ def test_answers_carry_arrow_and_numpy_buffers_out_of_band() -> None:
         "n": 3,
     }
     stream = io.BytesIO()
-    _split._write_answer(stream, value)
-    _split._write_answer(stream, 7)
+    _splitwork.write_answer(stream, value)
+    _splitwork.write_answer(stream, 7)
     raw = stream.getvalue()
     assert raw.startswith(b"nxsplit1")
     stream.seek(0)
-    back = _split._read_answer(stream)
+    back = _splitwork.read_answer(stream)
     assert back["strings"].equals(value["strings"])
     assert back["lists"].equals(value["lists"])
     assert np.array_equal(back["lines"], value["lines"])
     assert back["n"] == 3
-    assert _split._read_answer(stream) == 7
+    assert _splitwork.read_answer(stream) == 7
     with pytest.raises(EOFError):
-        _split._read_answer(stream)
+        _splitwork.read_answer(stream)
     for cut in (5, 30, len(raw) // 2):  # a worker that died mid-answer
         with pytest.raises(EOFError):
-            _split._read_answer(io.BytesIO(raw[:cut]))
+            _splitwork.read_answer(io.BytesIO(raw[:cut]))
     with pytest.raises(ValueError, match="not a worker's answer"):
-        _split._read_answer(io.BytesIO(raw[1:]))
+        _splitwork.read_answer(io.BytesIO(raw[1:]))
 
 
 def unpicklable_parse(path: Path, block: bytes, first_line: int, rows: int) -> object:
