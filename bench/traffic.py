@@ -11,6 +11,7 @@ this was 2 cores shared at load 5)::
     jsonl import 1M rows: 14.4 s (target ≤ 5 s)
     jsonl import 1M rows CPU: 8.0 s (user + system, with 1 worker process(es))
     jsonl import 1M rows peak RSS: 464 MiB (target ≤ 512 MiB; its peak plus its 1 worker(s)' peaks)
+    jsonl import 1M rows blocks parsed by the importing process: 9
 
     .venv/bin/python bench/traffic.py [--rows N] [--big-rows N] [--only-text]
 """
@@ -41,8 +42,9 @@ def peak_rss_of(code: str) -> float:
     return run_measured(code)[0]
 
 
-def run_measured(code: str) -> tuple[float, float, int]:
-    """Run ``code`` in a fresh interpreter: (peak RSS in MiB, CPU seconds, worker processes).
+def run_measured(code: str) -> tuple[float, float, int, int]:
+    """Run ``code`` in a fresh interpreter: (peak RSS in MiB, CPU seconds, worker processes,
+    blocks of a split parse that the interpreter parsed itself).
 
     A large JSON Lines import parses in worker processes. The peak is the interpreter's own
     plus each worker's (read by the worker from its /proc/self/status at exit), summed: an
@@ -53,18 +55,19 @@ def run_measured(code: str) -> tuple[float, float, int]:
     # high-water mark of this (forking) process.
     script = code + (
         "\nimport re, resource\n"
-        "from nexusctl.traffic.importers._split import WORKER_PEAKS_KIB\n"
+        "from nexusctl.traffic.importers._split import LOCAL_BLOCKS, WORKER_PEAKS_KIB\n"
         "u = resource.getrusage(resource.RUSAGE_SELF)\n"
         "c = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
         "own = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1])\n"
         "print(own + sum(WORKER_PEAKS_KIB), "
-        "u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime, len(WORKER_PEAKS_KIB))"
+        "u.ru_utime + u.ru_stime + c.ru_utime + c.ru_stime, len(WORKER_PEAKS_KIB), "
+        "LOCAL_BLOCKS[0] if WORKER_PEAKS_KIB else 0)"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
     )
-    kib, cpu, workers = out.stdout.strip().splitlines()[-1].split()
-    return int(kib) / 1024, float(cpu), int(workers)
+    kib, cpu, workers, here = out.stdout.strip().splitlines()[-1].split()
+    return int(kib) / 1024, float(cpu), int(workers), int(here)
 
 
 def text_inputs(synth: Path, folder: Path) -> tuple[Path, Path]:
@@ -97,7 +100,7 @@ def text_import(label: str, rows: int, src: Path, out: Path) -> None:
         f"import_traffic('canonical', Path({str(src)!r}), Path({str(out)!r}), ImportOptions())"
     )
     start = time.perf_counter()
-    mib, cpu, workers = run_measured(code)
+    mib, cpu, workers, here = run_measured(code)
     seconds = time.perf_counter() - start
     shown = f"{rows // 1_000_000}M" if rows % 1_000_000 == 0 else f"{rows:,}"
     # Wall time includes the interpreter's start; CPU time is what the import itself costs,
@@ -108,6 +111,8 @@ def text_import(label: str, rows: int, src: Path, out: Path) -> None:
     print(f"{label} import {shown} rows: {seconds:.1f} s (target ≤ 5 s)")
     print(f"{label} import {shown} rows CPU: {cpu:.1f} s (user + system{parts})")
     print(f"{label} import {shown} rows peak RSS: {mib:,.0f} MiB (target ≤ 512 MiB{summed})")
+    if workers:
+        print(f"{label} import {shown} rows blocks parsed by the importing process: {here}")
 
 
 def main() -> None:
