@@ -34,6 +34,18 @@ def _utc(*parts: int) -> dt.datetime:
     return dt.datetime(*parts, tzinfo=dt.UTC)
 
 
+def test_litellm_csv_rows_may_carry_prompts_of_megabytes(tmp_path: Path) -> None:
+    # Spend logs can store the prompt and response: their CSV is read in 4 MiB blocks, where
+    # canonical CSV (rows of a few hundred bytes) uses 1 MiB.
+    header, *lines = (ASSETS / "litellm_spend.csv").read_text().splitlines()
+    big = "x" * (5 << 19)  # 2.5 MiB
+    src = tmp_path / "spend.csv"
+    src.write_text("\n".join([header + ",messages", *(line + "," + big for line in lines)]) + "\n")
+    table, _, _ = build_traffic("litellm", src, ImportOptions())
+    assert table.num_rows == len(lines)
+    assert table.to_pylist() == _rows("litellm", "litellm_spend.csv")
+
+
 def test_otel_maps_gen_ai_and_nexus_attributes() -> None:
     rows = _rows("otel", "otel_spans.json")
     assert [r["request_id"] for r in rows] == [

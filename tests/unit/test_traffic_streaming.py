@@ -87,6 +87,23 @@ def test_a_hash_collision_is_not_a_duplicate(
         import_traffic("canonical", canonical, tmp_path / "o.parquet", ImportOptions())
 
 
+def test_a_csv_row_is_read_up_to_its_block_and_refused_beyond(tmp_path: Path) -> None:
+    # Arrow's CSV reader holds ~35 blocks at once, so canonical rows are read in 1 MiB
+    # blocks; a longer row is refused by name, not as a parser's message.
+    header = "time,request_id,tenant,app,data_class,residency_class,risk_class,input_tokens,output_tokens,complexity"  # noqa: E501
+    row = "2026-01-05T09:00:00Z,{id},t,a,public,eu,low,1,1,0.5"
+    src = tmp_path / "t.csv"
+    src.write_text("\n".join([header, row.format(id="r-1"), row.format(id="x" * (600 << 10))]))
+    with pytest.raises(TrafficError, match=r"row 2 \(line 3\): request_id: longer than 200"):
+        import_traffic("canonical", src, tmp_path / "o.parquet", ImportOptions())
+    long_row = row.format(id="x" * (5 << 19))  # 2.5 MiB, with a row after it
+    src.write_text("\n".join([header, row.format(id="r-1"), long_row, row.format(id="r-3")]))
+    with pytest.raises(TrafficError, match="a CSV row is longer than 1 MiB") as info:
+        import_traffic("canonical", src, tmp_path / "o.parquet", ImportOptions())
+    assert info.value.exit_code == 3
+    assert list(tmp_path.iterdir()) == [src]
+
+
 def test_json_lines_fast_and_line_by_line_paths_agree(tmp_path: Path) -> None:
     row = '{{"time":"2026-01-05T09:00:{s:02d}Z","request_id":"r-{i}","tenant":"t","app":"a","data_class":"public","residency_class":"eu","risk_class":"low","input_tokens":{n},"output_tokens":1,"complexity":0.5}}'  # noqa: E501
     clean = [row.format(s=i % 60, i=i, n=i % 900) for i in range(CHUNK_ROWS + 10)]

@@ -28,8 +28,13 @@ CHUNK_ROWS = 1 << 16
 MAX_LINE_BYTES = 64 << 20
 #: A JSON document read whole (OTel export, LiteLLM list) may be at most this large.
 MAX_DOCUMENT_BYTES = 256 << 20
-#: Bytes the CSV reader decodes at a time.
-_CSV_BLOCK = 4 << 20
+#: Bytes the CSV reader decodes at a time, which is also the longest row it can read. Arrow's
+#: streaming CSV reader holds ~35 blocks at once (measured: 36, 71 and 142 MiB of its memory
+#: pool after the first batch with blocks of 1, 2 and 4 MiB), so the block size sets most of a
+#: CSV import's peak. A canonical or Azure row is a few hundred bytes: 1 MiB.
+CSV_BLOCK = 1 << 20
+#: LiteLLM spend-log exports may carry the prompt and the response in a row.
+CSV_BLOCK_LARGE_ROWS = 4 << 20
 
 
 @dataclass
@@ -107,14 +112,16 @@ def read_text(path: Path) -> str:
         raise TrafficError(f"{path}: not valid UTF-8") from None
 
 
-def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
+def iter_csv_strings(path: Path, block: int = CSV_BLOCK) -> Iterator[tuple[Any, Any]]:
     """Stream a CSV file with a header row, every column as strings: (batch, lines) pairs.
 
     Row i (0-based, over the file) came from line i + 2. Fields may not contain newlines;
-    blank lines are errors (they would shift every reported line number).
+    blank lines are errors (they would shift every reported line number). A row may be at
+    most ``block`` bytes long.
 
     Raises:
-        TrafficError: empty, not UTF-8, no header, duplicate column names, malformed rows.
+        TrafficError: empty, not UTF-8, no header, duplicate column names, malformed rows, a
+            row longer than ``block``.
     """
     import numpy as np
     import pyarrow as pa
@@ -138,9 +145,7 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
     try:
         reader = pacsv.open_csv(
             path,
-            read_options=pacsv.ReadOptions(
-                encoding="utf8", block_size=_CSV_BLOCK, use_threads=False
-            ),
+            read_options=pacsv.ReadOptions(encoding="utf8", block_size=block, use_threads=False),
             parse_options=pacsv.ParseOptions(ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -155,6 +160,11 @@ def iter_csv_strings(path: Path) -> Iterator[tuple[Any, Any]]:
     except pa.ArrowInvalid as exc:
         if "utf8" in str(exc).lower():
             check_utf8(path)  # raises, naming the line and column of the first bad byte
+        if "straddl" in str(exc):
+            raise TrafficError(
+                f"{path}: a CSV row is longer than {block >> 20} MiB (no traffic record is)",
+                hint="is this a CSV file of request records, one per line?",
+            ) from None
         raise TrafficError(f"{path}: malformed CSV: {_arrow_message(exc)}") from None
 
 

@@ -36,6 +36,7 @@ from typing import Any
 from nexusctl.errors import TrafficError
 from nexusctl.traffic._coerce import python_array
 from nexusctl.traffic.importers._raw import (
+    CSV_BLOCK_LARGE_ROWS,
     RawTraffic,
     iter_csv_strings,
     iter_json_lines,
@@ -103,7 +104,7 @@ def read_litellm(path: Path, hash_key: bytes | None = None) -> Iterator[RawTraff
     suffix = path.suffix.lower()
     details: dict[str, Any] = {"format": f"litellm-spend-logs-{suffix.lstrip('.') or 'json'}"}
     if suffix == ".csv":
-        for batch, lines in iter_csv_strings(path):
+        for batch, lines in iter_csv_strings(path, CSV_BLOCK_LARGE_ROWS):
             if "request_id" not in batch.schema.names:
                 raise TrafficError(f"{path}:1: not a LiteLLM spend log: no request_id column")
             yield chunk_records(batch.to_pylist(), lines, {}, details, hash_key)
