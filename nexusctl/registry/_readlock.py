@@ -30,14 +30,9 @@ from nexusctl.errors import ConflictError, EnvironmentError_, VerificationError
 from nexusctl.files import flock_within
 from nexusctl.registry._store import LOCK_NAME, Store
 
-#: How long a reader waits, by default, for a registry command holding the clone's lock.
-#: Events take well under a few seconds; a gateway polling every minute can afford it.
-DEFAULT_WAIT_SECONDS = 30.0
-_POLL_SECONDS = 0.05
-
 
 @contextlib.contextmanager
-def reading(store: Store, rel: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) -> Iterator[None]:
+def reading(store: Store, rel: str, wait_seconds: float) -> Iterator[None]:
     """Hold ``store``'s lock shared while the folder ``rel`` is read; refuse a half-done event.
 
     Raises:
@@ -55,7 +50,12 @@ def reading(store: Store, rel: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) 
         raise EnvironmentError_(f"cannot open {lock_path}: {exc.strerror}") from None
     try:
         if fd is not None:
-            _lock_shared(fd, store, wait_seconds)
+            if not flock_within(fd, fcntl.LOCK_SH, wait_seconds):
+                raise ConflictError(
+                    f"{store.root}: a registry command held the clone's lock for "
+                    f"{wait_seconds:g} s; nothing was read",
+                    hint="try again later, or wait longer (--wait SECONDS)",
+                )
             if not store.stamped_clean() and store.uncommitted(rel):
                 raise VerificationError(
                     f"{store.root}: a registry event was interrupted here; {rel}/ holds "
@@ -68,12 +68,3 @@ def reading(store: Store, rel: str, wait_seconds: float = DEFAULT_WAIT_SECONDS) 
     finally:
         if fd is not None:
             os.close(fd)  # releases the lock
-
-
-def _lock_shared(fd: int, store: Store, wait_seconds: float) -> None:
-    if not flock_within(fd, fcntl.LOCK_SH, wait_seconds, poll=_POLL_SECONDS):
-        raise ConflictError(
-            f"{store.root}: a registry command held the clone's lock for "
-            f"{wait_seconds:g} s; nothing was read",
-            hint="try again later, or wait longer (--wait SECONDS)",
-        )

@@ -165,11 +165,19 @@ class Store:
     # scan of the whole tree (and the undo) is needed only without one.
 
     @contextlib.contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        """Hold this clone's lock file exclusively (every writer, and ``pull``)."""
+        with open(self.git_dir() / LOCK_NAME, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+    @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
         """Hold this clone's lock; undo any half-done event a killed process left behind."""
-        lock_path = self.git_dir() / LOCK_NAME
-        with open(lock_path, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        with self._exclusive():
             try:
                 if not self.stamped_clean():
                     self.undo_uncommitted()
@@ -184,7 +192,6 @@ class Store:
                 raise
             finally:
                 self.close()
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     def undo_uncommitted(self) -> bool:
         """Drop uncommitted changes (a killed command's partial event); True if any were.
@@ -405,8 +412,7 @@ class Store:
             ConflictError: the histories diverged (never merged automatically).
             EnvironmentError_: git failed.
         """
-        with open(self.git_dir() / LOCK_NAME, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        with self._exclusive():
             clean = self.stamped_clean() or not self.uncommitted(".")
             branch = self._git("symbolic-ref", "--short", "HEAD")
             try:

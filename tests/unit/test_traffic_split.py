@@ -60,17 +60,22 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_raw, "CHUNK_ROWS", BLOCK)
 
 
-@pytest.fixture(params=["workers", "workers-and-here"])
-def split(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, small_blocks: None
-) -> None:
-    """Every canonical JSON Lines file is parsed by two workers; in the second case every
-    answer counts as late, so this process parses every block it may.
-    """
+@pytest.fixture
+def split(monkeypatch: pytest.MonkeyPatch, small_blocks: None) -> None:
+    """Every canonical JSON Lines file is parsed by two workers."""
     monkeypatch.setattr(canonical, "split_workers", lambda size: 2)
+    _split.WORKER_PEAKS_KIB.clear()
+
+
+@pytest.fixture(params=["workers", "workers-and-here"])
+def split_or_here(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, split: None
+) -> None:
+    """As ``split``; in the second case every answer counts as late, so this process parses
+    every block it may (for the tests whose files outlast the blocks handed out at start).
+    """
     if request.param == "workers-and-here":
         monkeypatch.setattr(_split, "_BEHIND_S", -1.0)
-    _split.WORKER_PEAKS_KIB.clear()
 
 
 #: Children of this process that were running before the test (a session's Spark JVM, a fake
@@ -170,7 +175,7 @@ def test_problems_name_the_same_lines_as_a_local_parse(
 
 
 def test_the_first_error_in_the_file_wins_whichever_process_finds_it(
-    tmp_path: Path, split: None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, split_or_here: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Read in pieces of 4 KiB (about 20 lines): the file is cut into blocks as it is read, so
     # a bad byte far down is found after the blocks before it went to the workers.
@@ -200,7 +205,7 @@ def test_the_first_error_in_the_file_wins_whichever_process_finds_it(
 
 
 def test_a_worker_that_dies_ends_the_import_with_a_reason_not_a_hang(
-    tmp_path: Path, split: None
+    tmp_path: Path, split_or_here: None
 ) -> None:
     src = _write(tmp_path / "t.jsonl", _lines(30 * BLOCK))
     blocks = _raw.iter_line_spans(src, keep_data=False)
@@ -369,11 +374,13 @@ def test_an_output_that_cannot_be_opened_stops_the_started_workers(
 def test_a_garbled_answer_from_a_worker_is_refused_not_a_hang(tmp_path: Path, split: None) -> None:
     src = _write(tmp_path / "t.jsonl", _lines(6 * BLOCK))
     chunks = canonical.read_canonical(src)
+    assert isinstance(chunks, _split.SplitChunks)
     assert next(chunks).n_rows == BLOCK
     # The second worker's answer stream loses its first bytes (as a stray write would shift
     # it): read as lengths, they would wait forever for bytes that never come.
-    process = chunks._pool[1]._process  # type: ignore[attr-defined]
-    assert len(process.stdout.read(10)) == 10
+    stream = chunks._pool[1]._process.stdout
+    assert stream is not None
+    assert len(stream.read(10)) == 10
     with pytest.raises(EnvironmentError_, match="sent an answer that cannot be read") as info:
         list(chunks)
     assert info.value.exit_code == 4
